@@ -1,0 +1,1 @@
+//! Lexer for the nats-server config language. INTERFACE STUB.

@@ -1,0 +1,1 @@
+//! Creds files. STUB.

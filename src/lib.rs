@@ -1,0 +1,30 @@
+//! rnats: a NATS-compatible message broker built for secure multi-tenancy.
+//!
+//! Map of the crate:
+//! - [`config`]: the nats-server configuration language (lexer, parser into a
+//!   value tree with line numbers) and the typed [`config::Options`].
+//! - [`subject`]: subject validation and the subscription index ([`subject::Sublist`]):
+//!   a token trie with `*`/`>` wildcards and a generation-checked result cache.
+//! - [`protocol`]: the client protocol parser (a state machine over the read
+//!   buffer) and the encoders for server-to-client operations.
+//! - [`server`]: listener, per-connection client loop, outbound buffers,
+//!   accounts registry and routing.
+//! - [`nkeys`], [`jwt`], [`creds`]: NATS keys, JWT claims and creds files.
+//! - [`logging`]: nats-server style log lines to stderr or a file.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod creds;
+pub mod jwt;
+pub mod logging;
+pub mod nkeys;
+pub mod protocol;
+pub mod server;
+pub mod subject;
+
+/// The nats-server version rnats reports in INFO and `--version`, so clients
+/// that gate features on the server version behave as with the reference.
+pub const VERSION: &str = "2.15.1";
+
+/// rnats' own version.
+pub const RNATS_VERSION: &str = env!("CARGO_PKG_VERSION");

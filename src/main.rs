@@ -1,1 +1,75 @@
-fn main() {}
+//! `rnats-server`: flags → config → server, then wait for a signal.
+
+use std::process::ExitCode;
+
+use rnats::cli::{Cli, USAGE};
+use rnats::config::Options;
+
+fn main() -> ExitCode {
+    let cli = match Cli::parse(std::env::args().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.help {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if cli.version {
+        println!(
+            "rnats-server: v{} (nats-server {} compatible)",
+            rnats::RNATS_VERSION,
+            rnats::VERSION
+        );
+        return ExitCode::SUCCESS;
+    }
+    let mut opts = match &cli.config {
+        Some(path) => match Options::from_file(path) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("rnats-server: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Options::default(),
+    };
+    cli.apply(&mut opts);
+    if let Err(e) = opts.validate() {
+        eprintln!("rnats-server: {e}");
+        return ExitCode::FAILURE;
+    }
+    if cli.test_config {
+        match &cli.config {
+            Some(path) => println!(
+                "rnats-server: configuration file {} is valid",
+                path.display()
+            ),
+            None => println!("rnats-server: configuration is valid"),
+        }
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = rnats::logging::init(&opts) {
+        eprintln!("rnats-server: cannot open log file: {e}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rnats-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(rnats::server::run::run(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("rnats-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -156,3 +156,26 @@ impl Options {
         Self::from_map(&map, Some(path))
     }
 }
+
+impl Options {
+    /// Cross-option checks nats-server makes before starting, applied after
+    /// flags override the file.
+    ///
+    /// # Errors
+    /// The first inconsistency found.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_payload < 0 {
+            return Err(format!("max_payload ({}) cannot be negative", self.max_payload));
+        }
+        if self.max_pending > 0 && self.max_payload as i64 > self.max_pending {
+            return Err(format!(
+                "max_payload ({}) cannot be higher than max_pending ({})",
+                self.max_payload, self.max_pending
+            ));
+        }
+        if !(-1..=65535).contains(&self.port) {
+            return Err(format!("port {} is out of range", self.port));
+        }
+        Ok(())
+    }
+}

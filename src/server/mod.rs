@@ -1,1 +1,207 @@
-//! Server.
+//! The server: accepts connections, binds each to an account and routes
+//! messages between them.
+//!
+//! - [`listener`]: the accept loop and graceful shutdown.
+//! - [`client`]: one connection's reader and the state it shares.
+//! - [`outbound`]: the batched, double-buffered writer.
+//! - [`account`]: accounts and their subject indexes.
+//! - [`subscription`]: what a SUB stores.
+//! - [`close`]: why a connection ended.
+//! - [`auth`]: single-user and token authorization.
+//!
+//! Lock order (outer first): `Server::clients` → `ClientShared::subs` →
+//! account sublist → `Outbound` state. No lock is held across `.await`.
+
+pub mod account;
+pub mod auth;
+pub mod client;
+pub mod close;
+pub mod listener;
+pub mod outbound;
+pub mod run;
+pub mod subscription;
+
+use ahash::AHashMap;
+use parking_lot::{Mutex, RwLock};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::config::Options;
+use crate::protocol::messages::{Connect, Info};
+use account::{Account, Registry};
+use auth::SimpleAuth;
+use client::ClientShared;
+use close::CloseReason;
+
+pub use listener::{start, ServerHandle};
+
+/// Server-wide message counters (monitoring reads them).
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub total_connections: AtomicU64,
+}
+
+/// One running server.
+pub struct Server {
+    opts: RwLock<Arc<Options>>,
+    /// Public nkey identifying this server run (`server_id` in INFO).
+    pub id: String,
+    pub name: String,
+    pub accounts: Registry,
+    clients: Mutex<AHashMap<u64, Arc<ClientShared>>>,
+    next_cid: AtomicU64,
+    auth: SimpleAuth,
+    info: Info,
+    pub stats: ServerStats,
+    pub start_time: SystemTime,
+    /// The address clients connect to, once bound.
+    pub listen_addr: std::sync::OnceLock<SocketAddr>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("id", &self.id).finish()
+    }
+}
+
+impl Server {
+    /// Builds the server state from options (no sockets yet).
+    pub fn new(opts: Options) -> Arc<Server> {
+        let id = crate::nkeys::KeyPair::new_server().public_key();
+        let name = if opts.server_name.is_empty() {
+            id.clone()
+        } else {
+            opts.server_name.clone()
+        };
+        let auth = SimpleAuth::from_options(&opts);
+        let info = Info {
+            server_id: id.clone(),
+            server_name: name.clone(),
+            version: crate::VERSION.to_owned(),
+            proto: 1,
+            go: format!("rnats {}", crate::RNATS_VERSION),
+            host: opts.host.clone(),
+            port: 0,
+            headers: !opts.no_header_support,
+            auth_required: auth.required(),
+            max_payload: opts.max_payload,
+            ..Default::default()
+        };
+        Arc::new(Server {
+            accounts: Registry::new(!opts.no_sublist_cache),
+            opts: RwLock::new(Arc::new(opts)),
+            id,
+            name,
+            clients: Mutex::new(AHashMap::new()),
+            next_cid: AtomicU64::new(1),
+            auth,
+            info,
+            stats: ServerStats::default(),
+            start_time: SystemTime::now(),
+            listen_addr: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The options in force.
+    pub fn opts(&self) -> Arc<Options> {
+        self.opts.read().clone()
+    }
+
+    pub fn next_client_id(&self) -> u64 {
+        self.next_cid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn auth_required(&self) -> bool {
+        self.auth.required()
+    }
+
+    /// How long a client has to send CONNECT when authorization is on.
+    pub fn auth_timeout(&self) -> Duration {
+        self.opts().auth_timeout.unwrap_or(Duration::from_secs(2))
+    }
+
+    /// Checks CONNECT credentials; the user name on success.
+    pub async fn authenticate(&self, c: &Connect) -> Option<String> {
+        self.auth.check(c).await
+    }
+
+    pub fn headers_supported(&self) -> bool {
+        self.info.headers
+    }
+
+    pub fn is_system_account(&self, acc: &Account) -> bool {
+        let opts = self.opts();
+        let sys = opts
+            .system_account
+            .as_deref()
+            .unwrap_or(account::SYSTEM_ACCOUNT);
+        !opts.no_system_account && &*acc.name == sys
+    }
+
+    /// The INFO line for a client: the initial one, or (with `account`) the
+    /// one answering the first PING after CONNECT.
+    pub fn client_info_line(
+        &self,
+        cid: u64,
+        addr: SocketAddr,
+        account: Option<&Arc<Account>>,
+    ) -> Vec<u8> {
+        let mut info = self.info.clone();
+        if let Some(a) = self.listen_addr.get() {
+            info.port = a.port();
+        }
+        let opts = self.opts();
+        if !opts.client_advertise.is_empty() {
+            if let Some((h, p)) = opts.client_advertise.rsplit_once(':') {
+                info.host = h.to_owned();
+                info.port = p.parse().unwrap_or(info.port);
+            } else {
+                info.host = opts.client_advertise.clone();
+            }
+        }
+        info.client_id = cid;
+        info.client_ip = addr.ip().to_string();
+        if let Some(acc) = account {
+            info.connect_info = true;
+            info.remote_account = acc.name.to_string();
+            info.acc_is_sys = self.is_system_account(acc);
+        }
+        info.to_line()
+    }
+
+    /// Adds a connection; false when `max_connections` is reached.
+    pub fn register_client(&self, c: &Arc<ClientShared>) -> bool {
+        let max = self.opts().max_connections;
+        let mut clients = self.clients.lock();
+        if max >= 0 && clients.len() >= max as usize {
+            return false;
+        }
+        clients.insert(c.id, c.clone());
+        self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    pub fn unregister_client(&self, c: &ClientShared, _reason: CloseReason) {
+        self.clients.lock().remove(&c.id);
+    }
+
+    pub fn num_clients(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// A snapshot of the live connections.
+    pub fn clients(&self) -> Vec<Arc<ClientShared>> {
+        let mut v: Vec<_> = self.clients.lock().values().cloned().collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    pub fn count_inbound(&self, msgs: u64, bytes: u64) {
+        self.stats.in_msgs.fetch_add(msgs, Ordering::Relaxed);
+        self.stats.in_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,279 @@
+//! Command-line flags compatible with nats-server's.
+//!
+//! nats-server parses flags with Go's `flag` package, so `-p 4222`,
+//! `-p=4222`, `--p 4222` and `--port=4222` are all the same flag, and boolean
+//! flags take a value only as `-T=false`. Scripts written for nats-server
+//! therefore need a parser with those rules rather than a GNU-style one.
+//! Flags override values from the config file.
+
+use std::path::PathBuf;
+
+use crate::config::Options;
+
+/// Flags as given; `None` = not given, so the config file's value stays.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Cli {
+    pub config: Option<PathBuf>,
+    pub test_config: bool,
+    pub help: bool,
+    pub version: bool,
+    pub host: Option<String>,
+    pub port: Option<i32>,
+    pub server_name: Option<String>,
+    pub http_port: Option<i32>,
+    pub https_port: Option<i32>,
+    pub pid_file: Option<PathBuf>,
+    pub ports_file_dir: Option<PathBuf>,
+    pub client_advertise: Option<String>,
+    pub log_file: Option<PathBuf>,
+    pub log_size_limit: Option<i64>,
+    pub logtime: Option<bool>,
+    pub debug: Option<bool>,
+    pub trace: Option<bool>,
+    pub trace_verbose: Option<bool>,
+    pub user: Option<String>,
+    pub pass: Option<String>,
+    pub auth: Option<String>,
+}
+
+/// The usage text for `--help`.
+pub const USAGE: &str = "\
+Usage: rnats-server [options]
+
+Server Options:
+    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
+    -p, --port <port>                Use port for clients (default: 4222, -1 for any free port)
+    -n, --name, --server_name <name> Server name (default: the server's id)
+    -P, --pid <file>                 File to store the process id
+    -m, --http_port <port>           Use port for http monitoring
+    -ms, --https_port <port>         Use port for https monitoring
+    -c, --config <file>              Configuration file
+    -t                               Test the configuration and exit
+    --client_advertise <string>      Client URL to advertise to other servers
+    --ports_file_dir <dir>           Write a ports file into this directory
+
+Logging Options:
+    -l, --log <file>                 File to redirect log output
+    -T, --logtime                    Timestamp log entries (default: true; -T=false to disable)
+    -D, --debug                      Enable debugging output
+    -V, --trace                      Trace the raw protocol
+    -VV                              Verbose trace
+    -DV                              Debug and trace
+    -DVV                             Debug and verbose trace
+    --log_size_limit <limit>         Logfile size limit (default: none)
+
+Authorization Options:
+    --user <user>                    User required for connections
+    --pass <password>                Password required for connections
+    --auth <token>                   Authorization token required for connections
+
+Common Options:
+    -h, --help                       Show this message
+    -v, --version                    Show version
+";
+
+/// A flag that takes a value, or a boolean one.
+enum Kind {
+    Value,
+    Bool,
+}
+
+fn kind_of(name: &str) -> Option<Kind> {
+    Some(match name {
+        "a" | "addr" | "net" | "p" | "port" | "n" | "name" | "server_name" | "P" | "pid"
+        | "m" | "http_port" | "ms" | "https_port" | "c" | "config" | "client_advertise"
+        | "ports_file_dir" | "l" | "log" | "log_size_limit" | "user" | "pass" | "auth" => {
+            Kind::Value
+        }
+        "t" | "h" | "help" | "v" | "version" | "T" | "logtime" | "D" | "debug" | "V"
+        | "trace" | "VV" | "DV" | "DVV" => Kind::Bool,
+        _ => return None,
+    })
+}
+
+fn parse_bool(name: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!(
+            "invalid boolean value {v:?} for -{name}: parse error"
+        )),
+    }
+}
+
+fn parse_int<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("invalid value {v:?} for flag -{name}: parse error"))
+}
+
+impl Cli {
+    /// Parses the arguments after the program name.
+    ///
+    /// # Errors
+    /// An unknown flag, a missing value or a malformed number, with Go's
+    /// wording (`flag provided but not defined: -x`).
+    pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
+        let mut cli = Cli::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+                return Err(format!("unexpected argument: {arg}"));
+            };
+            if flag.is_empty() {
+                break; // "--" ends the flags, as in Go.
+            }
+            let (name, inline) = match flag.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_owned())),
+                None => (flag, None),
+            };
+            let kind = kind_of(name).ok_or_else(|| format!("flag provided but not defined: -{name}"))?;
+            match kind {
+                Kind::Bool => {
+                    let on = match inline {
+                        Some(v) => parse_bool(name, &v)?,
+                        None => true,
+                    };
+                    cli.set_bool(name, on);
+                }
+                Kind::Value => {
+                    let v = match inline {
+                        Some(v) => v,
+                        None => args
+                            .next()
+                            .ok_or_else(|| format!("flag needs an argument: -{name}"))?,
+                    };
+                    cli.set_value(name, v)?;
+                }
+            }
+        }
+        Ok(cli)
+    }
+
+    fn set_bool(&mut self, name: &str, on: bool) {
+        match name {
+            "t" => self.test_config = on,
+            "h" | "help" => self.help = on,
+            "v" | "version" => self.version = on,
+            "T" | "logtime" => self.logtime = Some(on),
+            "D" | "debug" => self.debug = Some(on),
+            "V" | "trace" => self.trace = Some(on),
+            "VV" => {
+                self.trace = Some(on);
+                self.trace_verbose = Some(on);
+            }
+            "DV" => {
+                self.debug = Some(on);
+                self.trace = Some(on);
+            }
+            "DVV" => {
+                self.debug = Some(on);
+                self.trace = Some(on);
+                self.trace_verbose = Some(on);
+            }
+            _ => unreachable!("kind_of lists every boolean flag"),
+        }
+    }
+
+    fn set_value(&mut self, name: &str, v: String) -> Result<(), String> {
+        match name {
+            "a" | "addr" | "net" => self.host = Some(v),
+            "p" | "port" => self.port = Some(parse_int(name, &v)?),
+            "n" | "name" | "server_name" => self.server_name = Some(v),
+            "P" | "pid" => self.pid_file = Some(v.into()),
+            "m" | "http_port" => self.http_port = Some(parse_int(name, &v)?),
+            "ms" | "https_port" => self.https_port = Some(parse_int(name, &v)?),
+            "c" | "config" => self.config = Some(v.into()),
+            "client_advertise" => self.client_advertise = Some(v),
+            "ports_file_dir" => self.ports_file_dir = Some(v.into()),
+            "l" | "log" => self.log_file = Some(v.into()),
+            "log_size_limit" => self.log_size_limit = Some(parse_int(name, &v)?),
+            "user" => self.user = Some(v),
+            "pass" => self.pass = Some(v),
+            "auth" => self.auth = Some(v),
+            _ => unreachable!("kind_of lists every value flag"),
+        }
+        Ok(())
+    }
+
+    /// Overrides the options with every flag that was given.
+    pub fn apply(&self, o: &mut Options) {
+        fn set<T: Clone>(dst: &mut T, src: &Option<T>) {
+            if let Some(v) = src {
+                *dst = v.clone();
+            }
+        }
+        fn set_opt<T: Clone>(dst: &mut Option<T>, src: &Option<T>) {
+            if src.is_some() {
+                dst.clone_from(src);
+            }
+        }
+        set(&mut o.host, &self.host);
+        set(&mut o.port, &self.port);
+        set(&mut o.server_name, &self.server_name);
+        set(&mut o.http_port, &self.http_port);
+        set(&mut o.https_port, &self.https_port);
+        set_opt(&mut o.pid_file, &self.pid_file);
+        set_opt(&mut o.ports_file_dir, &self.ports_file_dir);
+        set(&mut o.client_advertise, &self.client_advertise);
+        set_opt(&mut o.log_file, &self.log_file);
+        set(&mut o.log_size_limit, &self.log_size_limit);
+        set(&mut o.logtime, &self.logtime);
+        set(&mut o.debug, &self.debug);
+        set(&mut o.trace, &self.trace);
+        set(&mut o.trace_verbose, &self.trace_verbose);
+        set_opt(&mut o.username, &self.user);
+        set_opt(&mut o.password, &self.pass);
+        set_opt(&mut o.authorization, &self.auth);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Cli, String> {
+        Cli::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn go_style_forms() {
+        let c = p(&["-p", "4333", "--addr=127.0.0.1", "-DV", "-T=false", "-c", "x.conf"]).unwrap();
+        assert_eq!(c.port, Some(4333));
+        assert_eq!(c.host.as_deref(), Some("127.0.0.1"));
+        assert_eq!((c.debug, c.trace, c.logtime), (Some(true), Some(true), Some(false)));
+        assert_eq!(c.config, Some(PathBuf::from("x.conf")));
+        let c = p(&["--port", "-1", "-m", "8222", "--user", "u", "--pass=p", "--auth", "t"]).unwrap();
+        assert_eq!((c.port, c.http_port), (Some(-1), Some(8222)));
+        assert_eq!(c.user.as_deref(), Some("u"));
+        assert_eq!(c.pass.as_deref(), Some("p"));
+        assert_eq!(c.auth.as_deref(), Some("t"));
+        assert!(p(&["-t", "--version", "-h"]).unwrap().test_config);
+    }
+
+    #[test]
+    fn errors_in_go_wording() {
+        assert_eq!(p(&["-x"]).unwrap_err(), "flag provided but not defined: -x");
+        assert_eq!(p(&["-p"]).unwrap_err(), "flag needs an argument: -p");
+        assert!(p(&["-p", "abc"]).unwrap_err().contains("invalid value"));
+        assert!(p(&["-D=maybe"]).unwrap_err().contains("invalid boolean"));
+        assert!(p(&["stray"]).is_err());
+    }
+
+    #[test]
+    fn flags_override_file_values() {
+        let mut o = Options {
+            port: 1234,
+            debug: false,
+            ..Options::default()
+        };
+        p(&["-p", "5555", "-D"]).unwrap().apply(&mut o);
+        assert_eq!(o.port, 5555);
+        assert!(o.debug);
+        let mut o2 = Options {
+            port: 1234,
+            ..Options::default()
+        };
+        p(&[]).unwrap().apply(&mut o2);
+        assert_eq!(o2.port, 1234);
+    }
+}

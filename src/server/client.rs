@@ -1,0 +1,802 @@
+//! One client connection: the reader task that parses and acts on what the
+//! client sends, and the state other connections share with it.
+//!
+//! Each connection runs two tasks. The reader (this module) owns everything
+//! only it touches (parser, negotiated options, per-connection result cache,
+//! the list of connections to flush) without locks. The writer
+//! ([`super::outbound`]) drains the outbound buffer. What other tasks need,
+//! the outbound buffer and the subscription map, lives in [`ClientShared`].
+//!
+//! Lock order: `ClientShared::subs` → account sublist → `Outbound` state.
+
+use ahash::AHashMap;
+use bytes::{Buf, BytesMut};
+use parking_lot::Mutex;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::sync::Notify;
+
+use super::account::Account;
+use super::close::CloseReason;
+use super::outbound::{Appended, Outbound};
+use super::subscription::{SubRef, Subscription};
+use super::Server;
+use crate::protocol::encode::{self, Message};
+use crate::protocol::messages::Connect;
+use crate::protocol::{Limits, Op, ParseError, Parser, UnsubMax};
+use crate::subject::{self, SublistResult};
+
+/// Smallest and largest read buffer; it grows while reads fill it and
+/// shrinks back when the connection goes quiet, so idle connections stay
+/// small and busy ones read 64 KiB at a time.
+const MIN_READ: usize = 512;
+const MAX_READ: usize = 64 * 1024;
+/// Entries in the per-connection publish result cache.
+const L1_CACHE_MAX: usize = 256;
+
+/// Statistics of one connection, read by monitoring.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub out_msgs: AtomicU64,
+    pub out_bytes: AtomicU64,
+}
+
+/// Descriptive data about a connection, for logs and monitoring.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+    pub user: String,
+    pub rtt: Option<Duration>,
+}
+
+/// The part of a connection that other tasks touch.
+#[derive(Debug)]
+pub struct ClientShared {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub start: SystemTime,
+    pub out: Outbound,
+    /// Wakes the reader when the connection must end (slow consumer,
+    /// shutdown, revocation): `notify_one` keeps a permit, so it is never lost.
+    close_wake: Notify,
+    /// Whether this connection takes HMSG (negotiated in CONNECT).
+    pub headers: AtomicBool,
+    /// Subscriptions by sid.
+    pub subs: Mutex<AHashMap<Box<[u8]>, SubRef>>,
+    /// The account the connection is bound to.
+    pub account: parking_lot::RwLock<Arc<Account>>,
+    pub stats: ClientStats,
+    pub meta: Mutex<ClientMeta>,
+}
+
+impl ClientShared {
+    /// Ends the connection: the writer flushes (when the reason allows) and
+    /// closes the socket, the reader stops and cleans up.
+    pub fn close(&self, reason: CloseReason) {
+        self.out.close(reason);
+        self.close_wake.notify_one();
+    }
+
+    /// Sends `-ERR '<text>'` and then closes.
+    pub fn close_with_error(&self, text: &str, reason: CloseReason) {
+        self.out.append(|b| encode::err(b, text));
+        self.close(reason);
+    }
+
+    /// Removes one subscription from this connection and its account.
+    pub fn remove_sub(&self, sub: &SubRef) {
+        let mut subs = self.subs.lock();
+        if let Some(cur) = subs.get(&sub.sid) {
+            if cur == sub {
+                subs.remove(&sub.sid);
+            }
+        }
+        let acc = self.account.read().clone();
+        let _ = acc.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+    }
+
+    /// Removes every subscription (on close, or when the account changes).
+    pub fn remove_all_subs(&self) {
+        let drained: Vec<SubRef> = self.subs.lock().drain().map(|(_, s)| s).collect();
+        let acc = self.account.read().clone();
+        for s in drained {
+            let _ = acc.sublist.remove(&s.subject, s.queue.as_deref(), &s);
+        }
+    }
+
+    pub fn num_subs(&self) -> usize {
+        self.subs.lock().len()
+    }
+}
+
+/// What the op loop asks the reader to do next.
+enum Flow {
+    /// Keep reading.
+    Continue,
+    /// A CONNECT needs (possibly slow) authentication: run it, then resume
+    /// the ops after it.
+    Connect(Vec<u8>),
+    /// The connection is closing.
+    Close,
+}
+
+/// The reader-owned state of a connection.
+struct Client {
+    shared: Arc<ClientShared>,
+    server: Arc<Server>,
+    account: Arc<Account>,
+    parser: Parser,
+    opts: Connect,
+    /// CONNECT was processed (and authentication passed).
+    connected: bool,
+    auth_required: bool,
+    /// The first PING after CONNECT gets an INFO with `connect_info`.
+    connect_info_due: bool,
+    pings_out: i32,
+    /// Set by PUB/SUB/PING, cleared by the ping timer: an active client needs
+    /// no keep-alive PING.
+    active: bool,
+    l1_gen: u64,
+    l1: AHashMap<Box<[u8]>, Arc<SublistResult<SubRef>>>,
+    /// Connections appended to during this read batch, flushed once at its end.
+    pcd: Vec<Arc<ClientShared>>,
+    rng: SmallRng,
+    in_msgs: u64,
+    in_bytes: u64,
+}
+
+/// Serves one accepted connection until it ends.
+pub async fn serve<S>(server: Arc<Server>, stream: S, addr: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let opts = server.opts();
+    let id = server.next_client_id();
+    let account = server.accounts.global();
+    let shared = Arc::new(ClientShared {
+        id,
+        addr,
+        start: SystemTime::now(),
+        out: Outbound::new(opts.max_pending.max(0) as usize, opts.write_deadline),
+        close_wake: Notify::new(),
+        headers: AtomicBool::new(false),
+        subs: Mutex::new(AHashMap::new()),
+        account: parking_lot::RwLock::new(account.clone()),
+        stats: ClientStats::default(),
+        meta: Mutex::new(ClientMeta::default()),
+    });
+    let (reader, writer) = tokio::io::split(stream);
+    let writer_task = {
+        let shared = shared.clone();
+        tokio::spawn(async move { shared.out.run_writer(writer).await })
+    };
+
+    let info = server.client_info_line(id, addr, None);
+    shared.out.append(|b| b.extend_from_slice(&info));
+    if !server.register_client(&shared) {
+        log::error!(
+            "{addr} - cid:{id} - maximum connections exceeded ({})",
+            opts.max_connections
+        );
+        shared.close_with_error(
+            "maximum connections exceeded",
+            CloseReason::MaxConnectionsExceeded,
+        );
+        let _ = writer_task.await;
+        return;
+    }
+    shared.out.flush();
+    account.num_conns.fetch_add(1, Ordering::Relaxed);
+    log::debug!("{addr} - cid:{id} - Client connection created");
+
+    let auth_required = server.auth_required();
+    let mut client = Client {
+        shared: shared.clone(),
+        server: server.clone(),
+        account,
+        parser: Parser::new(Limits {
+            max_control_line: opts.max_control_line.max(1) as usize,
+            max_payload: opts.max_payload.max(0) as usize,
+            headers: false,
+        }),
+        opts: Connect::default(),
+        connected: false,
+        auth_required,
+        connect_info_due: false,
+        pings_out: 0,
+        active: false,
+        l1_gen: 0,
+        l1: AHashMap::new(),
+        pcd: Vec::new(),
+        rng: SmallRng::from_entropy(),
+        in_msgs: 0,
+        in_bytes: 0,
+    };
+    let auth_timeout = server.auth_timeout();
+    client.run(reader, auth_timeout).await;
+
+    let reason = shared
+        .out
+        .closing()
+        .unwrap_or(CloseReason::ClientClosed);
+    shared.remove_all_subs();
+    shared
+        .account
+        .read()
+        .num_conns
+        .fetch_sub(1, Ordering::Relaxed);
+    server.unregister_client(&shared, reason);
+    let _ = writer_task.await;
+    let name = shared.meta.lock().name.clone();
+    if name.is_empty() {
+        log::debug!("{addr} - cid:{id} - Client connection closed: {reason}");
+    } else {
+        log::debug!("{addr} - cid:{id} - \"{name}\" - Client connection closed: {reason}");
+    }
+}
+
+impl Client {
+    async fn run<R: AsyncRead + Unpin>(&mut self, mut reader: R, auth_timeout: Duration) {
+        let opts = self.server.opts();
+        let ping_interval = opts.ping_interval.max(Duration::from_millis(1));
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let auth_deadline = tokio::time::sleep(auth_timeout);
+        tokio::pin!(auth_deadline);
+        let mut rbuf = BytesMut::with_capacity(MIN_READ);
+        let mut read_size = MIN_READ;
+
+        loop {
+            let want = match self.parser.bytes_needed() {
+                Some(n) if n > rbuf.len() => (n - rbuf.len()).max(read_size),
+                _ => read_size,
+            };
+            if rbuf.capacity() - rbuf.len() < want {
+                rbuf.reserve(want);
+            }
+            tokio::select! {
+                biased;
+                _ = self.shared.close_wake.notified() => break,
+                r = reader.read_buf(&mut rbuf) => match r {
+                    Ok(0) | Err(_) => {
+                        let reason = if r.is_ok() { CloseReason::ClientClosed } else { CloseReason::ReadError };
+                        self.shared.close(reason);
+                        break;
+                    }
+                    Ok(n) => {
+                        if n >= read_size && read_size < MAX_READ {
+                            read_size *= 2;
+                        } else if n < read_size / 4 && read_size > MIN_READ {
+                            read_size /= 2;
+                        }
+                        if !self.process(&mut rbuf).await {
+                            break;
+                        }
+                        if rbuf.is_empty() && rbuf.capacity() > 2 * read_size.max(MIN_READ) {
+                            rbuf = BytesMut::with_capacity(read_size);
+                        }
+                    }
+                },
+                _ = ping.tick() => {
+                    if !self.on_ping_timer() {
+                        break;
+                    }
+                }
+                _ = &mut auth_deadline, if self.auth_required && !self.connected => {
+                    log::error!("{} - cid:{} - Authentication Timeout", self.shared.addr, self.shared.id);
+                    self.shared.close_with_error("Authentication Timeout", CloseReason::AuthenticationTimeout);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Acts on every complete op in `rbuf`, pausing for CONNECT's
+    /// authentication. Returns false when the connection is closing.
+    async fn process(&mut self, rbuf: &mut BytesMut) -> bool {
+        loop {
+            let mut pos = 0;
+            let flow = self.process_ops(&rbuf[..], &mut pos);
+            rbuf.advance(pos);
+            self.flush_batch();
+            match flow {
+                Flow::Continue => return true,
+                Flow::Close => return false,
+                Flow::Connect(json) => {
+                    if !self.process_connect(&json).await {
+                        self.flush_batch();
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    fn process_ops(&mut self, buf: &[u8], pos: &mut usize) -> Flow {
+        loop {
+            let (op, n) = match self.parser.next_checked(&buf[*pos..]) {
+                Ok(Some(x)) => x,
+                Ok(None) => return Flow::Continue,
+                Err(e) => {
+                    self.parse_error(e);
+                    return Flow::Close;
+                }
+            };
+            *pos += n;
+            if !self.connected && self.auth_required && !matches!(op, Op::Connect(_)) {
+                self.auth_violation("operation before CONNECT");
+                return Flow::Close;
+            }
+            let keep = match op {
+                Op::Pub {
+                    subject,
+                    reply,
+                    header_len,
+                    payload,
+                } => {
+                    self.process_pub(subject, reply, header_len, payload);
+                    true
+                }
+                Op::Sub {
+                    subject,
+                    queue,
+                    sid,
+                } => {
+                    self.process_sub(subject, queue, sid);
+                    true
+                }
+                Op::Unsub { sid, max } => {
+                    self.process_unsub(sid, max);
+                    true
+                }
+                Op::Ping => {
+                    self.process_ping();
+                    true
+                }
+                Op::Pong => {
+                    self.pings_out = 0;
+                    true
+                }
+                Op::Connect(json) => return Flow::Connect(json.to_vec()),
+                Op::Info | Op::Ok => true,
+                Op::Err(_) => {
+                    self.shared.close(CloseReason::ClientClosed);
+                    false
+                }
+            };
+            if !keep || self.shared.out.closing().is_some() {
+                return Flow::Close;
+            }
+        }
+    }
+
+    fn parse_error(&mut self, e: ParseError) {
+        let reason = match e {
+            ParseError::MaxPayload => CloseReason::MaxPayloadExceeded,
+            ParseError::MaxControlLine => CloseReason::MaxControlLineExceeded,
+            _ => CloseReason::ProtocolViolation,
+        };
+        log::error!(
+            "{} - cid:{} - Client parser ERROR: {e}",
+            self.shared.addr,
+            self.shared.id
+        );
+        match e.client_error() {
+            Some(text) => self.shared.close_with_error(text, reason),
+            None => self.shared.close(reason),
+        }
+    }
+
+    /// Sends `-ERR` without closing.
+    fn send_err(&mut self, text: &str) {
+        self.shared.out.append(|b| encode::err(b, text));
+        self.mark_self();
+    }
+
+    fn send_ok(&mut self) {
+        if self.opts.verbose {
+            self.shared.out.append(|b| b.extend_from_slice(encode::OK));
+            self.mark_self();
+        }
+    }
+
+    fn auth_violation(&mut self, why: &str) {
+        log::error!(
+            "{} - cid:{} - authentication error: {why}",
+            self.shared.addr,
+            self.shared.id
+        );
+        self.shared.close_with_error(
+            "Authorization Violation",
+            CloseReason::AuthenticationViolation,
+        );
+    }
+
+    async fn process_connect(&mut self, json: &[u8]) -> bool {
+        let Some(c) = Connect::parse(json) else {
+            log::error!(
+                "{} - cid:{} - invalid CONNECT JSON",
+                self.shared.addr,
+                self.shared.id
+            );
+            self.shared.close(CloseReason::ProtocolViolation);
+            return false;
+        };
+        if c.protocol < 0 || c.protocol > 1 {
+            self.shared.close_with_error(
+                "invalid client protocol",
+                CloseReason::BadClientProtocolVersion,
+            );
+            return false;
+        }
+        if c.account.is_some() || c.new_account.is_some() {
+            self.auth_violation("obsolete account field in CONNECT");
+            return false;
+        }
+        if c.no_responders && !c.headers {
+            self.shared.close_with_error(
+                "no responders requires headers support",
+                CloseReason::ProtocolViolation,
+            );
+            return false;
+        }
+        if self.auth_required {
+            match self.server.authenticate(&c).await {
+                Some(user) => self.shared.meta.lock().user = user,
+                None => {
+                    self.auth_violation("invalid credentials");
+                    return false;
+                }
+            }
+        }
+        let headers = c.headers && self.server.headers_supported();
+        self.shared.headers.store(headers, Ordering::Relaxed);
+        self.parser.limits.headers = headers;
+        {
+            let mut meta = self.shared.meta.lock();
+            meta.name = c.name.clone().unwrap_or_default();
+            meta.lang = c.lang.clone().unwrap_or_default();
+            meta.version = c.version.clone().unwrap_or_default();
+        }
+        self.connect_info_due = c.protocol >= 1;
+        self.opts = c;
+        self.connected = true;
+        self.send_ok();
+        true
+    }
+
+    fn process_ping(&mut self) {
+        self.active = true;
+        self.shared
+            .out
+            .append(|b| b.extend_from_slice(encode::PONG));
+        if self.connect_info_due && self.connected {
+            self.connect_info_due = false;
+            let line = self.server.client_info_line(
+                self.shared.id,
+                self.shared.addr,
+                Some(&self.account),
+            );
+            self.shared.out.append(|b| b.extend_from_slice(&line));
+        }
+        self.mark_self();
+    }
+
+    /// The keep-alive timer: close a client that stopped answering, PING one
+    /// that has been quiet. Returns false when the connection is closing.
+    fn on_ping_timer(&mut self) -> bool {
+        let max = self.server.opts().ping_max;
+        if self.pings_out + 1 > max {
+            log::debug!(
+                "{} - cid:{} - Stale Client Connection - Closing",
+                self.shared.addr,
+                self.shared.id
+            );
+            self.shared
+                .close_with_error("Stale Connection", CloseReason::StaleConnection);
+            return false;
+        }
+        if self.active {
+            self.active = false;
+            return true;
+        }
+        self.pings_out += 1;
+        self.shared
+            .out
+            .append(|b| b.extend_from_slice(encode::PING));
+        self.shared.out.flush();
+        true
+    }
+
+    fn process_sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        self.active = true;
+        let Ok(subject) = std::str::from_utf8(subject) else {
+            self.send_err("Invalid Subject");
+            return;
+        };
+        if !subject::is_valid_subject(subject) {
+            self.send_err("Invalid Subject");
+            return;
+        }
+        let queue = match queue.map(std::str::from_utf8) {
+            None => None,
+            Some(Ok(q)) => Some(q),
+            Some(Err(_)) => {
+                self.send_err("Invalid Subject");
+                return;
+            }
+        };
+        if queue == Some("_sys_") {
+            self.send_err(&format!(
+                "Permissions Violation for Subscription to \"{subject}\" using queue \"_sys_\""
+            ));
+            return;
+        }
+        let opts = self.server.opts();
+        if opts.max_sub_tokens > 0 && subject::num_tokens(subject) > opts.max_sub_tokens as usize
+        {
+            self.send_err(&format!(
+                "Permissions Violation for Subscription to \"{subject}\", too many tokens"
+            ));
+            return;
+        }
+        {
+            let mut subs = self.shared.subs.lock();
+            if !subs.contains_key(sid) {
+                if opts.max_subs > 0 && subs.len() >= opts.max_subs as usize {
+                    drop(subs);
+                    log::error!(
+                        "{} - cid:{} - maximum subscriptions exceeded",
+                        self.shared.addr,
+                        self.shared.id
+                    );
+                    self.send_err("maximum subscriptions exceeded");
+                    return;
+                }
+                let sub = SubRef(Arc::new(Subscription {
+                    client: self.shared.clone(),
+                    sid: sid.into(),
+                    subject: subject.into(),
+                    queue: queue.map(Into::into),
+                    max: AtomicU64::new(0),
+                    delivered: AtomicU64::new(0),
+                }));
+                if self
+                    .account
+                    .sublist
+                    .insert(subject, queue, sub.clone())
+                    .is_err()
+                {
+                    drop(subs);
+                    self.send_err("Invalid Subject");
+                    return;
+                }
+                subs.insert(sid.into(), sub);
+            }
+        }
+        self.send_ok();
+    }
+
+    fn process_unsub(&mut self, sid: &[u8], max: UnsubMax) {
+        self.active = true;
+        let sub = self.shared.subs.lock().get(sid).cloned();
+        if let Some(sub) = sub {
+            match max {
+                UnsubMax::After(n) if n > sub.delivered.load(Ordering::Relaxed) => {
+                    sub.max.store(n, Ordering::Relaxed);
+                }
+                _ => self.shared.remove_sub(&sub),
+            }
+        }
+        self.send_ok();
+    }
+
+    fn process_pub(
+        &mut self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        payload: &[u8],
+    ) {
+        self.active = true;
+        self.in_msgs += 1;
+        self.in_bytes += payload.len() as u64;
+        let Ok(subject_str) = std::str::from_utf8(subject) else {
+            self.send_err("Invalid Publish Subject");
+            return;
+        };
+        if self.opts.pedantic && !subject::is_valid_literal_subject(subject_str) {
+            self.send_err("Invalid Publish Subject");
+        }
+        if let Some(r) = reply {
+            if r.starts_with(b"_R_.") || r.starts_with(b"$JS.ACK.") || r.starts_with(b"_GR_.") {
+                let r = String::from_utf8_lossy(r).into_owned();
+                self.send_err(&format!(
+                    "Permissions Violation for Publish with Reply of \"{r}\""
+                ));
+                return;
+            }
+        }
+        if subject.starts_with(b"_GR_.")
+            || (subject.starts_with(b"$NRG.") && !self.server.is_system_account(&self.account))
+        {
+            self.send_err(&format!(
+                "Permissions Violation for Publish to \"{subject_str}\""
+            ));
+            return;
+        }
+        self.send_ok();
+        let result = self.lookup(subject, subject_str);
+        let msg = Message {
+            subject,
+            reply,
+            header_len,
+            payload,
+        };
+        let delivered = self.deliver_result(&result, &msg);
+        if !delivered && reply.is_some() && self.opts.no_responders {
+            self.send_no_responders(subject, reply.unwrap_or_default());
+        }
+    }
+
+    /// The subscriptions matching `subject`, from this connection's cache
+    /// when the account's index has not changed since.
+    #[inline]
+    fn lookup(&mut self, subject: &[u8], subject_str: &str) -> Arc<SublistResult<SubRef>> {
+        let gen = self.account.sublist.generation();
+        if gen != self.l1_gen {
+            self.l1.clear();
+            self.l1_gen = gen;
+        } else if let Some(r) = self.l1.get(subject) {
+            return r.clone();
+        }
+        let r = self.account.sublist.match_subject(subject_str);
+        if self.l1.len() >= L1_CACHE_MAX {
+            self.l1.clear();
+        }
+        self.l1.insert(subject.into(), r.clone());
+        r
+    }
+
+    /// Delivers to every plain subscriber and one member of each queue
+    /// group. Returns whether anyone received the message.
+    fn deliver_result(&mut self, r: &SublistResult<SubRef>, msg: &Message<'_>) -> bool {
+        let mut delivered = false;
+        let echo = self.opts.echo;
+        for sub in &r.psubs {
+            if !echo && sub.client.id == self.shared.id {
+                continue;
+            }
+            delivered |= self.deliver(sub, msg);
+        }
+        for (_, members) in &r.qsubs {
+            let n = members.len();
+            if n == 0 {
+                continue;
+            }
+            let start = if n == 1 { 0 } else { self.rng.gen_range(0..n) };
+            for i in 0..n {
+                let sub = &members[(start + i) % n];
+                if !echo && sub.client.id == self.shared.id {
+                    continue;
+                }
+                if self.deliver(sub, msg) {
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        delivered
+    }
+
+    /// Appends one MSG/HMSG to the subscriber's outbound buffer.
+    #[inline]
+    fn deliver(&mut self, sub: &SubRef, msg: &Message<'_>) -> bool {
+        let Some(last) = sub.count_delivery() else {
+            return false;
+        };
+        let target = &sub.client;
+        let headers = target.headers.load(Ordering::Relaxed);
+        match target
+            .out
+            .append(|b| encode::msg(b, msg, &sub.sid, headers))
+        {
+            Appended::Ok => {}
+            Appended::Closed => return false,
+            Appended::SlowConsumer => {
+                log::info!(
+                    "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                    target.addr,
+                    target.id,
+                    target.out.max_pending
+                );
+                target.close(CloseReason::SlowConsumerPendingBytes);
+                return false;
+            }
+        }
+        target.stats.out_msgs.fetch_add(1, Ordering::Relaxed);
+        target
+            .stats
+            .out_bytes
+            .fetch_add(msg.payload.len() as u64, Ordering::Relaxed);
+        if last {
+            target.remove_sub(sub);
+        }
+        let target = target.clone();
+        self.mark(target);
+        true
+    }
+
+    /// Answers a request nobody listens to with a 503 status, delivered on
+    /// this connection's own subscription to the reply subject.
+    fn send_no_responders(&mut self, subject: &[u8], reply: &[u8]) {
+        let Ok(reply_str) = std::str::from_utf8(reply) else {
+            return;
+        };
+        if !subject::is_valid_literal_subject(reply_str) {
+            return;
+        }
+        let r = self.account.sublist.match_subject(reply_str);
+        let Some(sub) = r
+            .psubs
+            .iter()
+            .find(|s| s.client.id == self.shared.id)
+            .cloned()
+        else {
+            return;
+        };
+        let hdr = encode::no_responders_header(subject);
+        let msg = Message {
+            subject: reply,
+            reply: None,
+            header_len: Some(hdr.len()),
+            payload: &hdr,
+        };
+        self.deliver(&sub, &msg);
+    }
+
+    #[inline]
+    fn mark_self(&mut self) {
+        let me = self.shared.clone();
+        self.mark(me);
+    }
+
+    /// Remembers a connection to flush at the end of this read batch.
+    #[inline]
+    fn mark(&mut self, c: Arc<ClientShared>) {
+        if self.pcd.len() <= 16 {
+            if self.pcd.iter().any(|p| p.id == c.id) {
+                return;
+            }
+        } else if self.pcd.last().is_some_and(|p| p.id == c.id) {
+            return;
+        }
+        self.pcd.push(c);
+    }
+
+    /// Ends a read batch: wakes the writer of every connection appended to,
+    /// once, and publishes this batch's inbound counters.
+    fn flush_batch(&mut self) {
+        for c in self.pcd.drain(..) {
+            c.out.flush();
+        }
+        if self.in_msgs > 0 {
+            let s = &self.shared.stats;
+            s.in_msgs.fetch_add(self.in_msgs, Ordering::Relaxed);
+            s.in_bytes.fetch_add(self.in_bytes, Ordering::Relaxed);
+            self.server.count_inbound(self.in_msgs, self.in_bytes);
+            self.in_msgs = 0;
+            self.in_bytes = 0;
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The accept loop, and the handle that stops it gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::close::CloseReason;
+use super::Server;
+use crate::config::Options;
+
+/// A running server, as returned by [`start`].
+pub struct ServerHandle {
+    pub server: Arc<Server>,
+    /// The bound client address (useful with port `-1`, any free port).
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    accept: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// `nats://host:port` for clients of this server.
+    pub fn client_url(&self) -> String {
+        format!("nats://{}", self.addr)
+    }
+
+    /// Graceful shutdown: stop accepting, close every client after flushing
+    /// what is queued for it, and wait (bounded) for the connections to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.accept.await;
+        for c in self.server.clients() {
+            c.close(CloseReason::ServerShutdown);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.server.num_clients() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The address to bind for the options' host and port. Port 0 means the
+/// default port and -1 any free port, as in nats-server.
+pub fn bind_addr(opts: &Options) -> String {
+    let host = if opts.host.is_empty() {
+        "0.0.0.0"
+    } else {
+        opts.host.as_str()
+    };
+    let port = match opts.port {
+        -1 => 0,
+        0 => crate::config::DEFAULT_PORT,
+        p => p.clamp(0, u16::MAX as i32) as u16,
+    };
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Binds the client port and starts accepting on the current runtime.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
+    let listener = TcpListener::bind(bind_addr(&opts)).await?;
+    let addr = listener.local_addr()?;
+    let server = Server::new(opts);
+    let _ = server.listen_addr.set(addr);
+    log::info!("Listening for client connections on {addr}");
+    let (stop, stop_rx) = watch::channel(false);
+    let accept = tokio::spawn(accept_loop(server.clone(), listener, stop_rx));
+    Ok(ServerHandle {
+        server,
+        addr,
+        stop,
+        accept,
+    })
+}
+
+async fn accept_loop(server: Arc<Server>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            r = listener.accept() => match r {
+                Ok((stream, addr)) => spawn_client(&server, stream, addr),
+                Err(e) => {
+                    // Out of file descriptors and similar: back off briefly
+                    // instead of spinning, as nats-server does.
+                    log::error!("Error accepting client connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+}
+
+fn spawn_client(server: &Arc<Server>, stream: TcpStream, addr: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    tokio::spawn(super::client::serve(server.clone(), stream, addr));
+}

@@ -1,0 +1,204 @@
+//! A connection's outbound side: the buffer every producer appends to, and
+//! the writer task that flushes it to the socket in batches.
+//!
+//! Producers (the connection's own reader, and the readers of publishers
+//! whose messages it receives) append encoded frames under a short mutex and
+//! then, once per read batch, wake the writer. The writer swaps the filled
+//! buffer with its spare one and writes it out, so the steady state allocates
+//! nothing and a burst of messages becomes one `write` call.
+//!
+//! Lock order: `Outbound` is a leaf lock; nothing else is locked while it is
+//! held, and it is never held across an `.await`.
+
+use bytes::BytesMut;
+use parking_lot::Mutex;
+use std::time::Duration;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use super::close::CloseReason;
+
+/// Buffers larger than this are released after a flush rather than kept as
+/// the spare, so one burst does not pin memory for an idle connection.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
+/// The state producers and the writer share.
+#[derive(Debug, Default)]
+pub struct OutboundState {
+    /// Frames not yet taken by the writer.
+    pub buf: BytesMut,
+    /// Bytes the writer took and is writing now (still "pending" for the
+    /// slow-consumer limit).
+    pub in_flight: usize,
+    /// Set once the connection is closing; producers stop appending.
+    pub closing: Option<CloseReason>,
+}
+
+/// The outbound half of a connection.
+#[derive(Debug)]
+pub struct Outbound {
+    pub state: Mutex<OutboundState>,
+    /// Wakes the writer. `notify_one` keeps a permit when the writer is not
+    /// waiting, so a wake-up is never lost.
+    wake: Notify,
+    /// Per-connection limit of pending bytes (`max_pending`).
+    pub max_pending: usize,
+    /// How long one flush may block (`write_deadline`).
+    pub write_deadline: Duration,
+}
+
+/// What happened when appending to a connection's outbound buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    Ok,
+    /// The connection is closing; nothing was appended.
+    Closed,
+    /// The append pushed pending bytes over `max_pending`: the connection is
+    /// now closing as a slow consumer.
+    SlowConsumer,
+}
+
+impl Outbound {
+    pub fn new(max_pending: usize, write_deadline: Duration) -> Self {
+        Outbound {
+            state: Mutex::new(OutboundState::default()),
+            wake: Notify::new(),
+            max_pending,
+            write_deadline,
+        }
+    }
+
+    /// Appends with `f` unless the connection is closing, then enforces the
+    /// pending limit. The caller wakes the writer later with [`Outbound::flush`].
+    #[inline]
+    pub fn append(&self, f: impl FnOnce(&mut BytesMut)) -> Appended {
+        let mut st = self.state.lock();
+        if st.closing.is_some() {
+            return Appended::Closed;
+        }
+        f(&mut st.buf);
+        if st.buf.len() + st.in_flight > self.max_pending {
+            st.closing = Some(CloseReason::SlowConsumerPendingBytes);
+            st.buf = BytesMut::new();
+            drop(st);
+            self.wake.notify_one();
+            return Appended::SlowConsumer;
+        }
+        Appended::Ok
+    }
+
+    /// Wakes the writer to flush what was appended.
+    #[inline]
+    pub fn flush(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Marks the connection closing (first reason wins) and wakes the writer,
+    /// which flushes what is pending when the reason allows and then closes
+    /// the socket. Returns false if it was already closing.
+    pub fn close(&self, reason: CloseReason) -> bool {
+        let mut st = self.state.lock();
+        if st.closing.is_some() {
+            return false;
+        }
+        st.closing = Some(reason);
+        if !reason.flush_pending() {
+            st.buf = BytesMut::new();
+        }
+        drop(st);
+        self.wake.notify_one();
+        true
+    }
+
+    pub fn closing(&self) -> Option<CloseReason> {
+        self.state.lock().closing
+    }
+
+    /// Bytes appended but not yet written.
+    pub fn pending(&self) -> usize {
+        let st = self.state.lock();
+        st.buf.len() + st.in_flight
+    }
+
+    /// The writer loop. Returns when the connection is closing and its
+    /// pending output has been flushed (or could not be), or when a write
+    /// fails; in the latter cases it returns the reason to close with.
+    pub async fn run_writer<W: AsyncWrite + Unpin>(&self, mut w: W) -> Option<CloseReason> {
+        let mut spare = BytesMut::new();
+        let result = loop {
+            let closing = {
+                let mut st = self.state.lock();
+                if st.buf.is_empty() {
+                    st.closing
+                } else {
+                    std::mem::swap(&mut st.buf, &mut spare);
+                    st.in_flight = spare.len();
+                    None
+                }
+            };
+            if spare.is_empty() {
+                if closing.is_some() {
+                    break None;
+                }
+                self.wake.notified().await;
+                continue;
+            }
+            let res = tokio::time::timeout(self.write_deadline, w.write_all(&spare)).await;
+            let written = spare.len();
+            spare.clear();
+            if spare.capacity() > KEEP_CAPACITY {
+                spare = BytesMut::new();
+            }
+            self.state.lock().in_flight = 0;
+            let _ = written;
+            match res {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break Some(CloseReason::WriteError),
+                Err(_) => break Some(CloseReason::SlowConsumerWriteDeadline),
+            }
+        };
+        if let Some(reason) = result {
+            self.close(reason);
+        } else {
+            let _ = tokio::time::timeout(self.write_deadline, w.flush()).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), w.shutdown()).await;
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BufMut;
+
+    #[test]
+    fn slow_consumer_when_over_limit() {
+        let o = Outbound::new(10, Duration::from_secs(1));
+        assert_eq!(o.append(|b| b.put_slice(b"12345")), Appended::Ok);
+        assert_eq!(o.append(|b| b.put_slice(b"123456")), Appended::SlowConsumer);
+        assert_eq!(o.closing(), Some(CloseReason::SlowConsumerPendingBytes));
+        assert_eq!(o.append(|b| b.put_slice(b"1")), Appended::Closed);
+        assert_eq!(o.pending(), 0);
+    }
+
+    #[tokio::test]
+    async fn writer_flushes_then_closes() {
+        let o = std::sync::Arc::new(Outbound::new(1 << 20, Duration::from_secs(1)));
+        let (client, mut server) = tokio::io::duplex(1024);
+        let w = {
+            let o = o.clone();
+            tokio::spawn(async move { o.run_writer(client).await })
+        };
+        o.append(|b| b.put_slice(b"hello "));
+        o.flush();
+        o.append(|b| b.put_slice(b"world"));
+        o.close(CloseReason::ServerShutdown);
+        let mut got = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut server, &mut got)
+            .await
+            .unwrap();
+        assert_eq!(got, b"hello world");
+        assert_eq!(w.await.unwrap(), None);
+    }
+}

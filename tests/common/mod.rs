@@ -1,0 +1,164 @@
+//! Shared helpers for integration tests: an in-process server on a free
+//! loopback port, and a raw protocol client for wire-level checks.
+#![allow(dead_code)]
+
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use rnats::config::Options;
+use rnats::server::ServerHandle;
+
+/// Options for a test server: loopback, any free port.
+pub fn test_options() -> Options {
+    Options {
+        host: "127.0.0.1".into(),
+        port: -1,
+        ..Options::default()
+    }
+}
+
+/// Starts a server with `opts` on the current runtime.
+pub async fn start(opts: Options) -> ServerHandle {
+    rnats::server::start(opts).await.expect("server starts")
+}
+
+/// Starts a server from config text (parsed as a file would be).
+pub async fn start_conf(conf: &str) -> ServerHandle {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.conf");
+    std::fs::write(&path, format!("listen: 127.0.0.1:-1\n{conf}")).unwrap();
+    let opts = Options::from_file(&path).expect("config parses");
+    start(opts).await
+}
+
+/// A plain socket speaking the text protocol.
+pub struct Raw {
+    pub stream: TcpStream,
+    pub buf: Vec<u8>,
+    pub info: serde_json::Value,
+}
+
+const READ_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Raw {
+    /// Connects and reads INFO.
+    pub async fn connect(h: &ServerHandle) -> Raw {
+        let stream = TcpStream::connect(h.addr).await.unwrap();
+        let mut r = Raw {
+            stream,
+            buf: Vec::new(),
+            info: serde_json::Value::Null,
+        };
+        let line = r.line().await.expect("INFO");
+        assert!(line.starts_with("INFO "), "{line}");
+        r.info = serde_json::from_str(&line[5..]).unwrap();
+        r
+    }
+
+    /// Connects, sends CONNECT with `opts` (verbose/pedantic off unless
+    /// given) and syncs with PING/PONG.
+    pub async fn connected(h: &ServerHandle, opts: &str) -> Raw {
+        let mut r = Raw::connect(h).await;
+        let mut o: serde_json::Value = serde_json::from_str(opts).unwrap();
+        let m = o.as_object_mut().unwrap();
+        m.entry("verbose").or_insert(false.into());
+        m.entry("pedantic").or_insert(false.into());
+        r.send(&format!("CONNECT {o}\r\n")).await;
+        assert_eq!(r.sync().await, Vec::<String>::new());
+        r
+    }
+
+    pub async fn send(&mut self, s: impl AsRef<[u8]>) {
+        self.stream.write_all(s.as_ref()).await.unwrap();
+    }
+
+    async fn fill(&mut self) -> Option<()> {
+        let mut chunk = [0u8; 65536];
+        match tokio::time::timeout(READ_TIMEOUT, self.stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => None,
+            Ok(Ok(n)) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Some(())
+            }
+        }
+    }
+
+    /// Reads one line (without CRLF); `None` on close or timeout.
+    pub async fn line(&mut self) -> Option<String> {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..i]).into_owned();
+                self.buf.drain(..i + 2);
+                return Some(line);
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Reads `n` payload bytes plus CRLF.
+    pub async fn payload(&mut self, n: usize) -> Option<Vec<u8>> {
+        while self.buf.len() < n + 2 {
+            self.fill().await?;
+        }
+        let p = self.buf[..n].to_vec();
+        self.buf.drain(..n + 2);
+        Some(p)
+    }
+
+    /// Reads one frame: MSG/HMSG lines come back as "MSG subj sid [reply]
+    /// payload" with the payload appended as text; server PINGs are answered.
+    pub async fn frame(&mut self) -> Option<String> {
+        loop {
+            let line = self.line().await?;
+            if line == "PING" {
+                self.send("PONG\r\n").await;
+                continue;
+            }
+            let parts: Vec<&str> = line.split(' ').collect();
+            if parts[0] == "MSG" || parts[0] == "HMSG" {
+                let size: usize = parts.last().unwrap().parse().unwrap();
+                let head = parts[..parts.len() - if parts[0] == "MSG" { 1 } else { 2 }].join(" ");
+                let p = self.payload(size).await?;
+                return Some(format!("{head} {}", String::from_utf8_lossy(&p)));
+            }
+            return Some(line);
+        }
+    }
+
+    /// Sends PING and returns every frame before the PONG.
+    pub async fn sync(&mut self) -> Vec<String> {
+        self.send("PING\r\n").await;
+        let mut frames = Vec::new();
+        for _ in 0..100_000 {
+            match self.frame().await {
+                Some(f) if f == "PONG" => return frames,
+                Some(f) => frames.push(f),
+                None => panic!("connection ended before PONG; frames: {frames:?}"),
+            }
+        }
+        panic!("no PONG");
+    }
+
+    /// True if the server closes the connection within `wait`; what was read
+    /// stays in `buf`.
+    pub async fn closed_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut chunk = [0u8; 65536];
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Complete lines left in the buffer.
+    pub fn lines(&self) -> Vec<String> {
+        let s = String::from_utf8_lossy(&self.buf);
+        let mut v: Vec<String> = s.split("\r\n").map(str::to_owned).collect();
+        v.pop();
+        v
+    }
+}

@@ -113,7 +113,7 @@ async fn echo_off_and_headers_stripping() {
     let mut plain = Raw::connected(&h, "{}").await;
     plain.send("SUB e 1\r\n").await;
     plain.sync().await;
-    quiet.send("SUB e 1\r\nHPUB e 16 18\r\nNATS/1.0\r\nA: B\r\n\r\nhi\r\n").await;
+    quiet.send("SUB e 1\r\nHPUB e 18 20\r\nNATS/1.0\r\nA: B\r\n\r\nhi\r\n").await;
     assert_eq!(quiet.sync().await, Vec::<String>::new());
     assert_eq!(plain.sync().await, vec!["MSG e 1 hi"]);
     plain.send("PUB e 2\r\nyo\r\n").await;

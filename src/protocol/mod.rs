@@ -4,5 +4,6 @@
 pub mod encode;
 pub mod messages;
 pub mod parser;
+pub mod replay;
 
 pub use parser::{Limits, Op, ParseError, Parser, UnsubMax};

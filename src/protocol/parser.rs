@@ -170,7 +170,9 @@ impl Parser {
         if op.takes_args() && args_at == op.name_len() {
             return Err(ParseError::UnknownOp);
         }
-        if args.len() > self.limits.max_control_line && op.takes_args() {
+        // Every line is bounded, also those whose arguments are ignored
+        // (PING junk), so no op can make the server buffer without limit.
+        if args.len() > self.limits.max_control_line {
             return Err(ParseError::MaxControlLine);
         }
         let parsed = match op {
@@ -196,8 +198,11 @@ impl Parser {
         if !is_op_start(buf[0]) {
             return Err(ParseError::UnknownOp);
         }
-        let (_, args_at) = split_op(buf);
-        if buf.len() - args_at.min(buf.len()) > self.limits.max_control_line {
+        // A trailing CR may be the first half of the line end: not counted,
+        // so the limit is the same whether or not the line is complete.
+        let len = buf.len() - usize::from(buf.ends_with(b"\r"));
+        let (_, args_at) = split_op(&buf[..len]);
+        if len - args_at.min(len) > self.limits.max_control_line {
             return Err(ParseError::MaxControlLine);
         }
         Ok(())

@@ -152,6 +152,8 @@ struct Client {
     rng: SmallRng,
     in_msgs: u64,
     in_bytes: u64,
+    /// `-V`: log every protocol op (checked once per op, not per log call).
+    trace: bool,
 }
 
 /// Serves one accepted connection until it ends.
@@ -220,6 +222,7 @@ where
         rng: SmallRng::from_entropy(),
         in_msgs: 0,
         in_bytes: 0,
+        trace: log::log_enabled!(log::Level::Trace),
     };
     let auth_timeout = server.auth_timeout();
     client.run(reader, auth_timeout).await;
@@ -333,6 +336,9 @@ impl Client {
                 }
             };
             *pos += n;
+            if self.trace {
+                self.trace_in(&op);
+            }
             if !self.connected && self.auth_required && !matches!(op, Op::Connect(_)) {
                 self.auth_violation("operation before CONNECT");
                 return Flow::Close;
@@ -380,6 +386,48 @@ impl Client {
         }
     }
 
+    /// Logs an inbound op as nats-server's `-V` does: `<<- [PUB foo 5]`.
+    fn trace_in(&self, op: &Op<'_>) {
+        let t = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let text = match op {
+            Op::Connect(j) => format!("CONNECT {}", redact_connect(j)),
+            Op::Pub {
+                subject,
+                reply,
+                header_len,
+                payload,
+            } => {
+                let reply = reply.map(|r| format!(" {}", t(r))).unwrap_or_default();
+                match header_len {
+                    Some(h) => format!("HPUB {}{reply} {h} {}", t(subject), payload.len()),
+                    None => format!("PUB {}{reply} {}", t(subject), payload.len()),
+                }
+            }
+            Op::Sub {
+                subject,
+                queue,
+                sid,
+            } => {
+                let q = queue.map(|q| format!(" {}", t(q))).unwrap_or_default();
+                format!("SUB {}{q} {}", t(subject), t(sid))
+            }
+            Op::Unsub { sid, max } => match max {
+                UnsubMax::After(n) => format!("UNSUB {} {n}", t(sid)),
+                _ => format!("UNSUB {}", t(sid)),
+            },
+            Op::Ping => "PING".into(),
+            Op::Pong => "PONG".into(),
+            Op::Info => "INFO".into(),
+            Op::Ok => "+OK".into(),
+            Op::Err(e) => format!("-ERR {}", t(e)),
+        };
+        log::trace!(
+            "{} - cid:{} - <<- [{text}]",
+            self.shared.addr,
+            self.shared.id
+        );
+    }
+
     fn parse_error(&mut self, e: ParseError) {
         let reason = match e {
             ParseError::MaxPayload => CloseReason::MaxPayloadExceeded,
@@ -399,6 +447,9 @@ impl Client {
 
     /// Sends `-ERR` without closing.
     fn send_err(&mut self, text: &str) {
+        if self.trace {
+            log::trace!("{} - cid:{} - ->> [-ERR '{text}']", self.shared.addr, self.shared.id);
+        }
         self.shared.out.append(|b| encode::err(b, text));
         self.mark_self();
     }
@@ -798,5 +849,34 @@ impl Client {
             self.in_msgs = 0;
             self.in_bytes = 0;
         }
+    }
+}
+
+/// A CONNECT body fit for the trace log: secrets replaced by `[REDACTED]`
+/// as nats-server does, so `-V` never writes credentials to a log.
+pub fn redact_connect(json: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Object(mut m)) => {
+            for key in ["pass", "auth_token", "sig"] {
+                if let Some(v) = m.get_mut(key) {
+                    *v = serde_json::Value::String("[REDACTED]".into());
+                }
+            }
+            serde_json::Value::Object(m).to_string()
+        }
+        _ => "[unparsable]".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_trace_hides_secrets() {
+        let s = redact_connect(br#"{"user":"u","pass":"hunter2","auth_token":"tok","sig":"abc"}"#);
+        assert!(!s.contains("hunter2") && !s.contains("tok\"") && !s.contains("abc"));
+        assert!(s.contains("[REDACTED]") && s.contains("\"user\":\"u\""));
+        assert_eq!(redact_connect(b"{bad"), "[unparsable]");
     }
 }

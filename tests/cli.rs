@@ -1,0 +1,149 @@
+//! The `rnats-server` binary: flags, config testing, start-up, logging and
+//! graceful shutdown on SIGTERM/SIGINT.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rnats-server");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until the server accepts connections and sends INFO.
+fn wait_ready(port: u16) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
+            s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            let mut head = [0u8; 5];
+            if (&s).read_exact(&mut head).is_ok() && &head == b"INFO " {
+                return s;
+            }
+        }
+        assert!(Instant::now() < deadline, "server did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn version_and_help() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2.15.1"));
+    let out = Command::new(BIN).arg("-h").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--config"));
+    let out = Command::new(BIN).arg("--bogus").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("flag provided but not defined: -bogus"));
+}
+
+#[test]
+fn test_config_flag_reports_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.conf");
+    std::fs::write(&good, "port: 4999\nmax_payload: 2KB\n").unwrap();
+    let out = Command::new(BIN).arg("-t").arg("-c").arg(&good).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    let bad = dir.path().join("bad.conf");
+    std::fs::write(&bad, "port: 4999\n\nmax_payload: \"lots\"\n").unwrap();
+    let out = Command::new(BIN).arg("-t").arg("-c").arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.conf") && err.contains(":3:") && err.contains("max_payload"), "{err}");
+
+    let inconsistent = dir.path().join("inc.conf");
+    std::fs::write(&inconsistent, "max_payload: 2MB\nmax_pending: 1MB\n").unwrap();
+    let out = Command::new(BIN).arg("-t").arg("-c").arg(&inconsistent).output().unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn flags_override_config_and_sigterm_shuts_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = dir.path().join("s.conf");
+    // The file asks for another port; the flag wins.
+    std::fs::write(&conf, format!("listen: 127.0.0.1:{}\nmax_payload: 4096\n", free_port())).unwrap();
+    let log = dir.path().join("server.log");
+    let pid = dir.path().join("server.pid");
+    let mut child = Command::new(BIN)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-p", &port.to_string(), "-D"])
+        .arg("-l")
+        .arg(&log)
+        .arg("-P")
+        .arg(&pid)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut s = wait_ready(port);
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut info = String::new();
+    r.read_line(&mut info).unwrap();
+    assert!(info.contains("\"max_payload\":4096"), "{info}");
+    assert_eq!(
+        std::fs::read_to_string(&pid).unwrap().trim(),
+        child.id().to_string()
+    );
+    s.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n").unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "PONG\r\n");
+
+    signal(&child, "-TERM");
+    // The client sees its connection closed, the process exits cleanly and
+    // removes its pid file.
+    let mut rest = Vec::new();
+    let _ = r.read_to_end(&mut rest);
+    assert!(wait_exit(&mut child).success());
+    assert!(!pid.exists());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("[INF] Server is ready"), "{logged}");
+    assert!(logged.contains("[DBG]") && logged.contains("Client connection created"), "{logged}");
+    assert!(logged.contains("Server Exiting"), "{logged}");
+}
+
+#[test]
+fn sigint_also_shuts_down() {
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port);
+    signal(&child, "-INT");
+    assert!(wait_exit(&mut child).success());
+}

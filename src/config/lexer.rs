@@ -560,7 +560,9 @@ impl<'a> Lexer<'a> {
     /// `\xHH \t \n \r \" \\`; `\uXXXX` and `\UXXXXXXXX` are accepted as an
     /// rnats extension.
     fn escape(&mut self, buf: &mut Vec<u8>) -> Result<(), ConfigError> {
-        let pos = self.pos();
+        // Errors point at the backslash, one column back on the same line.
+        let mut pos = self.pos();
+        pos.col = pos.col.saturating_sub(1).max(1);
         let c = self.bump();
         match c {
             Some('t') => buf.push(b'\t'),
@@ -916,7 +918,7 @@ mod tests {
     fn bad_values_error_with_position() {
         let e = lexer("  \\y").value().unwrap_err();
         assert!(e.message.starts_with("Invalid escape character 'y'"));
-        assert_eq!(e.pos.unwrap().col, 4);
+        assert_eq!(e.pos.unwrap().col, 3);
         let e = lexer(".5").value().unwrap_err();
         assert_eq!(e.message, "Floats must start with a digit");
         let e = lexer("-x").value().unwrap_err();

@@ -38,12 +38,15 @@ pub struct Options {
     pub server_name: String,
     /// Client listen host (`host`, `net`, or the host part of `listen`).
     pub host: String,
-    /// Client listen port (`port` or the port part of `listen`); 0 = any free
-    /// port, -1 = random as in nats-server (`-p -1`).
+    /// Client listen port (`port` or the port part of `listen`); -1 = random
+    /// as in nats-server (`-p -1`), to be bound as port 0. A configured 0
+    /// means the default 4222, as nats-server's baseline does.
     pub port: i32,
     /// `client_advertise`: host:port announced instead of the listen address.
     pub client_advertise: String,
-    /// Monitoring: `http` / `http_port` / `monitor_port` (HTTP).
+    /// Monitoring: `http` / `http_port` / `monitor_port` (HTTP). An empty
+    /// `http_host` means "the client `host`" (nats-server's baseline); a port
+    /// of 0 means monitoring is off, -1 a random port.
     pub http_host: String,
     pub http_port: i32,
     /// Monitoring over HTTPS (`https`, `https_port`).
@@ -52,7 +55,8 @@ pub struct Options {
     pub max_payload: i32,
     /// `max_control_line`.
     pub max_control_line: i32,
-    /// `max_connections`.
+    /// `max_connections`; -1 = accept nobody (what `max_connections: 0` in a
+    /// config file means in nats-server).
     pub max_connections: i32,
     /// `max_subscriptions` / `max_subs`: per connection, 0 = unlimited.
     pub max_subs: i32,
@@ -1097,9 +1101,11 @@ mod tests {
     #[test]
     fn empty_config_gives_defaults_and_a_warning() {
         let (o, w) = opts("# nothing here\n");
-        let mut want = Options::default();
-        want.config_file = Some("t.conf".into());
-        want.raw_config = Some(Default::default());
+        let want = Options {
+            config_file: Some("t.conf".into()),
+            raw_config: Some(Default::default()),
+            ..Default::default()
+        };
         assert_eq!(o, want);
         assert_eq!(
             w,

@@ -80,13 +80,13 @@ enum Kind {
 
 fn kind_of(name: &str) -> Option<Kind> {
     Some(match name {
-        "a" | "addr" | "net" | "p" | "port" | "n" | "name" | "server_name" | "P" | "pid"
-        | "m" | "http_port" | "ms" | "https_port" | "c" | "config" | "client_advertise"
+        "a" | "addr" | "net" | "p" | "port" | "n" | "name" | "server_name" | "P" | "pid" | "m"
+        | "http_port" | "ms" | "https_port" | "c" | "config" | "client_advertise"
         | "ports_file_dir" | "l" | "log" | "log_size_limit" | "user" | "pass" | "auth" => {
             Kind::Value
         }
-        "t" | "h" | "help" | "v" | "version" | "T" | "logtime" | "D" | "debug" | "V"
-        | "trace" | "VV" | "DV" | "DVV" => Kind::Bool,
+        "t" | "h" | "help" | "v" | "version" | "T" | "logtime" | "D" | "debug" | "V" | "trace"
+        | "VV" | "DV" | "DVV" => Kind::Bool,
         _ => return None,
     })
 }
@@ -126,7 +126,8 @@ impl Cli {
                 Some((n, v)) => (n, Some(v.to_owned())),
                 None => (flag, None),
             };
-            let kind = kind_of(name).ok_or_else(|| format!("flag provided but not defined: -{name}"))?;
+            let kind =
+                kind_of(name).ok_or_else(|| format!("flag provided but not defined: -{name}"))?;
             match kind {
                 Kind::Bool => {
                     let on = match inline {
@@ -237,12 +238,27 @@ mod tests {
 
     #[test]
     fn go_style_forms() {
-        let c = p(&["-p", "4333", "--addr=127.0.0.1", "-DV", "-T=false", "-c", "x.conf"]).unwrap();
+        let c = p(&[
+            "-p",
+            "4333",
+            "--addr=127.0.0.1",
+            "-DV",
+            "-T=false",
+            "-c",
+            "x.conf",
+        ])
+        .unwrap();
         assert_eq!(c.port, Some(4333));
         assert_eq!(c.host.as_deref(), Some("127.0.0.1"));
-        assert_eq!((c.debug, c.trace, c.logtime), (Some(true), Some(true), Some(false)));
+        assert_eq!(
+            (c.debug, c.trace, c.logtime),
+            (Some(true), Some(true), Some(false))
+        );
         assert_eq!(c.config, Some(PathBuf::from("x.conf")));
-        let c = p(&["--port", "-1", "-m", "8222", "--user", "u", "--pass=p", "--auth", "t"]).unwrap();
+        let c = p(&[
+            "--port", "-1", "-m", "8222", "--user", "u", "--pass=p", "--auth", "t",
+        ])
+        .unwrap();
         assert_eq!((c.port, c.http_port), (Some(-1), Some(8222)));
         assert_eq!(c.user.as_deref(), Some("u"));
         assert_eq!(c.pass.as_deref(), Some("p"));

@@ -70,19 +70,37 @@ fn test_config_flag_reports_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.conf");
     std::fs::write(&good, "port: 4999\nmax_payload: 2KB\n").unwrap();
-    let out = Command::new(BIN).arg("-t").arg("-c").arg(&good).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("-t")
+        .arg("-c")
+        .arg(&good)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{out:?}");
 
     let bad = dir.path().join("bad.conf");
     std::fs::write(&bad, "port: 4999\n\nmax_payload: \"lots\"\n").unwrap();
-    let out = Command::new(BIN).arg("-t").arg("-c").arg(&bad).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("-t")
+        .arg("-c")
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.conf") && err.contains(":3:") && err.contains("max_payload"), "{err}");
+    assert!(
+        err.contains("bad.conf") && err.contains(":3:") && err.contains("max_payload"),
+        "{err}"
+    );
 
     let inconsistent = dir.path().join("inc.conf");
     std::fs::write(&inconsistent, "max_payload: 2MB\nmax_pending: 1MB\n").unwrap();
-    let out = Command::new(BIN).arg("-t").arg("-c").arg(&inconsistent).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("-t")
+        .arg("-c")
+        .arg(&inconsistent)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }
 
@@ -92,7 +110,11 @@ fn flags_override_config_and_sigterm_shuts_down_gracefully() {
     let port = free_port();
     let conf = dir.path().join("s.conf");
     // The file asks for another port; the flag wins.
-    std::fs::write(&conf, format!("listen: 127.0.0.1:{}\nmax_payload: 4096\n", free_port())).unwrap();
+    std::fs::write(
+        &conf,
+        format!("listen: 127.0.0.1:{}\nmax_payload: 4096\n", free_port()),
+    )
+    .unwrap();
     let log = dir.path().join("server.log");
     let pid = dir.path().join("server.pid");
     let mut child = Command::new(BIN)
@@ -116,7 +138,8 @@ fn flags_override_config_and_sigterm_shuts_down_gracefully() {
         std::fs::read_to_string(&pid).unwrap().trim(),
         child.id().to_string()
     );
-    s.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n").unwrap();
+    s.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .unwrap();
     let mut line = String::new();
     r.read_line(&mut line).unwrap();
     assert_eq!(line, "PONG\r\n");
@@ -130,7 +153,10 @@ fn flags_override_config_and_sigterm_shuts_down_gracefully() {
     assert!(!pid.exists());
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("[INF] Server is ready"), "{logged}");
-    assert!(logged.contains("[DBG]") && logged.contains("Client connection created"), "{logged}");
+    assert!(
+        logged.contains("[DBG]") && logged.contains("Client connection created"),
+        "{logged}"
+    );
     assert!(logged.contains("Server Exiting"), "{logged}");
 }
 

@@ -29,7 +29,8 @@ async fn info_has_the_reference_fields() {
 async fn first_ping_after_connect_gets_connect_info() {
     let h = start(test_options()).await;
     let mut r = Raw::connect(&h).await;
-    r.send("CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\nPING\r\n").await;
+    r.send("CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\nPING\r\n")
+        .await;
     assert_eq!(r.line().await.unwrap(), "PONG");
     let info = r.line().await.unwrap();
     let v: serde_json::Value = serde_json::from_str(&info[5..]).unwrap();
@@ -43,7 +44,8 @@ async fn first_ping_after_connect_gets_connect_info() {
 async fn pub_sub_framing_and_reply() {
     let h = start(test_options()).await;
     let mut c = Raw::connected(&h, "{}").await;
-    c.send("SUB foo 7\r\nPUB foo 5\r\nhello\r\nPUB foo r.1 3\r\nabc\r\nPUB foo 0\r\n\r\n").await;
+    c.send("SUB foo 7\r\nPUB foo 5\r\nhello\r\nPUB foo r.1 3\r\nabc\r\nPUB foo 0\r\n\r\n")
+        .await;
     assert_eq!(
         c.sync().await,
         vec!["MSG foo 7 hello", "MSG foo 7 r.1 abc", "MSG foo 7 "]
@@ -69,8 +71,10 @@ async fn verbose_and_defaults() {
 async fn wildcards_and_queue_groups() {
     let h = start(test_options()).await;
     let mut c = Raw::connected(&h, "{}").await;
-    c.send("SUB foo.* 1\r\nSUB foo.> 2\r\nSUB > 3\r\nSUB q.s g1 4\r\nSUB q.s g1 5\r\n").await;
-    c.send("PUB foo.bar 1\r\na\r\nPUB foo.bar.baz 1\r\nb\r\nPUB foo 1\r\nc\r\n").await;
+    c.send("SUB foo.* 1\r\nSUB foo.> 2\r\nSUB > 3\r\nSUB q.s g1 4\r\nSUB q.s g1 5\r\n")
+        .await;
+    c.send("PUB foo.bar 1\r\na\r\nPUB foo.bar.baz 1\r\nb\r\nPUB foo 1\r\nc\r\n")
+        .await;
     let mut got = c.sync().await;
     got.sort();
     assert_eq!(
@@ -101,7 +105,10 @@ async fn auto_unsubscribe_after_max() {
     for i in 0..6 {
         c.send(format!("PUB foo 1\r\n{i}\r\n")).await;
     }
-    assert_eq!(c.sync().await, vec!["MSG foo 1 0", "MSG foo 1 1", "MSG foo 1 2"]);
+    assert_eq!(
+        c.sync().await,
+        vec!["MSG foo 1 0", "MSG foo 1 1", "MSG foo 1 2"]
+    );
     assert_eq!(h.server.accounts.global().sublist.count(), 0);
     h.shutdown().await;
 }
@@ -113,7 +120,9 @@ async fn echo_off_and_headers_stripping() {
     let mut plain = Raw::connected(&h, "{}").await;
     plain.send("SUB e 1\r\n").await;
     plain.sync().await;
-    quiet.send("SUB e 1\r\nHPUB e 18 20\r\nNATS/1.0\r\nA: B\r\n\r\nhi\r\n").await;
+    quiet
+        .send("SUB e 1\r\nHPUB e 18 20\r\nNATS/1.0\r\nA: B\r\n\r\nhi\r\n")
+        .await;
     assert_eq!(quiet.sync().await, Vec::<String>::new());
     assert_eq!(plain.sync().await, vec!["MSG e 1 hi"]);
     plain.send("PUB e 2\r\nyo\r\n").await;
@@ -126,7 +135,8 @@ async fn echo_off_and_headers_stripping() {
 async fn no_responders_status() {
     let h = start(test_options()).await;
     let mut c = Raw::connected(&h, r#"{"headers":true,"no_responders":true}"#).await;
-    c.send("SUB in.1 7\r\nPUB nobody in.1 0\r\n\r\nPING\r\n").await;
+    c.send("SUB in.1 7\r\nPUB nobody in.1 0\r\n\r\nPING\r\n")
+        .await;
     let line = c.line().await.unwrap();
     assert_eq!(line, "HMSG in.1 7 38 38");
     assert_eq!(
@@ -169,10 +179,31 @@ async fn expect_close(h: &rnats::server::ServerHandle, send: &str, expect: &[&st
 async fn errors_that_close() {
     let h = start(test_options()).await;
     expect_close(&h, "FOO bar\r\n", &["-ERR 'Unknown Protocol Operation'"]).await;
-    expect_close(&h, "MSG foo 1 2\r\nhi\r\n", &["-ERR 'Unknown Protocol Operation'"]).await;
-    expect_close(&h, "PUB foo 2\r\nhello\r\n", &["-ERR 'Unknown Protocol Operation'"]).await;
-    expect_close(&h, "PUB foo 1048577\r\n", &["-ERR 'Maximum Payload Violation'"]).await;
-    for bad in ["PUB foo\r\nPING\r\n", "PUB foo x\r\nPING\r\n", "SUB foo\r\nPING\r\n", "UNSUB 1 2 3\r\nPING\r\n", "HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"] {
+    expect_close(
+        &h,
+        "MSG foo 1 2\r\nhi\r\n",
+        &["-ERR 'Unknown Protocol Operation'"],
+    )
+    .await;
+    expect_close(
+        &h,
+        "PUB foo 2\r\nhello\r\n",
+        &["-ERR 'Unknown Protocol Operation'"],
+    )
+    .await;
+    expect_close(
+        &h,
+        "PUB foo 1048577\r\n",
+        &["-ERR 'Maximum Payload Violation'"],
+    )
+    .await;
+    for bad in [
+        "PUB foo\r\nPING\r\n",
+        "PUB foo x\r\nPING\r\n",
+        "SUB foo\r\nPING\r\n",
+        "UNSUB 1 2 3\r\nPING\r\n",
+        "HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n",
+    ] {
         expect_close(&h, bad, &[]).await;
     }
     h.shutdown().await;
@@ -188,7 +219,10 @@ async fn connect_errors() {
     let mut c = Raw::connect(&h).await;
     c.send("CONNECT {\"no_responders\":true}\r\n").await;
     assert!(c.closed_within(CLOSE_WAIT).await);
-    assert_eq!(c.lines(), vec!["-ERR 'no responders requires headers support'"]);
+    assert_eq!(
+        c.lines(),
+        vec!["-ERR 'no responders requires headers support'"]
+    );
     let mut c = Raw::connect(&h).await;
     c.send("CONNECT {bad\r\nPING\r\n").await;
     assert!(c.closed_within(CLOSE_WAIT).await);
@@ -211,7 +245,10 @@ async fn max_connections_and_slot_freed() {
     let h = start_conf("max_connections: 1\n").await;
     let a = Raw::connected(&h, "{}").await;
     let mut b = Raw::connect(&h).await;
-    assert_eq!(b.line().await.unwrap(), "-ERR 'maximum connections exceeded'");
+    assert_eq!(
+        b.line().await.unwrap(),
+        "-ERR 'maximum connections exceeded'"
+    );
     assert!(b.closed_within(CLOSE_WAIT).await);
     drop(a);
     let mut ok = false;
@@ -233,7 +270,10 @@ async fn max_subscriptions_rejects_without_closing() {
     let h = start_conf("max_subscriptions: 2\n").await;
     let mut c = Raw::connected(&h, "{}").await;
     c.send("SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n").await;
-    assert_eq!(c.sync().await, vec!["-ERR 'maximum subscriptions exceeded'"]);
+    assert_eq!(
+        c.sync().await,
+        vec!["-ERR 'maximum subscriptions exceeded'"]
+    );
     c.send("PUB b 1\r\nx\r\n").await;
     assert_eq!(c.sync().await, vec!["MSG b 2 x"]);
     h.shutdown().await;
@@ -260,7 +300,8 @@ async fn auth_token_and_timeout() {
     let h = start_conf("authorization { token: s3cr3t, timeout: 0.3 }\n").await;
     let mut c = Raw::connect(&h).await;
     assert_eq!(c.info["auth_required"], true);
-    c.send("CONNECT {\"verbose\":false,\"auth_token\":\"s3cr3t\"}\r\n").await;
+    c.send("CONNECT {\"verbose\":false,\"auth_token\":\"s3cr3t\"}\r\n")
+        .await;
     assert_eq!(c.sync().await, Vec::<String>::new());
     let mut bad = Raw::connect(&h).await;
     bad.send("CONNECT {\"auth_token\":\"x\"}\r\n").await;
@@ -284,18 +325,26 @@ async fn slow_consumer_is_cut_and_others_continue() {
     sock.set_recv_buffer_size(4096).unwrap();
     let mut slow = sock.connect(h.addr).await.unwrap();
     use tokio::io::AsyncWriteExt;
-    slow.write_all(b"CONNECT {\"verbose\":false}\r\nSUB data 1\r\n").await.unwrap();
+    slow.write_all(b"CONNECT {\"verbose\":false}\r\nSUB data 1\r\n")
+        .await
+        .unwrap();
     let mut good = Raw::connected(&h, "{}").await;
     good.send("SUB data 1\r\n").await;
     good.sync().await;
     let mut publisher = Raw::connected(&h, "{}").await;
     let payload = "z".repeat(32 * 1024);
+    // 12 MiB in all: more than the kernel's socket buffers absorb.
+    let total = 384;
     let mut received = 0;
-    for _ in 0..64 {
-        publisher.send(format!("PUB data {}\r\n{payload}\r\n", payload.len())).await;
-        received += good.sync().await.len();
+    for i in 0..total {
+        publisher
+            .send(format!("PUB data {}\r\n{payload}\r\n", payload.len()))
+            .await;
+        if i % 4 == 3 {
+            received += good.sync().await.len();
+        }
     }
-    assert_eq!(received, 64);
+    assert_eq!(received, total);
     let mut cut = false;
     for _ in 0..200 {
         if h.server.num_clients() == 2 {
@@ -317,6 +366,9 @@ async fn parser_survives_one_byte_writes() {
     for b in stream.iter() {
         c.send([*b]).await;
     }
-    assert_eq!(c.sync().await, vec!["MSG foo 1 hello", "HMSG foo 1 NATS/1.0\r\n\r\nhi"]);
+    assert_eq!(
+        c.sync().await,
+        vec!["MSG foo 1 hello", "HMSG foo 1 NATS/1.0\r\n\r\nhi"]
+    );
     h.shutdown().await;
 }

@@ -1415,26 +1415,3 @@ mod tests {
         assert_eq!(split_host_port("[::1]"), None);
     }
 }
-
-impl Options {
-    /// Cross-option checks nats-server makes before starting, applied after
-    /// flags override the file.
-    ///
-    /// # Errors
-    /// The first inconsistency found.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.max_payload < 0 {
-            return Err(format!("max_payload ({}) cannot be negative", self.max_payload));
-        }
-        if self.max_pending > 0 && self.max_payload as i64 > self.max_pending {
-            return Err(format!(
-                "max_payload ({}) cannot be higher than max_pending ({})",
-                self.max_payload, self.max_pending
-            ));
-        }
-        if !(-1..=65535).contains(&self.port) {
-            return Err(format!("port {} is out of range", self.port));
-        }
-        Ok(())
-    }
-}

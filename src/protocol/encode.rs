@@ -42,7 +42,14 @@ pub fn msg(out: &mut BytesMut, msg: &Message<'_>, sid: &[u8], receiver_headers: 
             let h = num.format(hdr).as_bytes();
             let t = num2.format(msg.payload.len()).as_bytes();
             out.reserve(
-                5 + msg.subject.len() + 1 + sid.len() + reply_len + h.len() + 1 + t.len() + 2
+                5 + msg.subject.len()
+                    + 1
+                    + sid.len()
+                    + reply_len
+                    + h.len()
+                    + 1
+                    + t.len()
+                    + 2
                     + msg.payload.len()
                     + 2,
             );

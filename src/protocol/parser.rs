@@ -34,7 +34,10 @@ pub enum Op<'a> {
         sid: &'a [u8],
     },
     /// `UNSUB <sid> [max]`.
-    Unsub { sid: &'a [u8], max: UnsubMax },
+    Unsub {
+        sid: &'a [u8],
+        max: UnsubMax,
+    },
     Ping,
     Pong,
     /// `INFO` from a client: ignored.

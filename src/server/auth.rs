@@ -84,8 +84,14 @@ mod tests {
     #[tokio::test]
     async fn token_and_user() {
         let t = SimpleAuth::Token("s3cr3t".into());
-        assert!(t.check(&connect(r#"{"auth_token":"s3cr3t"}"#)).await.is_some());
-        assert!(t.check(&connect(r#"{"auth_token":"nope"}"#)).await.is_none());
+        assert!(t
+            .check(&connect(r#"{"auth_token":"s3cr3t"}"#))
+            .await
+            .is_some());
+        assert!(t
+            .check(&connect(r#"{"auth_token":"nope"}"#))
+            .await
+            .is_none());
         assert!(t.check(&connect("{}")).await.is_none());
         let u = SimpleAuth::User {
             user: "a".into(),
@@ -95,7 +101,10 @@ mod tests {
             u.check(&connect(r#"{"user":"a","pass":"b"}"#)).await,
             Some("a".into())
         );
-        assert!(u.check(&connect(r#"{"user":"a","pass":"c"}"#)).await.is_none());
+        assert!(u
+            .check(&connect(r#"{"user":"a","pass":"c"}"#))
+            .await
+            .is_none());
     }
 
     #[tokio::test]

@@ -227,10 +227,7 @@ where
     let auth_timeout = server.auth_timeout();
     client.run(reader, auth_timeout).await;
 
-    let reason = shared
-        .out
-        .closing()
-        .unwrap_or(CloseReason::ClientClosed);
+    let reason = shared.out.closing().unwrap_or(CloseReason::ClientClosed);
     shared.remove_all_subs();
     shared
         .account
@@ -448,7 +445,11 @@ impl Client {
     /// Sends `-ERR` without closing.
     fn send_err(&mut self, text: &str) {
         if self.trace {
-            log::trace!("{} - cid:{} - ->> [-ERR '{text}']", self.shared.addr, self.shared.id);
+            log::trace!(
+                "{} - cid:{} - ->> [-ERR '{text}']",
+                self.shared.addr,
+                self.shared.id
+            );
         }
         self.shared.out.append(|b| encode::err(b, text));
         self.mark_self();
@@ -533,11 +534,9 @@ impl Client {
             .append(|b| b.extend_from_slice(encode::PONG));
         if self.connect_info_due && self.connected {
             self.connect_info_due = false;
-            let line = self.server.client_info_line(
-                self.shared.id,
-                self.shared.addr,
-                Some(&self.account),
-            );
+            let line =
+                self.server
+                    .client_info_line(self.shared.id, self.shared.addr, Some(&self.account));
             self.shared.out.append(|b| b.extend_from_slice(&line));
         }
         self.mark_self();
@@ -594,8 +593,7 @@ impl Client {
             return;
         }
         let opts = self.server.opts();
-        if opts.max_sub_tokens > 0 && subject::num_tokens(subject) > opts.max_sub_tokens as usize
-        {
+        if opts.max_sub_tokens > 0 && subject::num_tokens(subject) > opts.max_sub_tokens as usize {
             self.send_err(&format!(
                 "Permissions Violation for Subscription to \"{subject}\", too many tokens"
             ));

@@ -12,7 +12,11 @@ use crate::config::Options;
 /// When the client port cannot be bound or a pid file cannot be written.
 pub async fn run(opts: Options) -> Result<(), String> {
     log::info!("Starting rnats-server");
-    log::info!("  Version:  {} (nats-server {} compatible)", crate::RNATS_VERSION, crate::VERSION);
+    log::info!(
+        "  Version:  {} (nats-server {} compatible)",
+        crate::RNATS_VERSION,
+        crate::VERSION
+    );
     if let Some(path) = &opts.config_file {
         log::info!("  Using configuration file: {}", path.display());
     }

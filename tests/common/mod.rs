@@ -134,7 +134,11 @@ impl Raw {
             match self.frame().await {
                 Some(f) if f == "PONG" => return frames,
                 Some(f) => frames.push(f),
-                None => panic!("connection ended before PONG; frames: {frames:?}"),
+                None => panic!(
+                    "connection ended before PONG after {} frames; first: {:.200}",
+                    frames.len(),
+                    frames.first().map(String::as_str).unwrap_or("")
+                ),
             }
         }
         panic!("no PONG");

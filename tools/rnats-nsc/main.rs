@@ -1,1 +1,4 @@
-fn main() { eprintln!("not yet built"); std::process::exit(1); }
+fn main() {
+    eprintln!("not yet built");
+    std::process::exit(1);
+}

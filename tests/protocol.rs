@@ -372,3 +372,39 @@ async fn parser_survives_one_byte_writes() {
     );
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn write_deadline_cuts_a_stuck_consumer() {
+    let h = start_conf("write_deadline: \"200ms\"\nmax_payload: 65536\n").await;
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let mut stuck = sock.connect(h.addr).await.unwrap();
+    use tokio::io::AsyncWriteExt;
+    stuck
+        .write_all(b"CONNECT {\"verbose\":false}\r\nSUB data 1\r\n")
+        .await
+        .unwrap();
+    let mut publisher = Raw::connected(&h, "{}").await;
+    let payload = "w".repeat(32 * 1024);
+    // 12 MiB: far below max_pending, far above what the socket buffers hold,
+    // so the writer blocks and the deadline must fire.
+    for i in 0..384 {
+        publisher
+            .send(format!("PUB data {}\r\n{payload}\r\n", payload.len()))
+            .await;
+        if i % 32 == 31 {
+            publisher.sync().await;
+        }
+    }
+    let mut cut = false;
+    for _ in 0..300 {
+        if h.server.num_clients() == 1 {
+            cut = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(cut, "stuck consumer still connected");
+    assert_eq!(publisher.sync().await, Vec::<String>::new());
+    h.shutdown().await;
+}

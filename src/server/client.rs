@@ -179,7 +179,13 @@ where
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
         let shared = shared.clone();
-        tokio::spawn(async move { shared.out.run_writer(writer).await })
+        tokio::spawn(async move {
+            // A failed or timed-out write ends the connection: wake the
+            // reader, which may otherwise wait for input that never comes.
+            if let Some(reason) = shared.out.run_writer(writer).await {
+                shared.close(reason);
+            }
+        })
     };
 
     let info = server.client_info_line(id, addr, None);
@@ -234,8 +240,11 @@ where
         .read()
         .num_conns
         .fetch_sub(1, Ordering::Relaxed);
-    server.unregister_client(&shared, reason);
+    // The writer flushes what is still queued (bounded by write_deadline)
+    // before the connection stops counting as live, so a graceful shutdown
+    // that waits for live connections also waits for their output.
     let _ = writer_task.await;
+    server.unregister_client(&shared, reason);
     let name = shared.meta.lock().name.clone();
     if name.is_empty() {
         log::debug!("{addr} - cid:{id} - Client connection closed: {reason}");

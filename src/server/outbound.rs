@@ -41,6 +41,10 @@ pub struct Outbound {
     /// Wakes the writer. `notify_one` keeps a permit when the writer is not
     /// waiting, so a wake-up is never lost.
     wake: Notify,
+    /// Aborts a write in progress when the connection closes for a reason
+    /// that drops pending output (a slow consumer must not hold its socket
+    /// open for a whole `write_deadline`).
+    abort: Notify,
     /// Per-connection limit of pending bytes (`max_pending`).
     pub max_pending: usize,
     /// How long one flush may block (`write_deadline`).
@@ -63,6 +67,7 @@ impl Outbound {
         Outbound {
             state: Mutex::new(OutboundState::default()),
             wake: Notify::new(),
+            abort: Notify::new(),
             max_pending,
             write_deadline,
         }
@@ -82,6 +87,7 @@ impl Outbound {
             st.buf = BytesMut::new();
             drop(st);
             self.wake.notify_one();
+            self.abort.notify_one();
             return Appended::SlowConsumer;
         }
         Appended::Ok
@@ -102,11 +108,15 @@ impl Outbound {
             return false;
         }
         st.closing = Some(reason);
-        if !reason.flush_pending() {
+        let abort = !reason.flush_pending();
+        if abort {
             st.buf = BytesMut::new();
         }
         drop(st);
         self.wake.notify_one();
+        if abort {
+            self.abort.notify_one();
+        }
         true
     }
 
@@ -125,7 +135,8 @@ impl Outbound {
     /// fails; in the latter cases it returns the reason to close with.
     pub async fn run_writer<W: AsyncWrite + Unpin>(&self, mut w: W) -> Option<CloseReason> {
         let mut spare = BytesMut::new();
-        let result = loop {
+        // None: closing normally, Some: a write failed or was abandoned.
+        let failed = loop {
             let closing = {
                 let mut st = self.state.lock();
                 if st.buf.is_empty() {
@@ -137,33 +148,39 @@ impl Outbound {
                 }
             };
             if spare.is_empty() {
-                if closing.is_some() {
-                    break None;
+                if let Some(reason) = closing {
+                    break (!reason.flush_pending()).then_some(reason);
                 }
                 self.wake.notified().await;
                 continue;
             }
-            let res = tokio::time::timeout(self.write_deadline, w.write_all(&spare)).await;
-            let written = spare.len();
+            let res = tokio::select! {
+                r = tokio::time::timeout(self.write_deadline, w.write_all(&spare)) => r,
+                _ = self.abort.notified() => break self.closing(),
+            };
             spare.clear();
             if spare.capacity() > KEEP_CAPACITY {
                 spare = BytesMut::new();
             }
             self.state.lock().in_flight = 0;
-            let _ = written;
             match res {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => break Some(CloseReason::WriteError),
                 Err(_) => break Some(CloseReason::SlowConsumerWriteDeadline),
             }
         };
-        if let Some(reason) = result {
-            self.close(reason);
-        } else {
-            let _ = tokio::time::timeout(self.write_deadline, w.flush()).await;
+        match failed {
+            Some(reason) => {
+                self.close(reason);
+                // Nothing more can be written; close without waiting.
+                let _ = tokio::time::timeout(Duration::from_millis(10), w.shutdown()).await;
+            }
+            None => {
+                let _ = tokio::time::timeout(self.write_deadline, w.flush()).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), w.shutdown()).await;
+            }
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), w.shutdown()).await;
-        result
+        failed
     }
 }
 

@@ -171,7 +171,7 @@ async fn round_trip(
     subject: &str,
 ) -> bool {
     let mut sub = subscriber.subscribe(sub_subject.to_string()).await.unwrap();
-    let probe = sub_subject.replace('>', "probe").replace('*', "probe");
+    let probe = sub_subject.replace(['>', '*'], "probe");
     subscriber.publish(probe, "probe".into()).await.unwrap();
     subscriber.flush().await.unwrap();
     let first = tokio::time::timeout(Duration::from_secs(3), sub.next())

@@ -749,6 +749,42 @@ impl AccountClaims {
     }
 }
 
+impl AccountClaims {
+    /// The checks of a user JWT that depend only on the account and user
+    /// claims (nats-server's JWT path, auth.md §5 steps 1, 5, 6, 9): the user
+    /// and the account are within their times, the account issued the user,
+    /// a user of a scoped signing key carries no permissions or limits, a
+    /// bearer user is allowed, and the user is not revoked. Returns the scope
+    /// whose template gives the user's permissions when a scoped key signed.
+    ///
+    /// Left to the caller: that the account is trusted (operator `did_sign`),
+    /// the nonce signature, connection types, source networks, time windows
+    /// and template expansion.
+    pub fn check_user<'a>(
+        &'a self,
+        user: &UserClaims,
+        now: i64,
+    ) -> Result<Option<&'a super::account::UserScope>> {
+        user.check_times(now)?;
+        self.check_times(now)?;
+        if !self.did_sign(user) {
+            return Err(Error::NotIssuedByAccount);
+        }
+        let scope = self.signer_scope(user);
+        if scope.is_some() && !user.has_empty_permissions() {
+            return Err(Error::ScopedUserHasPermissions);
+        }
+        let bearer = user.is_bearer() || scope.is_some_and(|s| s.template.bearer_token);
+        if bearer && self.nats.limits.account.disallow_bearer {
+            return Err(Error::BearerNotAllowed);
+        }
+        if self.is_revoked(user) {
+            return Err(Error::Revoked);
+        }
+        Ok(scope)
+    }
+}
+
 impl UserClaims {
     /// The account this user belongs to: `issuer_account` when set (signed
     /// by a signing key), else `iss`.

@@ -92,6 +92,19 @@ pub enum Error {
         /// The time it was checked at.
         now: i64,
     },
+    /// The user JWT was not issued by this account (nor one of its signing
+    /// keys with `issuer_account` naming it).
+    #[error("jwt: user was not issued by this account or its signing keys")]
+    NotIssuedByAccount,
+    /// A user of a scoped signing key carries permissions or limits itself.
+    #[error("jwt: scoped users require no permissions or limits set")]
+    ScopedUserHasPermissions,
+    /// A bearer token user in an account with `disallow_bearer`.
+    #[error("jwt: bearer tokens are not allowed in this account")]
+    BearerNotAllowed,
+    /// The account revoked this user.
+    #[error("jwt: user is revoked")]
+    Revoked,
     /// The key given to sign cannot sign this claim (no seed, wrong role).
     #[error("jwt: cannot sign: {0}")]
     Signer(nkeys::Error),

@@ -848,3 +848,82 @@ fn validation_blocking_errors() {
     let vr = uc.validate(NOW);
     assert_eq!(vr.errors().count(), 4, "{vr:?}");
 }
+
+#[test]
+fn check_user_rules() {
+    let acc = KeyPair::new_account();
+    let sk = KeyPair::new_account();
+    let scoped_key = KeyPair::new_account();
+    let u = KeyPair::new_user();
+    let mut ac = AccountClaims::new(acc.public_key());
+    ac.nats.signing_keys.add(&sk.public_key());
+    ac.nats
+        .signing_keys
+        .add_scope(UserScope::new(&scoped_key.public_key(), "r"));
+    ac.encode_at(&KeyPair::new_operator(), NOW).unwrap();
+
+    let mut direct = UserClaims::new(u.public_key());
+    direct.encode_at(&acc, NOW).unwrap();
+    assert_eq!(ac.check_user(&direct, NOW).unwrap(), None);
+
+    let mut via_sk = UserClaims::new(u.public_key());
+    via_sk.nats.issuer_account = acc.public_key();
+    via_sk.encode_at(&sk, NOW).unwrap();
+    assert_eq!(ac.check_user(&via_sk, NOW).unwrap(), None);
+
+    // Scoped: the scope comes back; permissions on the user are refused.
+    let mut scoped = Claims::<User> {
+        sub: u.public_key(),
+        ..Default::default()
+    };
+    scoped.nats.issuer_account = acc.public_key();
+    scoped.encode_at(&scoped_key, NOW).unwrap();
+    assert_eq!(ac.check_user(&scoped, NOW).unwrap().unwrap().role, "r");
+    let mut scoped_limits = scoped.clone();
+    scoped_limits.nats.permission_limits.limits.subs = -1;
+    scoped_limits.encode_at(&scoped_key, NOW).unwrap();
+    assert_eq!(
+        ac.check_user(&scoped_limits, NOW).unwrap_err(),
+        Error::ScopedUserHasPermissions
+    );
+
+    // Another account's user.
+    let mut stranger = UserClaims::new(u.public_key());
+    stranger.encode_at(&KeyPair::new_account(), NOW).unwrap();
+    assert_eq!(
+        ac.check_user(&stranger, NOW).unwrap_err(),
+        Error::NotIssuedByAccount
+    );
+
+    // Bearer users when the account disallows them.
+    let mut bearer = direct.clone();
+    bearer.nats.permission_limits.bearer_token = true;
+    bearer.encode_at(&acc, NOW).unwrap();
+    assert!(ac.check_user(&bearer, NOW).is_ok());
+    let mut strict = ac.clone();
+    strict.nats.limits.account.disallow_bearer = true;
+    assert_eq!(
+        strict.check_user(&bearer, NOW).unwrap_err(),
+        Error::BearerNotAllowed
+    );
+
+    // Revoked, expired user, expired account.
+    let mut revoking = ac.clone();
+    revoking.nats.revocations.revoke(&u.public_key(), NOW);
+    assert_eq!(
+        revoking.check_user(&direct, NOW).unwrap_err(),
+        Error::Revoked
+    );
+    let mut expiring = direct.clone();
+    expiring.exp = NOW + 5;
+    assert!(matches!(
+        ac.check_user(&expiring, NOW + 6),
+        Err(Error::Expired { .. })
+    ));
+    let mut old_account = ac.clone();
+    old_account.exp = NOW - 1;
+    assert!(matches!(
+        old_account.check_user(&direct, NOW),
+        Err(Error::Expired { .. })
+    ));
+}

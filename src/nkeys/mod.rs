@@ -352,6 +352,20 @@ mod tests {
     }
 
     #[test]
+    fn verify_rejects_bytes_that_are_no_curve_point() {
+        // About half of all 32-byte strings do not decompress to a point;
+        // such a "public key" decodes as text but can verify nothing.
+        let bad = (0u8..=255)
+            .map(|i| [i; 32])
+            .find(|b| ed25519_dalek::VerifyingKey::from_bytes(b).is_err())
+            .expect("some byte pattern is not a point");
+        let text = strkey::encode_public(KeyKind::User, &bad);
+        assert!(is_valid_public_key(&text, KeyKind::User));
+        let kp = KeyPair::from_public_key(&text).unwrap();
+        assert_eq!(kp.verify(b"m", &[0; 64]), Err(Error::InvalidPublicKey));
+    }
+
+    #[test]
     fn constant_time_eq() {
         assert!(ct_eq(b"abc", b"abc"));
         assert!(!ct_eq(b"abc", b"abd"));

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use crate::store::{KeyStore, Store};
 
 /// Global flags of every command.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Clone, Default)]
 pub struct GlobalArgs {
     /// nsc config directory (holds nsc.json, the current context)
     #[arg(long = "config-dir", global = true, value_name = "DIR")]
@@ -39,6 +39,19 @@ pub struct GlobalArgs {
     /// Key used to sign: a public key (its seed is taken from the keystore), a seed, a path to a key file, or the role of a scoped signing key
     #[arg(short = 'K', long = "private-key", global = true, value_name = "KEY")]
     pub private_key: Option<String>,
+}
+
+/// `-K` may hold a seed: it never appears in `Debug` output.
+impl std::fmt::Debug for GlobalArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalArgs")
+            .field("config_dir", &self.config_dir)
+            .field("data_dir", &self.data_dir)
+            .field("keystore_dir", &self.keystore_dir)
+            .field("all_dirs", &self.all_dirs)
+            .field("private_key", &self.private_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Everything a command needs to find the store and keys.

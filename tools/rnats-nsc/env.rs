@@ -49,7 +49,10 @@ impl std::fmt::Debug for GlobalArgs {
             .field("data_dir", &self.data_dir)
             .field("keystore_dir", &self.keystore_dir)
             .field("all_dirs", &self.all_dirs)
-            .field("private_key", &self.private_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "private_key",
+                &self.private_key.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }

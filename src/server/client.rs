@@ -104,13 +104,18 @@ impl ClientShared {
         let _ = acc.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
     }
 
-    /// Removes every subscription (on close, or when the account changes).
-    pub fn remove_all_subs(&self) {
+    /// Removes every subscription (on close, or when the account changes);
+    /// returns their subjects.
+    pub fn remove_all_subs(&self) -> Vec<String> {
         let drained: Vec<SubRef> = self.subs.lock().drain().map(|(_, s)| s).collect();
         let acc = self.account.read().clone();
-        for s in drained {
-            let _ = acc.sublist.remove(&s.subject, s.queue.as_deref(), &s);
-        }
+        drained
+            .into_iter()
+            .map(|s| {
+                let _ = acc.sublist.remove(&s.subject, s.queue.as_deref(), &s);
+                s.subject.to_string()
+            })
+            .collect()
     }
 
     pub fn num_subs(&self) -> usize {
@@ -234,7 +239,7 @@ where
     client.run(reader, auth_timeout).await;
 
     let reason = shared.out.closing().unwrap_or(CloseReason::ClientClosed);
-    shared.remove_all_subs();
+    let subs = shared.remove_all_subs();
     shared
         .account
         .read()
@@ -244,7 +249,7 @@ where
     // before the connection stops counting as live, so a graceful shutdown
     // that waits for live connections also waits for their output.
     let _ = writer_task.await;
-    server.unregister_client(&shared, reason);
+    server.unregister_client(&shared, reason, subs);
     let name = shared.meta.lock().name.clone();
     if name.is_empty() {
         log::debug!("{addr} - cid:{id} - Client connection closed: {reason}");

@@ -37,12 +37,35 @@ use close::CloseReason;
 
 pub use listener::{start, ServerHandle};
 
-/// Server-wide message counters (monitoring reads them).
+/// Server-wide message counters (monitoring reads them). Outbound totals of
+/// live connections are summed from their own counters; what closed
+/// connections sent is kept here so the totals never go backwards.
 #[derive(Debug, Default)]
 pub struct ServerStats {
     pub in_msgs: AtomicU64,
     pub in_bytes: AtomicU64,
+    pub closed_out_msgs: AtomicU64,
+    pub closed_out_bytes: AtomicU64,
     pub total_connections: AtomicU64,
+    pub slow_consumers: AtomicU64,
+}
+
+/// What monitoring remembers of a closed connection (`/connz?state=closed`).
+#[derive(Debug, Clone)]
+pub struct ClosedClient {
+    pub cid: u64,
+    pub addr: SocketAddr,
+    pub start: SystemTime,
+    pub stop: SystemTime,
+    pub reason: CloseReason,
+    pub account: String,
+    pub meta: client::ClientMeta,
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    /// Subjects of the subscriptions it had when it closed.
+    pub subs: Vec<String>,
 }
 
 /// One running server.
@@ -53,6 +76,9 @@ pub struct Server {
     pub name: String,
     pub accounts: Registry,
     clients: Mutex<AHashMap<u64, Arc<ClientShared>>>,
+    /// The most recent closed connections, oldest first, bounded by
+    /// `max_closed_clients`.
+    closed: Mutex<std::collections::VecDeque<ClosedClient>>,
     next_cid: AtomicU64,
     auth: SimpleAuth,
     info: Info,
@@ -97,6 +123,7 @@ impl Server {
             id,
             name,
             clients: Mutex::new(AHashMap::new()),
+            closed: Mutex::new(std::collections::VecDeque::new()),
             next_cid: AtomicU64::new(1),
             auth,
             info,
@@ -185,8 +212,52 @@ impl Server {
         true
     }
 
-    pub fn unregister_client(&self, c: &ClientShared, _reason: CloseReason) {
+    /// Removes a closed connection, remembering it for monitoring.
+    /// `subs` are the subjects it was subscribed to.
+    pub fn unregister_client(&self, c: &ClientShared, reason: CloseReason, subs: Vec<String>) {
         self.clients.lock().remove(&c.id);
+        let out_msgs = c.stats.out_msgs.load(Ordering::Relaxed);
+        let out_bytes = c.stats.out_bytes.load(Ordering::Relaxed);
+        self.stats
+            .closed_out_msgs
+            .fetch_add(out_msgs, Ordering::Relaxed);
+        self.stats
+            .closed_out_bytes
+            .fetch_add(out_bytes, Ordering::Relaxed);
+        if matches!(
+            reason,
+            CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline
+        ) {
+            self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        }
+        let max = self.opts().max_closed_clients.max(0) as usize;
+        if max == 0 {
+            return;
+        }
+        let entry = ClosedClient {
+            cid: c.id,
+            addr: c.addr,
+            start: c.start,
+            stop: SystemTime::now(),
+            reason,
+            account: c.account.read().name.to_string(),
+            meta: c.meta.lock().clone(),
+            in_msgs: c.stats.in_msgs.load(Ordering::Relaxed),
+            in_bytes: c.stats.in_bytes.load(Ordering::Relaxed),
+            out_msgs,
+            out_bytes,
+            subs,
+        };
+        let mut closed = self.closed.lock();
+        while closed.len() >= max {
+            closed.pop_front();
+        }
+        closed.push_back(entry);
+    }
+
+    /// The remembered closed connections, oldest first.
+    pub fn closed_clients(&self) -> Vec<ClosedClient> {
+        self.closed.lock().iter().cloned().collect()
     }
 
     pub fn num_clients(&self) -> usize {

@@ -40,6 +40,10 @@ fn main() -> ExitCode {
         eprintln!("rnats-server: {e}");
         return ExitCode::FAILURE;
     }
+    if let Err(e) = rnats::server::support::check(&opts) {
+        eprintln!("rnats-server: {e}");
+        return ExitCode::FAILURE;
+    }
     if cli.test_config {
         match &cli.config {
             Some(path) => println!(

@@ -173,3 +173,37 @@ fn sigint_also_shuts_down() {
     signal(&child, "-INT");
     assert!(wait_exit(&mut child).success());
 }
+
+#[test]
+fn every_example_config_passes_the_binary_check() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "conf") {
+            let out = Command::new(BIN)
+                .arg("-t")
+                .arg("-c")
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}: {:?}", path.display(), out);
+            n += 1;
+        }
+    }
+    assert!(n >= 2);
+}
+
+#[test]
+fn unenforced_security_settings_stop_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("tls.conf");
+    std::fs::write(&conf, "port: 4999\ntls {\n  cert_file: x.pem\n}\n").unwrap();
+    let out = Command::new(BIN).arg("-c").arg(&conf).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tls.conf:2:") && err.contains("not supported"),
+        "{err}"
+    );
+}

@@ -1,7 +1,7 @@
 //! The example configs in `config/` must load, and config errors must name
 //! file, line and key, because operators fix configs from those messages.
 
-use rnats::config::{Kind, Options};
+use rnats::config::Options;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -60,26 +60,9 @@ fn full_example_values() {
     assert_eq!(o.lame_duck_duration, Duration::from_secs(120));
     assert_eq!(o.lame_duck_grace_period, Duration::from_secs(10));
     assert_eq!(o.auth_timeout, Some(Duration::from_secs(2)));
-    assert_eq!(o.system_account.as_deref(), Some("SYS"));
-    assert_eq!(o.no_auth_user.as_deref(), Some("app"));
-    assert!(o.mappings_block.is_some());
-    // The account user's password came through the $APP_PASS variable.
-    let accounts = o.accounts_block.expect("accounts");
-    let app = match &accounts.get("APP").unwrap().kind {
-        Kind::Map(m) => m.clone(),
-        other => panic!("{other:?}"),
-    };
-    let Kind::Array(users) = &app.get("users").unwrap().kind else {
-        panic!("users is not an array");
-    };
-    let Kind::Map(user) = &users[0].kind else {
-        panic!("user is not a map");
-    };
-    assert_eq!(
-        user.get("password").unwrap().kind,
-        Kind::String("change-me".into())
-    );
-    assert!(accounts.get("SYS").is_some());
+    // The authorization timeout came through the $AUTH_TIMEOUT variable;
+    // the security blocks rnats does not enforce yet are commented out.
+    assert!(o.accounts_block.is_none() && o.no_auth_user.is_none());
 }
 
 /// Writes `text` to a fresh temp dir as `name`, returning the dir guard and

@@ -20,6 +20,7 @@ pub mod listener;
 pub mod outbound;
 pub mod run;
 pub mod subscription;
+pub mod support;
 
 use ahash::AHashMap;
 use parking_lot::{Mutex, RwLock};

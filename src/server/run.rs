@@ -20,6 +20,12 @@ pub async fn run(opts: Options) -> Result<(), String> {
     if let Some(path) = &opts.config_file {
         log::info!("  Using configuration file: {}", path.display());
     }
+    if opts.http_port != 0 {
+        log::warn!(
+            "HTTP monitoring (http_port {}) is not available in this version; no monitoring port is opened",
+            opts.http_port
+        );
+    }
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
     let handle = listener::start(opts)

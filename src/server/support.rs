@@ -1,0 +1,102 @@
+//! Refuses configurations whose security settings this build does not
+//! enforce yet.
+//!
+//! A server that silently ignored `tls`, a users list or operator trust would
+//! run open while its operator believes it is protected. Until a feature is
+//! implemented, asking for it stops the server with the file, line and key.
+
+use crate::config::{ConfigError, Map, Options};
+
+/// Top-level keys whose presence requires enforcement not built yet, with
+/// what they ask for.
+const UNSUPPORTED_TOP: &[(&str, &str)] = &[
+    ("tls", "TLS"),
+    ("accounts", "accounts"),
+    ("operator", "operator mode"),
+    ("operators", "operator mode"),
+    ("root", "operator mode"),
+    ("roots", "operator mode"),
+    ("trusted", "operator mode"),
+    ("trusted_keys", "operator mode"),
+    ("resolver", "operator mode"),
+    ("resolver_preload", "operator mode"),
+    ("no_auth_user", "no_auth_user"),
+    ("mappings", "subject mappings"),
+    ("https", "HTTPS monitoring"),
+    ("https_port", "HTTPS monitoring"),
+];
+
+/// Keys of `authorization` beyond a single user or token.
+const UNSUPPORTED_AUTH: &[&str] = &[
+    "users",
+    "nkeys",
+    "permissions",
+    "permission",
+    "default_permissions",
+    "auth_callout",
+    "callout",
+];
+
+fn refuse(map: &Map, key: &str, what: &str) -> Result<(), ConfigError> {
+    match map.iter().find(|(k, _)| k.name.eq_ignore_ascii_case(key)) {
+        Some((k, _)) => Err(ConfigError::at(
+            &k.pos,
+            &k.name,
+            format!("{what} is not supported by this version of rnats"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks that every security setting in the config is one this build
+/// enforces.
+///
+/// # Errors
+/// The first setting that is not supported yet.
+pub fn check(opts: &Options) -> Result<(), ConfigError> {
+    if let Some(raw) = &opts.raw_config {
+        for (key, what) in UNSUPPORTED_TOP {
+            refuse(raw, key, what)?;
+        }
+    }
+    if let Some(auth) = &opts.authorization_block {
+        for key in UNSUPPORTED_AUTH {
+            refuse(auth, key, &format!("authorization {key}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn opts(src: &str) -> Options {
+        let parsed = crate::config::parser::parse_str_tracked(src, Path::new("t.conf")).unwrap();
+        Options::from_parsed(&parsed, Some(Path::new("t.conf")))
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn simple_configs_pass() {
+        assert!(check(&opts("port: 4222\nauthorization { token: x }\n")).is_ok());
+        assert!(check(&opts(
+            "authorization { user: a, password: b, timeout: 1 }\n"
+        ))
+        .is_ok());
+    }
+
+    #[test]
+    fn unenforced_security_is_refused_with_position() {
+        let e = check(&opts("port: 1\ntls { cert_file: a }\n")).unwrap_err();
+        assert!(e.to_string().starts_with("t.conf:2:"), "{e}");
+        assert!(e.to_string().contains("tls: TLS is not supported"), "{e}");
+        let e = check(&opts(
+            "authorization {\n users: [ {user: a, password: b} ]\n}\n",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("users"), "{e}");
+    }
+}

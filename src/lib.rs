@@ -13,6 +13,7 @@
 //! - [`logging`]: nats-server style log lines to stderr or a file.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod creds;

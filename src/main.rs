@@ -40,7 +40,9 @@ fn main() -> ExitCode {
         eprintln!("rnats-server: {e}");
         return ExitCode::FAILURE;
     }
-    if let Err(e) = rnats::server::support::check(&opts) {
+    if let Err(e) = rnats::server::support::check(&opts)
+        .and_then(|()| rnats::auth::AuthConfig::from_options(&opts).map(drop))
+    {
         eprintln!("rnats-server: {e}");
         return ExitCode::FAILURE;
     }

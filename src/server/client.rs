@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Notify;
 
@@ -26,6 +26,8 @@ use super::close::CloseReason;
 use super::outbound::{Appended, Outbound};
 use super::subscription::{SubRef, Subscription};
 use super::Server;
+use crate::auth::permissions::{ResponsePermission, SubCheck};
+use crate::auth::Permissions;
 use crate::protocol::encode::{self, Message};
 use crate::protocol::messages::Connect;
 use crate::protocol::{Limits, Op, ParseError, Parser, UnsubMax};
@@ -76,7 +78,26 @@ pub struct ClientShared {
     pub account: parking_lot::RwLock<Arc<Account>>,
     pub stats: ClientStats,
     pub meta: Mutex<ClientMeta>,
+    /// The permissions publishers' tasks need at delivery time: the
+    /// subscribe deny filter and reply tracking for `allow_responses`.
+    pub delivery: parking_lot::RwLock<Option<Arc<Permissions>>>,
+    /// Fast flags so unrestricted connections skip the lock above.
+    filter_delivery: AtomicBool,
+    track_replies: AtomicBool,
+    /// Reply subjects this connection received, with the responses it may
+    /// still publish to them (`allow_responses`).
+    replies: Mutex<AHashMap<Box<[u8]>, ReplyGrant>>,
 }
+
+/// Responses a connection may publish to one reply subject it received.
+#[derive(Debug, Clone, Copy)]
+struct ReplyGrant {
+    sent: i64,
+    received_at: Instant,
+}
+
+/// Reply grants kept before expired ones are swept.
+const REPLIES_SWEEP_AT: usize = 1024;
 
 impl ClientShared {
     /// Ends the connection: the writer flushes (when the reason allows) and
@@ -121,6 +142,81 @@ impl ClientShared {
     pub fn num_subs(&self) -> usize {
         self.subs.lock().len()
     }
+
+    /// Installs the permissions other tasks consult when delivering to this
+    /// connection.
+    fn set_delivery_permissions(&self, perms: Option<Arc<Permissions>>) {
+        let filter = perms.as_ref().is_some_and(|p| p.has_subscribe_deny());
+        let track = perms.as_ref().is_some_and(|p| p.response.is_some());
+        *self.delivery.write() = perms;
+        self.filter_delivery.store(filter, Ordering::Release);
+        self.track_replies.store(track, Ordering::Release);
+        self.replies.lock().clear();
+    }
+
+    /// Whether a message on `subject` must be withheld from this connection
+    /// (a subscribe deny entry matches it).
+    #[inline]
+    fn withholds(&self, subject: &[u8]) -> bool {
+        if !self.filter_delivery.load(Ordering::Acquire) {
+            return false;
+        }
+        let Ok(subject) = std::str::from_utf8(subject) else {
+            return true;
+        };
+        self.delivery
+            .read()
+            .as_ref()
+            .is_some_and(|p| p.denies_delivery(subject))
+    }
+
+    /// Records a reply subject this connection received, so that it may
+    /// respond under `allow_responses`.
+    #[inline]
+    fn grant_reply(&self, reply: &[u8]) {
+        if !self.track_replies.load(Ordering::Acquire) {
+            return;
+        }
+        let expires = self
+            .delivery
+            .read()
+            .as_ref()
+            .and_then(|p| p.response)
+            .map(|r| r.expires);
+        let Some(expires) = expires else {
+            return;
+        };
+        let now = Instant::now();
+        let mut replies = self.replies.lock();
+        if replies.len() >= REPLIES_SWEEP_AT {
+            replies.retain(|_, g| now.duration_since(g.received_at) < expires);
+        }
+        replies.insert(
+            reply.into(),
+            ReplyGrant {
+                sent: 0,
+                received_at: now,
+            },
+        );
+    }
+
+    /// Uses one response to `subject` if the connection was granted one.
+    fn use_reply_grant(&self, subject: &[u8], resp: ResponsePermission) -> bool {
+        let mut replies = self.replies.lock();
+        let Some(g) = replies.get_mut(subject) else {
+            return false;
+        };
+        if g.received_at.elapsed() >= resp.expires {
+            replies.remove(subject);
+            return false;
+        }
+        g.sent += 1;
+        if resp.max >= 0 && g.sent >= resp.max {
+            // The last allowed response: the grant is used up.
+            replies.remove(subject);
+        }
+        true
+    }
 }
 
 /// What the op loop asks the reader to do next.
@@ -130,6 +226,9 @@ enum Flow {
     /// A CONNECT needs (possibly slow) authentication: run it, then resume
     /// the ops after it.
     Connect(Vec<u8>),
+    /// An op arrived before CONNECT on a server with `no_auth_user`: log in
+    /// as that user, then parse the op again.
+    ImplicitConnect,
     /// The connection is closing.
     Close,
 }
@@ -143,7 +242,17 @@ struct Client {
     opts: Connect,
     /// CONNECT was processed (and authentication passed).
     connected: bool,
+    /// Clients must authenticate (auth is configured).
     auth_required: bool,
+    /// Anonymous clients run as `no_auth_user`, so ops before CONNECT log
+    /// in as that user instead of being refused.
+    implicit_login: bool,
+    /// The nonce sent in INFO, signed by nkey clients.
+    nonce: Option<String>,
+    /// The permissions of the authenticated user.
+    perms: Option<Arc<Permissions>>,
+    /// Publish permission results by subject (bounded).
+    pub_cache: AHashMap<Box<[u8]>, bool>,
     /// The first PING after CONNECT gets an INFO with `connect_info`.
     connect_info_due: bool,
     pings_out: i32,
@@ -180,6 +289,10 @@ where
         account: parking_lot::RwLock::new(account.clone()),
         stats: ClientStats::default(),
         meta: Mutex::new(ClientMeta::default()),
+        delivery: parking_lot::RwLock::new(None),
+        filter_delivery: AtomicBool::new(false),
+        track_replies: AtomicBool::new(false),
+        replies: Mutex::new(AHashMap::new()),
     });
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
@@ -193,7 +306,9 @@ where
         })
     };
 
-    let info = server.client_info_line(id, addr, None);
+    let auth = server.auth();
+    let nonce = auth.needs_nonce().then(crate::auth::new_nonce);
+    let info = server.client_info_line(id, addr, None, nonce.as_deref());
     shared.out.append(|b| b.extend_from_slice(&info));
     if !server.register_client(&shared) {
         log::error!(
@@ -211,7 +326,6 @@ where
     account.num_conns.fetch_add(1, Ordering::Relaxed);
     log::debug!("{addr} - cid:{id} - Client connection created");
 
-    let auth_required = server.auth_required();
     let mut client = Client {
         shared: shared.clone(),
         server: server.clone(),
@@ -223,7 +337,11 @@ where
         }),
         opts: Connect::default(),
         connected: false,
-        auth_required,
+        auth_required: auth.enabled(),
+        implicit_login: auth.no_auth_user.is_some(),
+        nonce,
+        perms: None,
+        pub_cache: AHashMap::new(),
         connect_info_due: false,
         pings_out: 0,
         active: false,
@@ -332,6 +450,12 @@ impl Client {
                         return false;
                     }
                 }
+                Flow::ImplicitConnect => {
+                    if !self.login(Connect::default()).await {
+                        self.flush_batch();
+                        return false;
+                    }
+                }
             }
         }
     }
@@ -346,13 +470,18 @@ impl Client {
                     return Flow::Close;
                 }
             };
+            if !self.connected && self.auth_required && !matches!(op, Op::Connect(_)) {
+                if self.implicit_login {
+                    // Not consumed: parsed again once logged in (the op is
+                    // complete, so the parser kept no state for it).
+                    return Flow::ImplicitConnect;
+                }
+                self.auth_violation("operation before CONNECT");
+                return Flow::Close;
+            }
             *pos += n;
             if self.trace {
                 self.trace_in(&op);
-            }
-            if !self.connected && self.auth_required && !matches!(op, Op::Connect(_)) {
-                self.auth_violation("operation before CONNECT");
-                return Flow::Close;
             }
             let keep = match op {
                 Op::Pub {
@@ -516,14 +645,8 @@ impl Client {
             );
             return false;
         }
-        if self.auth_required {
-            match self.server.authenticate(&c).await {
-                Some(user) => self.shared.meta.lock().user = user,
-                None => {
-                    self.auth_violation("invalid credentials");
-                    return false;
-                }
-            }
+        if !self.login_identity(&c).await {
+            return false;
         }
         let headers = c.headers && self.server.headers_supported();
         self.shared.headers.store(headers, Ordering::Relaxed);
@@ -541,6 +664,41 @@ impl Client {
         true
     }
 
+    /// Runs the auth pipeline and adopts the identity. Returns false (after
+    /// closing with `Authorization Violation`) when it fails.
+    async fn login_identity(&mut self, c: &Connect) -> bool {
+        if !self.auth_required {
+            return true;
+        }
+        let presented = crate::auth::Presented {
+            nonce: self.nonce.as_deref().unwrap_or("").as_bytes(),
+            cert_names: None,
+        };
+        let identity = match self.server.authenticate(c, presented).await {
+            Ok(id) => id,
+            Err(why) => {
+                self.auth_violation(&why);
+                return false;
+            }
+        };
+        self.shared.meta.lock().user = identity.name;
+        self.pub_cache.clear();
+        self.shared
+            .set_delivery_permissions(identity.permissions.clone());
+        self.perms = identity.permissions;
+        true
+    }
+
+    /// Logs in without a CONNECT (an op came first and `no_auth_user` is
+    /// set), with the protocol's default options.
+    async fn login(&mut self, c: Connect) -> bool {
+        if !self.login_identity(&c).await {
+            return false;
+        }
+        self.connected = true;
+        true
+    }
+
     fn process_ping(&mut self) {
         self.active = true;
         self.shared
@@ -548,9 +706,12 @@ impl Client {
             .append(|b| b.extend_from_slice(encode::PONG));
         if self.connect_info_due && self.connected {
             self.connect_info_due = false;
-            let line =
-                self.server
-                    .client_info_line(self.shared.id, self.shared.addr, Some(&self.account));
+            let line = self.server.client_info_line(
+                self.shared.id,
+                self.shared.addr,
+                Some(&self.account),
+                None,
+            );
             self.shared.out.append(|b| b.extend_from_slice(&line));
         }
         self.mark_self();
@@ -605,6 +766,19 @@ impl Client {
                 "Permissions Violation for Subscription to \"{subject}\" using queue \"_sys_\""
             ));
             return;
+        }
+        if let Some(p) = &self.perms {
+            if p.can_subscribe(subject, queue) == SubCheck::Denied {
+                let text = match queue {
+                    Some(q) => format!(
+                        "Permissions Violation for Subscription to \"{subject}\" using queue \"{q}\""
+                    ),
+                    None => format!("Permissions Violation for Subscription to \"{subject}\""),
+                };
+                log::error!("{} - cid:{} - {text}", self.shared.addr, self.shared.id);
+                self.send_err(&text);
+                return;
+            }
         }
         let opts = self.server.opts();
         if opts.max_sub_tokens > 0 && subject::num_tokens(subject) > opts.max_sub_tokens as usize {
@@ -698,6 +872,12 @@ impl Client {
             ));
             return;
         }
+        if self.perms.is_some() && !self.may_publish(subject, subject_str) {
+            let text = format!("Permissions Violation for Publish to \"{subject_str}\"");
+            log::error!("{} - cid:{} - {text}", self.shared.addr, self.shared.id);
+            self.send_err(&text);
+            return;
+        }
         self.send_ok();
         let result = self.lookup(subject, subject_str);
         let msg = Message {
@@ -709,6 +889,32 @@ impl Client {
         let delivered = self.deliver_result(&result, &msg);
         if !delivered && reply.is_some() && self.opts.no_responders {
             self.send_no_responders(subject, reply.unwrap_or_default());
+        }
+    }
+
+    /// Publish permission: the allow/deny lists (cached per subject), else a
+    /// response this connection was granted by receiving the reply subject.
+    fn may_publish(&mut self, subject: &[u8], subject_str: &str) -> bool {
+        let Some(p) = &self.perms else {
+            return true;
+        };
+        let allowed = match self.pub_cache.get(subject) {
+            Some(&a) => a,
+            None => {
+                let a = p.can_publish(subject_str);
+                if self.pub_cache.len() >= L1_CACHE_MAX {
+                    self.pub_cache.clear();
+                }
+                self.pub_cache.insert(subject.into(), a);
+                a
+            }
+        };
+        if allowed {
+            return true;
+        }
+        match p.response {
+            Some(resp) => self.shared.use_reply_grant(subject, resp),
+            None => false,
         }
     }
 
@@ -765,10 +971,13 @@ impl Client {
     /// Appends one MSG/HMSG to the subscriber's outbound buffer.
     #[inline]
     fn deliver(&mut self, sub: &SubRef, msg: &Message<'_>) -> bool {
+        let target = &sub.client;
+        if target.withholds(msg.subject) {
+            return false;
+        }
         let Some(last) = sub.count_delivery() else {
             return false;
         };
-        let target = &sub.client;
         let headers = target.headers.load(Ordering::Relaxed);
         match target
             .out
@@ -786,6 +995,9 @@ impl Client {
                 target.close(CloseReason::SlowConsumerPendingBytes);
                 return false;
             }
+        }
+        if let Some(reply) = msg.reply {
+            target.grant_reply(reply);
         }
         target.stats.out_msgs.fetch_add(1, Ordering::Relaxed);
         target

@@ -66,9 +66,10 @@ pub fn bind_addr(opts: &Options) -> String {
 /// # Errors
 /// When the address cannot be bound.
 pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
+    let server = Server::new(opts.clone())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let listener = TcpListener::bind(bind_addr(&opts)).await?;
     let addr = listener.local_addr()?;
-    let server = Server::new(opts);
     let _ = server.listen_addr.set(addr);
     log::info!("Listening for client connections on {addr}");
     let (stop, stop_rx) = watch::channel(false);

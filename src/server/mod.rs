@@ -7,13 +7,12 @@
 //! - [`account`]: accounts and their subject indexes.
 //! - [`subscription`]: what a SUB stores.
 //! - [`close`]: why a connection ended.
-//! - [`auth`]: single-user and token authorization.
+//! - [`support`]: refuses settings this build does not enforce yet.
 //!
 //! Lock order (outer first): `Server::clients` → `ClientShared::subs` →
 //! account sublist → `Outbound` state. No lock is held across `.await`.
 
 pub mod account;
-pub mod auth;
 pub mod client;
 pub mod close;
 pub mod listener;
@@ -29,10 +28,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::auth::{AuthConfig, Identity, Presented};
+use crate::config::ConfigError;
 use crate::config::Options;
 use crate::protocol::messages::{Connect, Info};
 use account::{Account, Registry};
-use auth::SimpleAuth;
 use client::ClientShared;
 use close::CloseReason;
 
@@ -81,7 +81,8 @@ pub struct Server {
     /// `max_closed_clients`.
     closed: Mutex<std::collections::VecDeque<ClosedClient>>,
     next_cid: AtomicU64,
-    auth: SimpleAuth,
+    /// How connections authenticate (replaced as a whole on reload).
+    auth: RwLock<Arc<AuthConfig>>,
     info: Info,
     pub stats: ServerStats,
     pub start_time: SystemTime,
@@ -97,14 +98,17 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     /// Builds the server state from options (no sockets yet).
-    pub fn new(opts: Options) -> Arc<Server> {
+    ///
+    /// # Errors
+    /// An invalid auth configuration (users, permissions, `no_auth_user`).
+    pub fn new(opts: Options) -> Result<Arc<Server>, ConfigError> {
         let id = crate::nkeys::KeyPair::new_server().public_key();
         let name = if opts.server_name.is_empty() {
             id.clone()
         } else {
             opts.server_name.clone()
         };
-        let auth = SimpleAuth::from_options(&opts);
+        let auth = AuthConfig::from_options(&opts)?;
         let info = Info {
             server_id: id.clone(),
             server_name: name.clone(),
@@ -114,11 +118,11 @@ impl Server {
             host: opts.host.clone(),
             port: 0,
             headers: !opts.no_header_support,
-            auth_required: auth.required(),
+            auth_required: auth.info_auth_required(),
             max_payload: opts.max_payload,
             ..Default::default()
         };
-        Arc::new(Server {
+        Ok(Arc::new(Server {
             accounts: Registry::new(!opts.no_sublist_cache),
             opts: RwLock::new(Arc::new(opts)),
             id,
@@ -126,12 +130,12 @@ impl Server {
             clients: Mutex::new(AHashMap::new()),
             closed: Mutex::new(std::collections::VecDeque::new()),
             next_cid: AtomicU64::new(1),
-            auth,
+            auth: RwLock::new(Arc::new(auth)),
             info,
             stats: ServerStats::default(),
             start_time: SystemTime::now(),
             listen_addr: std::sync::OnceLock::new(),
-        })
+        }))
     }
 
     /// The options in force.
@@ -143,8 +147,9 @@ impl Server {
         self.next_cid.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub fn auth_required(&self) -> bool {
-        self.auth.required()
+    /// The auth configuration in force.
+    pub fn auth(&self) -> Arc<AuthConfig> {
+        self.auth.read().clone()
     }
 
     /// How long a client has to send CONNECT when authorization is on.
@@ -152,9 +157,13 @@ impl Server {
         self.opts().auth_timeout.unwrap_or(Duration::from_secs(2))
     }
 
-    /// Checks CONNECT credentials; the user name on success.
-    pub async fn authenticate(&self, c: &Connect) -> Option<String> {
-        self.auth.check(c).await
+    /// Runs the auth pipeline for a CONNECT.
+    ///
+    /// # Errors
+    /// The reason for the log (the client hears `Authorization Violation`).
+    pub async fn authenticate(&self, c: &Connect, p: Presented<'_>) -> Result<Identity, String> {
+        let auth = self.auth();
+        auth.authenticate(c, p).await
     }
 
     pub fn headers_supported(&self) -> bool {
@@ -177,6 +186,7 @@ impl Server {
         cid: u64,
         addr: SocketAddr,
         account: Option<&Arc<Account>>,
+        nonce: Option<&str>,
     ) -> Vec<u8> {
         let mut info = self.info.clone();
         if let Some(a) = self.listen_addr.get() {
@@ -192,6 +202,9 @@ impl Server {
             }
         }
         info.client_id = cid;
+        if let Some(n) = nonce {
+            info.nonce = n.to_owned();
+        }
         info.client_ip = addr.ip().to_string();
         if let Some(acc) = account {
             info.connect_info = true;

@@ -20,22 +20,13 @@ const UNSUPPORTED_TOP: &[(&str, &str)] = &[
     ("trusted_keys", "operator mode"),
     ("resolver", "operator mode"),
     ("resolver_preload", "operator mode"),
-    ("no_auth_user", "no_auth_user"),
     ("mappings", "subject mappings"),
     ("https", "HTTPS monitoring"),
     ("https_port", "HTTPS monitoring"),
 ];
 
 /// Keys of `authorization` beyond a single user or token.
-const UNSUPPORTED_AUTH: &[&str] = &[
-    "users",
-    "nkeys",
-    "permissions",
-    "permission",
-    "default_permissions",
-    "auth_callout",
-    "callout",
-];
+const UNSUPPORTED_AUTH: &[&str] = &["auth_callout", "callout", "auth_hook"];
 
 fn refuse(map: &Map, key: &str, what: &str) -> Result<(), ConfigError> {
     match map.iter().find(|(k, _)| k.name.eq_ignore_ascii_case(key)) {
@@ -93,10 +84,11 @@ mod tests {
         let e = check(&opts("port: 1\ntls { cert_file: a }\n")).unwrap_err();
         assert!(e.to_string().starts_with("t.conf:2:"), "{e}");
         assert!(e.to_string().contains("tls: TLS is not supported"), "{e}");
-        let e = check(&opts(
-            "authorization {\n users: [ {user: a, password: b} ]\n}\n",
+        let e = check(&opts("authorization {\n auth_callout { issuer: x }\n}\n")).unwrap_err();
+        assert!(e.to_string().contains("auth_callout"), "{e}");
+        assert!(check(&opts(
+            "authorization { users: [ {user: a, password: b} ] }\n"
         ))
-        .unwrap_err();
-        assert!(e.to_string().contains("users"), "{e}");
+        .is_ok());
     }
 }

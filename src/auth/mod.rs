@@ -1,0 +1,474 @@
+//! The auth pipeline: one mechanism that decides who a connection is and
+//! what it may do, before it may do anything else.
+//!
+//! [`AuthConfig::from_options`] reads the configured method (a token, a
+//! single user, or users and nkey users with permissions, with
+//! `no_auth_user` and TLS certificate mapping); [`AuthConfig::authenticate`]
+//! checks one CONNECT against it and returns the [`Identity`] the connection
+//! runs as. Each credential kind has its own small function; the order they
+//! are tried in is nats-server's.
+//!
+//! Secrets are compared in constant time and bcrypt hashes are verified on
+//! the blocking pool, so a burst of logins cannot stall other connections.
+//! Why a login failed goes to the server log, never to the client.
+
+pub mod permissions;
+pub mod users;
+
+use std::sync::Arc;
+
+use crate::config::{ConfigError, Kind, Options};
+use crate::protocol::messages::Connect;
+pub use permissions::Permissions;
+pub use users::{NkeyUser, User, Users};
+
+/// Who a connection authenticated as.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    /// User name or nkey, for logs and monitoring ("" when anonymous).
+    pub name: String,
+    /// Account to bind to (`None` = the global account).
+    pub account: Option<String>,
+    pub permissions: Option<Arc<Permissions>>,
+}
+
+/// What the connection presents besides CONNECT.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Presented<'a> {
+    /// The nonce sent in INFO (nkey signatures sign it).
+    pub nonce: &'a [u8],
+    /// Names from the client certificate to map to a user, in the order
+    /// nats-server tries them; `None` without a verified certificate.
+    pub cert_names: Option<&'a [String]>,
+}
+
+/// The configured authentication method.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Method {
+    /// No authentication: everyone is admitted.
+    #[default]
+    None,
+    /// `authorization { token }` / `--auth`.
+    Token(String),
+    /// `authorization { user, password }` / `--user --pass`.
+    Single { user: String, password: String },
+    /// `authorization { users: [...] }` (user/password and nkey users).
+    Users(Users),
+}
+
+/// The whole auth configuration of a server.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuthConfig {
+    pub method: Method,
+    /// `no_auth_user`: the user a client without credentials runs as.
+    pub no_auth_user: Option<String>,
+    /// `tls { verify_and_map }`: users come from client certificates.
+    pub verify_and_map: bool,
+}
+
+impl AuthConfig {
+    /// Reads the auth settings of `opts` (and the `--user/--pass/--auth`
+    /// flags already merged into them).
+    ///
+    /// # Errors
+    /// Malformed users or permissions, conflicting methods, or a
+    /// `no_auth_user` that names no user, with file, line and key.
+    pub fn from_options(opts: &Options) -> Result<AuthConfig, ConfigError> {
+        let mut users = Users::default();
+        let mut defaults = None;
+        let mut users_pos = None;
+        if let Some(block) = &opts.authorization_block {
+            if let Some(v) = block.get("default_permissions") {
+                defaults = Some(permissions::parse(v, "authorization.default_permissions")?);
+            }
+            for (k, v) in block.iter() {
+                let name = k.name.to_ascii_lowercase();
+                match name.as_str() {
+                    "users" => {
+                        users_pos = Some(k.pos.clone());
+                        let parsed =
+                            users::parse_users(v, "authorization.users", None, defaults.as_ref())?;
+                        users
+                            .merge(parsed)
+                            .map_err(|e| ConfigError::at(&k.pos, "authorization.users", e))?;
+                    }
+                    "permissions" | "permission" if !matches!(v.kind, Kind::Bool(_)) => {
+                        // Permissions of the single user: parsed for errors,
+                        // applied below.
+                        permissions::parse(v, "authorization.permissions")?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let method = if !users.is_empty() {
+            if opts.authorization.is_some() {
+                return Err(ConfigError::new(
+                    users_pos,
+                    Some("authorization"),
+                    "Can not have a token and a users array",
+                ));
+            }
+            if opts.username.is_some() {
+                return Err(ConfigError::new(
+                    users_pos,
+                    Some("authorization"),
+                    "Can not have a single user/pass and a users array",
+                ));
+            }
+            Method::Users(users)
+        } else if let Some(token) = &opts.authorization {
+            Method::Token(token.clone())
+        } else if let Some(user) = &opts.username {
+            Method::Single {
+                user: user.clone(),
+                password: opts.password.clone().unwrap_or_default(),
+            }
+        } else {
+            Method::None
+        };
+        let verify_and_map = opts
+            .tls_block
+            .as_ref()
+            .and_then(|t| t.get("verify_and_map"))
+            .is_some_and(|v| matches!(v.kind, Kind::Bool(true)));
+        let cfg = AuthConfig {
+            method,
+            no_auth_user: opts.no_auth_user.clone(),
+            verify_and_map,
+        };
+        if let Some(name) = &cfg.no_auth_user {
+            let known = match &cfg.method {
+                Method::Users(u) => u.users.contains_key(name) || u.nkeys.contains_key(name),
+                _ => false,
+            };
+            if !known {
+                let pos = opts
+                    .raw_config
+                    .as_ref()
+                    .and_then(|m| {
+                        m.iter()
+                            .find(|(k, _)| k.name.eq_ignore_ascii_case("no_auth_user"))
+                    })
+                    .map(|(k, _)| k.pos.clone());
+                return Err(ConfigError::new(
+                    pos,
+                    Some("no_auth_user"),
+                    format!("no_auth_user: {name:?} not present as user or nkey in authorization block or account configuration"),
+                ));
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Whether clients must authenticate (the auth timeout applies).
+    pub fn enabled(&self) -> bool {
+        !matches!(self.method, Method::None)
+    }
+
+    /// INFO's `auth_required`: false when `no_auth_user` lets anonymous
+    /// clients in, as nats-server reports it.
+    pub fn info_auth_required(&self) -> bool {
+        self.enabled() && self.no_auth_user.is_none()
+    }
+
+    /// Whether INFO carries a nonce (nkey users exist).
+    pub fn needs_nonce(&self) -> bool {
+        matches!(&self.method, Method::Users(u) if !u.nkeys.is_empty())
+    }
+
+    /// Checks a CONNECT. The error is the reason for the log; the client only
+    /// ever hears `Authorization Violation`.
+    pub async fn authenticate(&self, c: &Connect, p: Presented<'_>) -> Result<Identity, String> {
+        match &self.method {
+            Method::None => Ok(Identity::default()),
+            Method::Token(expected) => {
+                let given = c.auth_token.clone().ok_or("no token given")?;
+                if secret_matches(expected, given).await {
+                    Ok(Identity::default())
+                } else {
+                    Err("invalid token".into())
+                }
+            }
+            Method::Single { user, password } => {
+                let given = c.user.as_deref().ok_or("no user given")?;
+                let user_ok = crate::nkeys::ct_eq(given.as_bytes(), user.as_bytes());
+                let pass_ok = secret_matches(password, c.pass.clone().unwrap_or_default()).await;
+                if user_ok && pass_ok {
+                    Ok(Identity {
+                        name: user.clone(),
+                        ..Identity::default()
+                    })
+                } else {
+                    Err(format!("invalid user/password for {given:?}"))
+                }
+            }
+            Method::Users(users) => self.authenticate_user(users, c, p).await,
+        }
+    }
+
+    async fn authenticate_user(
+        &self,
+        users: &Users,
+        c: &Connect,
+        p: Presented<'_>,
+    ) -> Result<Identity, String> {
+        let no_credentials = c.user.as_deref().unwrap_or("").is_empty()
+            && c.pass.as_deref().unwrap_or("").is_empty()
+            && c.auth_token.as_deref().unwrap_or("").is_empty()
+            && c.nkey.as_deref().unwrap_or("").is_empty();
+        if let Some(nk) = c.nkey.as_deref().filter(|s| !s.is_empty()) {
+            let u = users
+                .nkeys
+                .get(nk)
+                .ok_or_else(|| format!("unknown nkey {nk}"))?;
+            let sig = c.sig.as_deref().ok_or("nkey without signature")?;
+            crate::nkeys::verify_nonce_signature(nk, p.nonce, sig)
+                .map_err(|e| format!("nkey signature: {e}"))?;
+            return nkey_identity(u);
+        }
+        if self.verify_and_map {
+            let names = p
+                .cert_names
+                .ok_or("no verified client certificate to map")?;
+            let u = names
+                .iter()
+                .find_map(|n| users.users.get(n))
+                .ok_or_else(|| format!("no user for certificate identities {names:?}"))?;
+            return user_identity(u);
+        }
+        if no_credentials {
+            if let Some(name) = &self.no_auth_user {
+                if let Some(u) = users.users.get(name) {
+                    return user_identity(u);
+                }
+                if let Some(u) = users.nkeys.get(name) {
+                    return nkey_identity(u);
+                }
+            }
+            return Err("no credentials".into());
+        }
+        let name = c.user.as_deref().unwrap_or("");
+        let u = users
+            .users
+            .get(name)
+            .ok_or_else(|| format!("unknown user {name:?}"))?;
+        let Some(expected) = &u.password else {
+            return Err(format!("user {name:?} authenticates by certificate only"));
+        };
+        if !secret_matches(expected, c.pass.clone().unwrap_or_default()).await {
+            return Err(format!("invalid password for user {name:?}"));
+        }
+        user_identity(u)
+    }
+}
+
+fn allows_standard(types: &Option<Vec<String>>) -> bool {
+    types
+        .as_ref()
+        .is_none_or(|t| t.iter().any(|t| t == "STANDARD"))
+}
+
+fn user_identity(u: &User) -> Result<Identity, String> {
+    if !allows_standard(&u.connection_types) {
+        return Err(format!("connection type not allowed for user {:?}", u.name));
+    }
+    Ok(Identity {
+        name: u.name.clone(),
+        account: u.account.clone(),
+        permissions: u.permissions.clone(),
+    })
+}
+
+fn nkey_identity(u: &NkeyUser) -> Result<Identity, String> {
+    if !allows_standard(&u.connection_types) {
+        return Err(format!("connection type not allowed for nkey {}", u.nkey));
+    }
+    Ok(Identity {
+        name: u.nkey.clone(),
+        account: u.account.clone(),
+        permissions: u.permissions.clone(),
+    })
+}
+
+/// True for a bcrypt hash as nats-server recognises them (`$2a$`, `$2b$`,
+/// `$2x$`, `$2y$` followed by a two-digit cost).
+pub fn is_bcrypt(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() > 7
+        && b.starts_with(b"$2")
+        && matches!(b[2], b'a' | b'b' | b'x' | b'y')
+        && b[3] == b'$'
+        && b[4].is_ascii_digit()
+        && b[5].is_ascii_digit()
+        && b[6] == b'$'
+}
+
+/// Compares a configured secret (plain or bcrypt) with what the client sent:
+/// plain text in constant time, bcrypt on the blocking pool.
+pub async fn secret_matches(expected: &str, given: String) -> bool {
+    if is_bcrypt(expected) {
+        let hash = expected.to_owned();
+        tokio::task::spawn_blocking(move || bcrypt::verify(given, &hash).unwrap_or(false))
+            .await
+            .unwrap_or(false)
+    } else {
+        crate::nkeys::ct_eq(expected.as_bytes(), given.as_bytes())
+    }
+}
+
+/// A fresh nonce for INFO: 11 random bytes, base64url without padding
+/// (15 characters), as nats-server makes them.
+pub fn new_nonce() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 11];
+    rand::thread_rng().fill_bytes(&mut b);
+    data_encoding::BASE64URL_NOPAD.encode(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config(src: &str) -> Result<AuthConfig, ConfigError> {
+        let parsed = crate::config::parser::parse_str_tracked(src, Path::new("a.conf")).unwrap();
+        let (opts, _) = Options::from_parsed(&parsed, Some(Path::new("a.conf")))?;
+        AuthConfig::from_options(&opts)
+    }
+
+    fn connect(json: &str) -> Connect {
+        Connect::parse(json.as_bytes()).unwrap()
+    }
+
+    async fn login(cfg: &AuthConfig, json: &str) -> Result<Identity, String> {
+        cfg.authenticate(&connect(json), Presented::default()).await
+    }
+
+    #[tokio::test]
+    async fn token_and_single_user() {
+        let t = config("authorization { token: s3cr3t }").unwrap();
+        assert!(t.info_auth_required() && !t.needs_nonce());
+        assert!(login(&t, r#"{"auth_token":"s3cr3t"}"#).await.is_ok());
+        assert!(login(&t, r#"{"auth_token":"nope"}"#).await.is_err());
+        assert!(login(&t, r#"{"user":"s3cr3t"}"#).await.is_err());
+        let u = config("authorization { user: a, password: b }").unwrap();
+        assert_eq!(
+            login(&u, r#"{"user":"a","pass":"b"}"#).await.unwrap().name,
+            "a"
+        );
+        assert!(login(&u, r#"{"user":"a","pass":"c"}"#).await.is_err());
+        assert!(login(&u, r#"{"user":"a"}"#).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn users_list_with_bcrypt_and_permissions() {
+        let hash = bcrypt::hash("bobpw", 4).unwrap();
+        let cfg = config(&format!(
+            "authorization {{ default_permissions: {{ publish: \"pub.>\" }}\n users: [ {{user: alice, password: apw, permissions: {{ subscribe: \"a.>\" }} }}, {{user: bob, password: \"{hash}\"}} ] }}"
+        ))
+        .unwrap();
+        let alice = login(&cfg, r#"{"user":"alice","pass":"apw"}"#)
+            .await
+            .unwrap();
+        assert!(alice.permissions.unwrap().publish.is_none());
+        let bob = login(&cfg, r#"{"user":"bob","pass":"bobpw"}"#)
+            .await
+            .unwrap();
+        assert!(!bob.permissions.unwrap().can_publish("x"));
+        assert!(login(&cfg, &format!(r#"{{"user":"bob","pass":"{hash}"}}"#))
+            .await
+            .is_err());
+        assert!(login(&cfg, r#"{"user":"mallory","pass":"apw"}"#)
+            .await
+            .is_err());
+        assert!(login(&cfg, "{}").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn nkey_users_sign_the_nonce() {
+        let kp = crate::nkeys::KeyPair::new(crate::nkeys::KeyKind::User);
+        let pk = kp.public_key();
+        let cfg = config(&format!("authorization {{ users: [ {{ nkey: {pk} }} ] }}")).unwrap();
+        assert!(cfg.needs_nonce());
+        let nonce = new_nonce();
+        assert_eq!(nonce.len(), 15);
+        let sig = crate::nkeys::sign_nonce(&kp, nonce.as_bytes()).unwrap();
+        let c = connect(&format!(r#"{{"nkey":"{pk}","sig":"{sig}"}}"#));
+        let p = Presented {
+            nonce: nonce.as_bytes(),
+            cert_names: None,
+        };
+        assert_eq!(cfg.authenticate(&c, p).await.unwrap().name, pk);
+        let other = Presented {
+            nonce: b"other",
+            cert_names: None,
+        };
+        assert!(cfg.authenticate(&c, other).await.is_err());
+        assert!(login(&cfg, &format!(r#"{{"nkey":"{pk}"}}"#)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn no_auth_user_and_certificates() {
+        let cfg = config("authorization { users: [ {user: guest, password: g}, {user: admin, password: a} ] }\nno_auth_user: guest").unwrap();
+        assert!(cfg.enabled() && !cfg.info_auth_required());
+        assert_eq!(login(&cfg, "{}").await.unwrap().name, "guest");
+        assert!(login(&cfg, r#"{"user":"admin","pass":"x"}"#).await.is_err());
+        assert_eq!(
+            login(&cfg, r#"{"user":"admin","pass":"a"}"#)
+                .await
+                .unwrap()
+                .name,
+            "admin"
+        );
+        let e = config("authorization { users: [ {user: a, password: b} ] }\nno_auth_user: nobody")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("a.conf:2:") && e.to_string().contains("nobody"),
+            "{e}"
+        );
+
+        let mut mapped = config(
+            "authorization { users: [ {user: \"CN=alice,O=Org\"}, {user: bob@example.com} ] }",
+        )
+        .unwrap();
+        mapped.verify_and_map = true;
+        let names = vec!["bob@example.com".to_owned()];
+        let p = Presented {
+            nonce: b"",
+            cert_names: Some(&names),
+        };
+        assert_eq!(
+            mapped
+                .authenticate(&connect(r#"{"user":"CN=alice,O=Org"}"#), p)
+                .await
+                .unwrap()
+                .name,
+            "bob@example.com"
+        );
+        assert!(mapped
+            .authenticate(&connect("{}"), Presented::default())
+            .await
+            .is_err());
+    }
+
+    #[test]
+    fn config_errors() {
+        assert!(config("authorization { users: [ {nkey: NOTAKEY} ] }").is_err());
+        assert!(config("authorization { users: [ {user: a}, {user: a} ] }").is_err());
+        assert!(config("authorization { token: t, users: [ {user: a} ] }").is_err());
+        assert!(config("authorization { users: [ {user: a, bogus: 1} ] }").is_err());
+        assert!(config(
+            "authorization { users: [ {user: a, allowed_connection_types: [\"NOPE\"]} ] }"
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn bcrypt_detection() {
+        assert!(is_bcrypt("$2a$11$abcdefghijklmnopqrstuv"));
+        assert!(is_bcrypt("$2y$06$x"));
+        assert!(!is_bcrypt("$2a$x"));
+        assert!(!is_bcrypt("plain"));
+    }
+}

@@ -1,0 +1,237 @@
+//! Users and nkey users from `authorization { users: [...] }`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::permissions::{self, Permissions};
+use crate::config::{ConfigError, Kind, Map, Value};
+
+/// Connection types a user may be limited to.
+pub const CONNECTION_TYPES: &[&str] = &[
+    "STANDARD",
+    "WEBSOCKET",
+    "LEAFNODE",
+    "LEAFNODE_WS",
+    "MQTT",
+    "MQTT_WS",
+    "IN_PROCESS",
+];
+
+/// A user/password (or certificate-mapped) user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub name: String,
+    /// Plain text or a bcrypt hash; `None` for users that authenticate by
+    /// certificate only.
+    pub password: Option<String>,
+    pub permissions: Option<Arc<Permissions>>,
+    /// The account the user belongs to (`None` = the global account).
+    pub account: Option<String>,
+    /// Allowed connection types (upper case); `None` = all.
+    pub connection_types: Option<Vec<String>>,
+}
+
+/// An nkey user, identified by its public key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NkeyUser {
+    pub nkey: String,
+    pub permissions: Option<Arc<Permissions>>,
+    pub account: Option<String>,
+    pub connection_types: Option<Vec<String>>,
+}
+
+/// The users and nkey users of one block.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Users {
+    pub users: HashMap<String, Arc<User>>,
+    pub nkeys: HashMap<String, Arc<NkeyUser>>,
+}
+
+impl Users {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.nkeys.is_empty()
+    }
+
+    /// Adds every user of another block (e.g. an account's), refusing
+    /// duplicates as nats-server does.
+    ///
+    /// # Errors
+    /// A user or nkey defined twice.
+    pub fn merge(&mut self, other: Users) -> Result<(), String> {
+        for (k, u) in other.users {
+            if self.users.insert(k.clone(), u).is_some() {
+                return Err(format!("duplicate user {k:?} detected"));
+            }
+        }
+        for (k, u) in other.nkeys {
+            if self.nkeys.insert(k.clone(), u).is_some() {
+                return Err(format!("duplicate nkey {k:?} detected"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses a `users: [...]` array. `account` is set on every user (for users
+/// inside an `accounts` block); `defaults` apply to users without their own
+/// permissions.
+///
+/// # Errors
+/// Wrong types, invalid nkeys, nkey combined with user/password, duplicate
+/// users, unknown fields, with file, line and key.
+pub fn parse_users(
+    v: &Value,
+    key: &str,
+    account: Option<&str>,
+    defaults: Option<&Arc<Permissions>>,
+) -> Result<Users, ConfigError> {
+    let Kind::Array(items) = &v.kind else {
+        return Err(ConfigError::at(
+            &v.pos,
+            key,
+            "Expected users field to be an array",
+        ));
+    };
+    let mut out = Users::default();
+    for item in items {
+        let Kind::Map(m) = &item.kind else {
+            return Err(ConfigError::at(
+                &item.pos,
+                key,
+                "Expected user entry to be a map/struct",
+            ));
+        };
+        parse_user(m, item, key, account, defaults, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn want_str<'a>(v: &'a Value, key: &str) -> Result<&'a str, ConfigError> {
+    match &v.kind {
+        Kind::String(s) => Ok(s),
+        _ => Err(ConfigError::at(&v.pos, key, "expected a string")),
+    }
+}
+
+fn parse_user(
+    m: &Map,
+    item: &Value,
+    key: &str,
+    account: Option<&str>,
+    defaults: Option<&Arc<Permissions>>,
+    out: &mut Users,
+) -> Result<(), ConfigError> {
+    let mut name = None;
+    let mut password = None;
+    let mut nkey = None;
+    let mut perms = None;
+    let mut types = None;
+    for (k, v) in m.iter() {
+        let path = format!("{key}.{}", k.name);
+        match k.name.to_ascii_lowercase().as_str() {
+            "user" | "username" => name = Some(want_str(v, &path)?.to_owned()),
+            "pass" | "password" => password = Some(want_str(v, &path)?.to_owned()),
+            "nkey" => nkey = Some((want_str(v, &path)?.to_owned(), v)),
+            "permission" | "permissions" | "authorization" => {
+                perms = Some(permissions::parse(v, &path)?)
+            }
+            "allowed_connection_types" | "connection_types" | "clients" => {
+                types = Some(parse_connection_types(v, &path)?)
+            }
+            "account" | "proxy_required" => {}
+            _ => {
+                return Err(ConfigError::at(
+                    &k.pos,
+                    &path,
+                    format!("Unknown field \"{}\" parsing users", k.name),
+                ))
+            }
+        }
+    }
+    let permissions = perms.or_else(|| defaults.cloned());
+    let account = account.map(str::to_owned);
+    match (nkey, name) {
+        (Some((nk, v)), None) => {
+            if password.is_some() {
+                return Err(ConfigError::at(
+                    &v.pos,
+                    key,
+                    "Nkey users do not take passwords",
+                ));
+            }
+            if !crate::nkeys::is_valid_public_key(&nk, crate::nkeys::KeyKind::User) {
+                return Err(ConfigError::at(
+                    &v.pos,
+                    key,
+                    format!("Not a valid public nkey for a user: {nk:?}"),
+                ));
+            }
+            let u = NkeyUser {
+                nkey: nk.clone(),
+                permissions,
+                account,
+                connection_types: types,
+            };
+            if out.nkeys.insert(nk.clone(), Arc::new(u)).is_some() {
+                return Err(ConfigError::at(
+                    &v.pos,
+                    key,
+                    format!("Duplicate nkey {nk:?} detected"),
+                ));
+            }
+        }
+        (Some((_, v)), Some(_)) => {
+            return Err(ConfigError::at(
+                &v.pos,
+                key,
+                "Nkey users do not take usernames",
+            ));
+        }
+        (None, Some(n)) => {
+            let u = User {
+                name: n.clone(),
+                password,
+                permissions,
+                account,
+                connection_types: types,
+            };
+            if out.users.insert(n.clone(), Arc::new(u)).is_some() {
+                return Err(ConfigError::at(
+                    &item.pos,
+                    key,
+                    format!("Duplicate user {n:?} detected"),
+                ));
+            }
+        }
+        (None, None) => {
+            return Err(ConfigError::at(
+                &item.pos,
+                key,
+                "User entry requires a user or an nkey",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn parse_connection_types(v: &Value, key: &str) -> Result<Vec<String>, ConfigError> {
+    let items: Vec<&Value> = match &v.kind {
+        Kind::Array(a) => a.iter().collect(),
+        _ => vec![v],
+    };
+    items
+        .into_iter()
+        .map(|i| {
+            let t = want_str(i, key)?.to_ascii_uppercase();
+            if CONNECTION_TYPES.contains(&t.as_str()) {
+                Ok(t)
+            } else {
+                Err(ConfigError::at(
+                    &i.pos,
+                    key,
+                    format!("invalid connection type {t:?}"),
+                ))
+            }
+        })
+        .collect()
+}

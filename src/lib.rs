@@ -11,6 +11,7 @@
 //!   accounts registry and routing.
 //! - [`nkeys`], [`jwt`], [`creds`]: NATS keys, JWT claims and creds files.
 //! - [`logging`]: nats-server style log lines to stderr or a file.
+//! - [`monitor`]: the HTTP monitoring endpoints and Prometheus metrics.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod creds;
 pub mod jwt;
 pub mod logging;
+pub mod monitor;
 pub mod nkeys;
 pub mod protocol;
 pub mod server;

@@ -22,6 +22,33 @@ pub struct Account {
     pub sublist: Sublist<SubRef>,
     /// Live client connections bound to this account.
     pub num_conns: AtomicU64,
+    /// What the connections that were bound to this account did, added when
+    /// each closes (monitoring adds the live connections' own counters).
+    pub closed: ClosedTotals,
+}
+
+/// Message totals of an account's closed connections. Updated once per
+/// closed connection, never on the message path.
+#[derive(Debug, Default)]
+pub struct ClosedTotals {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub out_msgs: AtomicU64,
+    pub out_bytes: AtomicU64,
+    pub slow_consumers: AtomicU64,
+}
+
+impl ClosedTotals {
+    /// Adds one closed connection's counters.
+    pub fn add(&self, in_msgs: u64, in_bytes: u64, out_msgs: u64, out_bytes: u64, slow: bool) {
+        self.in_msgs.fetch_add(in_msgs, Ordering::Relaxed);
+        self.in_bytes.fetch_add(in_bytes, Ordering::Relaxed);
+        self.out_msgs.fetch_add(out_msgs, Ordering::Relaxed);
+        self.out_bytes.fetch_add(out_bytes, Ordering::Relaxed);
+        if slow {
+            self.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl std::fmt::Debug for Account {
@@ -36,6 +63,7 @@ impl Account {
             name: name.into(),
             sublist: Sublist::new(cache),
             num_conns: AtomicU64::new(0),
+            closed: ClosedTotals::default(),
         }
     }
 

@@ -16,8 +16,11 @@ pub struct ServerHandle {
     pub server: Arc<Server>,
     /// The bound client address (useful with port `-1`, any free port).
     pub addr: SocketAddr,
+    /// The bound HTTP monitoring address, when monitoring is on.
+    pub monitor_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     accept: JoinHandle<()>,
+    monitor: Option<crate::monitor::MonitorHandle>,
 }
 
 impl ServerHandle {
@@ -26,11 +29,19 @@ impl ServerHandle {
         format!("nats://{}", self.addr)
     }
 
+    /// `http://host:port` of the monitoring endpoints, when monitoring is on.
+    pub fn monitor_url(&self) -> Option<String> {
+        self.monitor_addr.map(|a| format!("http://{a}"))
+    }
+
     /// Graceful shutdown: stop accepting, close every client after flushing
     /// what is queued for it, and wait (bounded) for the connections to end.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.accept.await;
+        if let Some(m) = self.monitor {
+            m.shutdown().await;
+        }
         for c in self.server.clients() {
             c.close(CloseReason::ServerShutdown);
         }
@@ -61,7 +72,8 @@ pub fn bind_addr(opts: &Options) -> String {
     }
 }
 
-/// Binds the client port and starts accepting on the current runtime.
+/// Binds the client port (and, with `http_port`, the monitoring port) and
+/// starts accepting on the current runtime.
 ///
 /// # Errors
 /// When the address cannot be bound.
@@ -70,15 +82,23 @@ pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let listener = TcpListener::bind(bind_addr(&opts)).await?;
     let addr = listener.local_addr()?;
+    let monitoring = opts.http_port != 0;
     let _ = server.listen_addr.set(addr);
+    let monitor = if monitoring {
+        Some(crate::monitor::start(server.clone()).await?)
+    } else {
+        None
+    };
     log::info!("Listening for client connections on {addr}");
     let (stop, stop_rx) = watch::channel(false);
     let accept = tokio::spawn(accept_loop(server.clone(), listener, stop_rx));
     Ok(ServerHandle {
         server,
         addr,
+        monitor_addr: monitor.as_ref().map(|m| m.addr),
         stop,
         accept,
+        monitor,
     })
 }
 

@@ -49,6 +49,8 @@ pub struct ServerStats {
     pub closed_out_bytes: AtomicU64,
     pub total_connections: AtomicU64,
     pub slow_consumers: AtomicU64,
+    /// Connections closed for not answering PINGs.
+    pub stale_connections: AtomicU64,
 }
 
 /// What monitoring remembers of a closed connection (`/connz?state=closed`).
@@ -238,12 +240,23 @@ impl Server {
         self.stats
             .closed_out_bytes
             .fetch_add(out_bytes, Ordering::Relaxed);
-        if matches!(
+        let slow = matches!(
             reason,
             CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline
-        ) {
+        );
+        if slow {
             self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
         }
+        if reason == CloseReason::StaleConnection {
+            self.stats.stale_connections.fetch_add(1, Ordering::Relaxed);
+        }
+        c.account.read().closed.add(
+            c.stats.in_msgs.load(Ordering::Relaxed),
+            c.stats.in_bytes.load(Ordering::Relaxed),
+            out_msgs,
+            out_bytes,
+            slow,
+        );
         let max = self.opts().max_closed_clients.max(0) as usize;
         if max == 0 {
             return;

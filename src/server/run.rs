@@ -20,11 +20,8 @@ pub async fn run(opts: Options) -> Result<(), String> {
     if let Some(path) = &opts.config_file {
         log::info!("  Using configuration file: {}", path.display());
     }
-    if opts.http_port != 0 {
-        log::warn!(
-            "HTTP monitoring (http_port {}) is not available in this version; no monitoring port is opened",
-            opts.http_port
-        );
+    if opts.https_port != 0 {
+        return Err("HTTPS monitoring is not supported by this version of rnats".into());
     }
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
@@ -38,7 +35,11 @@ pub async fn run(opts: Options) -> Result<(), String> {
             .map_err(|e| format!("Could not write pidfile {}: {e}", p.display()))?;
     }
     let ports_file = match &ports_dir {
-        Some(dir) => Some(write_ports_file(dir, &handle.client_url())?),
+        Some(dir) => Some(write_ports_file(
+            dir,
+            &handle.client_url(),
+            handle.monitor_url().as_deref(),
+        )?),
         None => None,
     };
     log::info!("Server is ready");
@@ -56,11 +57,15 @@ pub async fn run(opts: Options) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes `<exe>_<pid>.ports` with the client URL, as nats-server does, so
-/// tooling can find a server started on a random port.
-fn write_ports_file(dir: &Path, url: &str) -> Result<PathBuf, String> {
+/// Writes `<exe>_<pid>.ports` with the client (and monitoring) URLs, as
+/// nats-server does, so tooling can find a server started on a random port.
+fn write_ports_file(dir: &Path, url: &str, monitor: Option<&str>) -> Result<PathBuf, String> {
     let path = dir.join(format!("rnats-server_{}.ports", std::process::id()));
-    let body = serde_json::json!({ "nats": [url] }).to_string();
+    let body = match monitor {
+        Some(m) => serde_json::json!({ "nats": [url], "monitoring": [m] }),
+        None => serde_json::json!({ "nats": [url] }),
+    }
+    .to_string();
     std::fs::write(&path, body)
         .map_err(|e| format!("Error writing ports file {}: {e}", path.display()))?;
     Ok(path)

@@ -1,0 +1,440 @@
+//! Server-wide and per-account totals, `/accountz` and `/accstatz`.
+//!
+//! Per-account message counters are not kept on the message path. An
+//! account's totals are its closed connections' counters (added once per
+//! connection when it closes, [`crate::server::account::ClosedTotals`]) plus
+//! the live counters of the connections bound to it now. Closed totals are
+//! read before the live connections are listed, so a connection closing
+//! meanwhile is at worst missed for one look, never counted twice; the
+//! [`Monotonic`] guard then keeps every reported counter from stepping back.
+
+use ahash::AHashMap;
+use parking_lot::Mutex;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use super::format::{go_float, rfc3339};
+use super::query::{BadRequest, Query};
+use super::varz::system_account;
+use super::Monitor;
+use crate::subject::SublistStats;
+
+/// Server-wide totals for `/varz` and `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub connections: usize,
+    pub subscriptions: u64,
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    pub pending_bytes: u64,
+}
+
+/// One account as monitoring sees it.
+#[derive(Debug, Clone, Default)]
+pub struct AccountSnapshot {
+    pub name: String,
+    pub is_system: bool,
+    pub conns: u64,
+    pub subscriptions: u64,
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    pub slow_consumers: u64,
+    pub pending_bytes: u64,
+    /// Bytes the connection nearest to `max_pending` may still queue before
+    /// it is closed as a slow consumer (none without connections).
+    pub pending_headroom: Option<u64>,
+    /// Subscriptions the connection nearest to `max_subscriptions` may still
+    /// add (none without connections or without that limit).
+    pub subs_headroom: Option<u64>,
+    pub sublist: SublistStats,
+}
+
+/// Keeps counters that are summed from several sources from ever going
+/// backwards between two looks.
+#[derive(Debug, Default)]
+pub struct Monotonic {
+    seen: Mutex<AHashMap<(&'static str, String), u64>>,
+}
+
+impl Monotonic {
+    /// `v`, or the largest value reported before under the same key.
+    pub fn clamp(&self, metric: &'static str, scope: &str, v: u64) -> u64 {
+        let mut seen = self.seen.lock();
+        let e = seen.entry((metric, scope.to_owned())).or_insert(0);
+        *e = (*e).max(v);
+        *e
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Live {
+    in_msgs: u64,
+    in_bytes: u64,
+    out_msgs: u64,
+    out_bytes: u64,
+    pending: u64,
+    pending_headroom: Option<u64>,
+    subs_headroom: Option<u64>,
+}
+
+fn min_opt(a: Option<u64>, b: u64) -> Option<u64> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+impl Monitor {
+    /// Server-wide totals.
+    pub fn server_totals(&self) -> Totals {
+        let s = &self.server;
+        // Closed totals first, then the live connections (see module doc).
+        let closed_msgs = s.stats.closed_out_msgs.load(Ordering::Relaxed);
+        let closed_bytes = s.stats.closed_out_bytes.load(Ordering::Relaxed);
+        let clients = s.clients();
+        let mut t = Totals {
+            connections: clients.len(),
+            in_msgs: s.stats.in_msgs.load(Ordering::Relaxed),
+            in_bytes: s.stats.in_bytes.load(Ordering::Relaxed),
+            out_msgs: closed_msgs,
+            out_bytes: closed_bytes,
+            ..Totals::default()
+        };
+        for c in &clients {
+            t.out_msgs += c.stats.out_msgs.load(Ordering::Relaxed);
+            t.out_bytes += c.stats.out_bytes.load(Ordering::Relaxed);
+            t.pending_bytes += c.out.pending() as u64;
+        }
+        t.subscriptions = s
+            .accounts
+            .all()
+            .iter()
+            .map(|a| a.sublist.count() as u64)
+            .sum();
+        t.out_msgs = self.counters.clamp("out_msgs", "", t.out_msgs);
+        t.out_bytes = self.counters.clamp("out_bytes", "", t.out_bytes);
+        t
+    }
+
+    /// Every account with its totals, by name.
+    pub fn account_snapshots(&self) -> Vec<AccountSnapshot> {
+        let s = &self.server;
+        let opts = s.opts();
+        let max_pending = opts.max_pending.max(0) as u64;
+        let max_subs = opts.max_subs.max(0) as u64;
+        let accounts = s.accounts.all();
+        let mut snaps: Vec<AccountSnapshot> = accounts
+            .iter()
+            .map(|a| AccountSnapshot {
+                name: a.name.to_string(),
+                is_system: s.is_system_account(a),
+                conns: a.conns(),
+                subscriptions: a.sublist.count() as u64,
+                in_msgs: a.closed.in_msgs.load(Ordering::Relaxed),
+                in_bytes: a.closed.in_bytes.load(Ordering::Relaxed),
+                out_msgs: a.closed.out_msgs.load(Ordering::Relaxed),
+                out_bytes: a.closed.out_bytes.load(Ordering::Relaxed),
+                slow_consumers: a.closed.slow_consumers.load(Ordering::Relaxed),
+                sublist: a.sublist.stats(),
+                ..AccountSnapshot::default()
+            })
+            .collect();
+        let mut live: AHashMap<String, Live> = AHashMap::new();
+        for c in s.clients() {
+            let acc = c.account.read().name.to_string();
+            let l = live.entry(acc).or_default();
+            l.in_msgs += c.stats.in_msgs.load(Ordering::Relaxed);
+            l.in_bytes += c.stats.in_bytes.load(Ordering::Relaxed);
+            l.out_msgs += c.stats.out_msgs.load(Ordering::Relaxed);
+            l.out_bytes += c.stats.out_bytes.load(Ordering::Relaxed);
+            let pending = c.out.pending() as u64;
+            l.pending += pending;
+            l.pending_headroom = min_opt(l.pending_headroom, max_pending.saturating_sub(pending));
+            if max_subs > 0 {
+                let subs = c.num_subs() as u64;
+                l.subs_headroom = min_opt(l.subs_headroom, max_subs.saturating_sub(subs));
+            }
+        }
+        for a in &mut snaps {
+            if let Some(l) = live.get(&a.name) {
+                a.in_msgs += l.in_msgs;
+                a.in_bytes += l.in_bytes;
+                a.out_msgs += l.out_msgs;
+                a.out_bytes += l.out_bytes;
+                a.pending_bytes = l.pending;
+                a.pending_headroom = l.pending_headroom;
+                a.subs_headroom = l.subs_headroom;
+            }
+            a.in_msgs = self.counters.clamp("acc_in_msgs", &a.name, a.in_msgs);
+            a.in_bytes = self.counters.clamp("acc_in_bytes", &a.name, a.in_bytes);
+            a.out_msgs = self.counters.clamp("acc_out_msgs", &a.name, a.out_msgs);
+            a.out_bytes = self.counters.clamp("acc_out_bytes", &a.name, a.out_bytes);
+        }
+        snaps
+    }
+
+    /// `/accountz`: the account names, or (`acc=`) one account's details.
+    pub fn accountz(&self, q: &Query) -> Result<Accountz, BadRequest> {
+        let s = &self.server;
+        let opts = s.opts();
+        let mut az = Accountz {
+            server_id: s.id.clone(),
+            now: rfc3339(SystemTime::now()),
+            system_account: system_account(&opts),
+            accounts: None,
+            account_detail: None,
+        };
+        let name = q.get("acc");
+        if name.is_empty() {
+            az.accounts = Some(
+                s.accounts
+                    .all()
+                    .iter()
+                    .map(|a| a.name.to_string())
+                    .collect(),
+            );
+            return Ok(az);
+        }
+        let Some(acc) = s.accounts.get(name) else {
+            return Err(BadRequest(format!("Account {name} does not exist")));
+        };
+        az.account_detail = Some(AccountInfo {
+            account_name: acc.name.to_string(),
+            update_time: rfc3339(s.start_time),
+            is_system: s.is_system_account(&acc),
+            expired: false,
+            complete: true,
+            jetstream_enabled: false,
+            leafnode_connections: 0,
+            client_connections: acc.conns(),
+            subscriptions: acc.sublist.count() as u64,
+            name_tag: acc.name.to_string(),
+            sublist_stats: SublistJson::from(&acc.sublist.stats()),
+        });
+        Ok(az)
+    }
+
+    /// `/accstatz`: traffic per account; accounts without connections only
+    /// with `unused=1`.
+    pub fn accstatz(&self, q: &Query) -> Result<AccountStatz, BadRequest> {
+        let unused = q.bool("unused")?;
+        let s = &self.server;
+        let account_statz = self
+            .account_snapshots()
+            .into_iter()
+            .filter(|a| unused || a.conns > 0)
+            .map(|a| AccountStat {
+                acc: a.name.clone(),
+                name: a.name,
+                conns: a.conns,
+                leafnodes: 0,
+                total_conns: a.conns,
+                num_subscriptions: a.subscriptions,
+                sent: DataStats::new(a.out_msgs, a.out_bytes),
+                received: DataStats::new(a.in_msgs, a.in_bytes),
+                slow_consumers: a.slow_consumers,
+            })
+            .collect();
+        Ok(AccountStatz {
+            server_id: s.id.clone(),
+            now: rfc3339(SystemTime::now()),
+            account_statz,
+        })
+    }
+}
+
+/// Sublist counters in nats-server's JSON shape.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SublistJson {
+    pub num_subscriptions: u64,
+    pub num_cache: u64,
+    pub num_inserts: u64,
+    pub num_removes: u64,
+    pub num_matches: u64,
+    #[serde(serialize_with = "go_float")]
+    pub cache_hit_rate: f64,
+    pub max_fanout: u64,
+    #[serde(serialize_with = "go_float")]
+    pub avg_fanout: f64,
+}
+
+impl From<&SublistStats> for SublistJson {
+    fn from(s: &SublistStats) -> Self {
+        SublistJson {
+            num_subscriptions: s.num_subscriptions.into(),
+            num_cache: s.num_cache.into(),
+            num_inserts: s.num_inserts,
+            num_removes: s.num_removes,
+            num_matches: s.num_matches,
+            cache_hit_rate: s.cache_hit_rate,
+            max_fanout: s.max_fanout.into(),
+            avg_fanout: s.avg_fanout,
+        }
+    }
+}
+
+/// Adds up several sublists' counters as nats-server does: the rates are
+/// recomputed from the summed hits and fan-outs, not averaged.
+#[derive(Debug, Default)]
+pub struct SublistSum {
+    out: SublistJson,
+    hits: f64,
+    fanout: f64,
+}
+
+impl SublistSum {
+    pub fn add(&mut self, s: &SublistStats) {
+        let o = &mut self.out;
+        o.num_subscriptions += u64::from(s.num_subscriptions);
+        o.num_cache += u64::from(s.num_cache);
+        o.num_inserts += s.num_inserts;
+        o.num_removes += s.num_removes;
+        o.num_matches += s.num_matches;
+        o.max_fanout = o.max_fanout.max(s.max_fanout.into());
+        self.hits += s.cache_hit_rate * s.num_matches as f64;
+        self.fanout += s.avg_fanout * f64::from(s.num_cache);
+    }
+
+    pub fn finish(mut self) -> SublistJson {
+        if self.out.num_matches > 0 {
+            self.out.cache_hit_rate = self.hits.round() / self.out.num_matches as f64;
+        }
+        if self.out.num_cache > 0 {
+            self.out.avg_fanout = self.fanout.round() / self.out.num_cache as f64;
+        }
+        self.out
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Accountz {
+    pub server_id: String,
+    pub now: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub system_account: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_detail: Option<AccountInfo>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountInfo {
+    pub account_name: String,
+    pub update_time: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub is_system: bool,
+    pub expired: bool,
+    pub complete: bool,
+    pub jetstream_enabled: bool,
+    pub leafnode_connections: u64,
+    pub client_connections: u64,
+    pub subscriptions: u64,
+    pub name_tag: String,
+    pub sublist_stats: SublistJson,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountStatz {
+    pub server_id: String,
+    pub now: String,
+    pub account_statz: Vec<AccountStat>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountStat {
+    pub acc: String,
+    pub name: String,
+    pub conns: u64,
+    pub leafnodes: u64,
+    pub total_conns: u64,
+    pub num_subscriptions: u64,
+    pub sent: DataStats,
+    pub received: DataStats,
+    pub slow_consumers: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct MsgBytes {
+    pub msgs: u64,
+    pub bytes: u64,
+}
+
+/// Messages and bytes, with the per-link split nats-server reports (all
+/// client traffic until routes, gateways and leaf nodes exist).
+#[derive(Debug, Clone, Serialize)]
+pub struct DataStats {
+    pub msgs: u64,
+    pub bytes: u64,
+    pub gateways: MsgBytes,
+    pub routes: MsgBytes,
+    pub leafs: MsgBytes,
+}
+
+impl DataStats {
+    fn new(msgs: u64, bytes: u64) -> Self {
+        DataStats {
+            msgs,
+            bytes,
+            gateways: MsgBytes::default(),
+            routes: MsgBytes::default(),
+            leafs: MsgBytes::default(),
+        }
+    }
+}
+
+/// Accounts by name, for lookups in tests and metrics.
+pub fn by_name(snaps: &[AccountSnapshot]) -> BTreeMap<&str, &AccountSnapshot> {
+    snaps.iter().map(|a| (a.name.as_str(), a)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monotonic_never_steps_back() {
+        let m = Monotonic::default();
+        assert_eq!(m.clamp("x", "a", 5), 5);
+        assert_eq!(m.clamp("x", "a", 3), 5);
+        assert_eq!(m.clamp("x", "b", 3), 3);
+        assert_eq!(m.clamp("x", "a", 9), 9);
+    }
+
+    #[test]
+    fn sublist_sums_recompute_rates() {
+        let a = SublistStats {
+            num_subscriptions: 2,
+            num_cache: 2,
+            num_matches: 4,
+            cache_hit_rate: 0.5,
+            max_fanout: 3,
+            avg_fanout: 2.0,
+            ..Default::default()
+        };
+        let b = SublistStats {
+            num_subscriptions: 1,
+            num_cache: 2,
+            num_matches: 4,
+            cache_hit_rate: 0.0,
+            max_fanout: 1,
+            avg_fanout: 1.0,
+            ..Default::default()
+        };
+        let mut sum = SublistSum::default();
+        sum.add(&a);
+        sum.add(&b);
+        let j = sum.finish();
+        assert_eq!(j.num_subscriptions, 3);
+        assert_eq!(j.max_fanout, 3);
+        assert_eq!(j.cache_hit_rate, 0.25);
+        assert_eq!(j.avg_fanout, 1.5);
+    }
+}

@@ -1,0 +1,645 @@
+//! HTTP monitoring: nats-server's endpoints with its field names, units,
+//! query parameters and error answers, so existing dashboards, `nats-top`
+//! and exporters work unchanged, plus Prometheus `/metrics`.
+//!
+//! - [`http`]: the listener (hyper, HTTP/1.1) and its lifecycle.
+//! - [`varz`], [`connz`], [`subsz`], [`accounts`]: the JSON documents.
+//! - [`metrics`]: the Prometheus text exposition.
+//! - [`format`], [`query`]: Go's formats for times and durations, and its
+//!   query-parameter rules.
+//!
+//! Every endpoint answers from snapshots of the server's state; nothing here
+//! runs on the message path.
+
+pub mod accounts;
+pub mod connz;
+pub mod format;
+pub mod http;
+pub mod metrics;
+pub mod query;
+pub mod subsz;
+pub mod varz;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::server::Server;
+use format::rfc3339;
+use query::{BadRequest, Query};
+
+pub use http::{start, MonitorHandle};
+
+/// The endpoints, relative to `http_base_path`.
+pub const ROOT_PATH: &str = "/";
+pub const VARZ_PATH: &str = "/varz";
+pub const CONNZ_PATH: &str = "/connz";
+pub const ROUTEZ_PATH: &str = "/routez";
+pub const GATEWAYZ_PATH: &str = "/gatewayz";
+pub const LEAFZ_PATH: &str = "/leafz";
+pub const SUBSZ_PATH: &str = "/subsz";
+pub const SUBSCRIPTIONSZ_PATH: &str = "/subscriptionsz";
+pub const ACCOUNTZ_PATH: &str = "/accountz";
+pub const ACCSTATZ_PATH: &str = "/accstatz";
+pub const JSZ_PATH: &str = "/jsz";
+pub const HEALTHZ_PATH: &str = "/healthz";
+pub const METRICS_PATH: &str = "/metrics";
+
+/// An answer before it becomes an HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    /// `Access-Control-Allow-Origin: *`, on the monitoring documents.
+    pub cors: bool,
+}
+
+impl Reply {
+    /// Pretty-printed JSON (two-space indent), as nats-server writes it.
+    pub fn json<T: Serialize>(v: &T) -> Reply {
+        Reply::json_status(200, serde_json::to_vec_pretty(v).unwrap_or_default())
+    }
+
+    fn json_status(status: u16, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            body,
+            cors: true,
+        }
+    }
+
+    /// HTTP 400 with a plain-text reason.
+    pub fn bad_request(e: BadRequest) -> Reply {
+        Reply {
+            status: 400,
+            content_type: "text/plain; charset=utf-8",
+            body: e.0.into_bytes(),
+            cors: false,
+        }
+    }
+
+    pub fn not_found() -> Reply {
+        Reply {
+            status: 404,
+            content_type: "text/plain; charset=utf-8",
+            body: b"404 page not found\n".to_vec(),
+            cors: false,
+        }
+    }
+
+    fn from_result<T: Serialize>(r: Result<T, BadRequest>) -> Reply {
+        match r {
+            Ok(v) => Reply::json(&v),
+            Err(e) => Reply::bad_request(e),
+        }
+    }
+}
+
+/// The monitoring side of one server: what the endpoints need besides the
+/// server itself.
+pub struct Monitor {
+    server: Arc<Server>,
+    /// The bound monitoring address.
+    addr: SocketAddr,
+    /// The host monitoring listens on, as `/varz` reports it.
+    http_host: String,
+    /// `http_base_path`, normalized: `/` or `/prefix` without a trailing slash.
+    base_path: String,
+    req_stats: Mutex<BTreeMap<&'static str, u64>>,
+    activity: connz::Activity,
+    counters: accounts::Monotonic,
+    proc: Mutex<varz::ProcSample>,
+    config: Mutex<varz::ConfigState>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor").field("addr", &self.addr).finish()
+    }
+}
+
+/// nats-server's `normalizeBasePath`: a leading slash, cleaned, no trailing
+/// slash (`""` → `/`, `mon/` → `/mon`).
+pub fn normalize_base_path(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+impl Monitor {
+    /// The monitor of `server`, listening (already bound) on `addr`.
+    pub fn new(server: Arc<Server>, addr: SocketAddr, http_host: String) -> Monitor {
+        let opts = server.opts();
+        Monitor {
+            base_path: normalize_base_path(&opts.http_base_path),
+            config: Mutex::new(varz::ConfigState::new(opts, server.start_time)),
+            server,
+            addr,
+            http_host,
+            req_stats: Mutex::new(BTreeMap::new()),
+            activity: connz::Activity::default(),
+            counters: accounts::Monotonic::default(),
+            proc: Mutex::new(varz::ProcSample::new()),
+        }
+    }
+
+    pub fn server(&self) -> &Arc<Server> {
+        &self.server
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Requests served per endpoint (`http_req_stats` in `/varz`).
+    pub fn req_stats(&self) -> BTreeMap<String, u64> {
+        self.req_stats
+            .lock()
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect()
+    }
+
+    fn count(&self, path: &'static str) {
+        *self.req_stats.lock().entry(path).or_insert(0) += 1;
+    }
+
+    /// Records the connections' activity (the monitor's periodic tick).
+    pub fn sample(&self) {
+        let clients = self.server.clients();
+        let keep = self.server.opts().max_closed_clients.max(0) as usize;
+        self.activity.observe(&clients, keep);
+    }
+
+    /// The endpoint path of a request path under the base path, or `None`
+    /// when it is outside it. The root page answers only the base path itself.
+    fn route<'a>(&self, path: &'a str) -> Option<&'a str> {
+        if self.base_path == "/" {
+            return Some(path);
+        }
+        if path == self.base_path {
+            return Some(ROOT_PATH);
+        }
+        let rest = path.strip_prefix(self.base_path.as_str())?;
+        (rest.starts_with('/') && rest != "/").then_some(rest)
+    }
+
+    /// Answers one request (any method, as nats-server's handlers do).
+    pub fn handle(&self, path: &str, query: Option<&str>) -> Reply {
+        let Some(endpoint) = self.route(path) else {
+            return Reply::not_found();
+        };
+        let q = Query::parse(query);
+        match endpoint {
+            ROOT_PATH => {
+                self.count(ROOT_PATH);
+                Reply {
+                    status: 200,
+                    content_type: "text/html; charset=utf-8",
+                    body: self.root_page().into_bytes(),
+                    cors: false,
+                }
+            }
+            VARZ_PATH => {
+                self.count(VARZ_PATH);
+                Reply::json(&self.varz())
+            }
+            CONNZ_PATH => {
+                self.count(CONNZ_PATH);
+                Reply::from_result(connz::ConnzOptions::from_query(&q).map(|o| self.connz(&o)))
+            }
+            ROUTEZ_PATH => {
+                self.count(ROUTEZ_PATH);
+                Reply::from_result(q.subs().map(|_| self.routez()))
+            }
+            GATEWAYZ_PATH => {
+                self.count(GATEWAYZ_PATH);
+                Reply::from_result(
+                    q.subs()
+                        .and_then(|_| q.bool("accs"))
+                        .map(|_| self.gatewayz()),
+                )
+            }
+            LEAFZ_PATH => {
+                self.count(LEAFZ_PATH);
+                Reply::from_result(q.bool("subs").map(|_| self.leafz()))
+            }
+            SUBSZ_PATH | SUBSCRIPTIONSZ_PATH => {
+                self.count(SUBSZ_PATH);
+                Reply::from_result(self.subsz(&q))
+            }
+            ACCOUNTZ_PATH => {
+                self.count(ACCOUNTZ_PATH);
+                Reply::from_result(self.accountz(&q))
+            }
+            ACCSTATZ_PATH => {
+                self.count(ACCSTATZ_PATH);
+                Reply::from_result(self.accstatz(&q))
+            }
+            JSZ_PATH => {
+                self.count(JSZ_PATH);
+                Reply::from_result(self.jsz(&q))
+            }
+            HEALTHZ_PATH => {
+                self.count(HEALTHZ_PATH);
+                self.healthz(&q)
+            }
+            METRICS_PATH => {
+                self.count(METRICS_PATH);
+                Reply {
+                    status: 200,
+                    content_type: metrics::CONTENT_TYPE,
+                    body: self.metrics().into_bytes(),
+                    cors: false,
+                }
+            }
+            _ => Reply::not_found(),
+        }
+    }
+
+    /// `/routez`: no routes until clustering exists.
+    pub fn routez(&self) -> Routez {
+        Routez {
+            server_id: self.server.id.clone(),
+            server_name: self.server.name.clone(),
+            now: rfc3339(SystemTime::now()),
+            num_routes: 0,
+            routes: Vec::new(),
+        }
+    }
+
+    /// `/gatewayz`: no gateways.
+    pub fn gatewayz(&self) -> Gatewayz {
+        Gatewayz {
+            server_id: self.server.id.clone(),
+            now: rfc3339(SystemTime::now()),
+            outbound_gateways: BTreeMap::new(),
+            inbound_gateways: BTreeMap::new(),
+        }
+    }
+
+    /// `/leafz`: no leaf nodes.
+    pub fn leafz(&self) -> Leafz {
+        Leafz {
+            server_id: self.server.id.clone(),
+            now: rfc3339(SystemTime::now()),
+            leafnodes: 0,
+            leafs: Vec::new(),
+        }
+    }
+
+    /// `/jsz`: JetStream is not part of this server; the answer is
+    /// nats-server's own for a server with JetStream disabled.
+    pub fn jsz(&self, q: &Query) -> Result<Jsz, BadRequest> {
+        for flag in [
+            "accounts",
+            "streams",
+            "consumers",
+            "direct-consumers",
+            "config",
+            "leader-only",
+            "raft",
+            "stream-leader-only",
+        ] {
+            q.bool(flag)?;
+        }
+        q.int("offset")?;
+        q.int("limit")?;
+        Ok(Jsz {
+            memory: 0,
+            storage: 0,
+            reserved_memory: 0,
+            reserved_storage: 0,
+            accounts: 0,
+            ha_assets: 0,
+            api: JszApi::default(),
+            server_id: self.server.id.clone(),
+            now: rfc3339(SystemTime::now()),
+            disabled: true,
+            config: JszConfig::default(),
+            streams: 0,
+            consumers: 0,
+            messages: 0,
+            bytes: 0,
+            total: 0,
+        })
+    }
+
+    /// `/healthz`: `{"status":"ok"}` once the client port is bound. The
+    /// JetStream options are validated and, with JetStream absent, pass.
+    pub fn healthz(&self, q: &Query) -> Reply {
+        for flag in [
+            "js-enabled",
+            "js-enabled-only",
+            "js-server-only",
+            "js-meta-only",
+        ] {
+            if let Err(e) = q.bool(flag) {
+                return Reply::bad_request(e);
+            }
+        }
+        let details = match q.bool("details") {
+            Ok(d) => d,
+            Err(e) => return Reply::bad_request(e),
+        };
+        let (account, stream, consumer) = (q.get("account"), q.get("stream"), q.get("consumer"));
+        let problem = if account.is_empty() && !stream.is_empty() {
+            Some((
+                400,
+                "BAD_REQUEST",
+                "\"account\" must not be empty when checking stream health",
+            ))
+        } else if stream.is_empty() && !consumer.is_empty() {
+            Some((
+                400,
+                "BAD_REQUEST",
+                "\"stream\" must not be empty when checking consumer health",
+            ))
+        } else if self.server.listen_addr.get().is_none() {
+            Some((500, "CONNECTION", "server not ready for connections"))
+        } else {
+            None
+        };
+        let (status, health) = match problem {
+            None => (200, HealthStatus::ok()),
+            Some((code, kind, text)) => (code, HealthStatus::error(kind, text, details)),
+        };
+        Reply::json_status(status, serde_json::to_vec(&health).unwrap_or_default())
+    }
+
+    /// The root page: links to the endpoints, relative to the base path.
+    pub fn root_page(&self) -> String {
+        let links = [
+            ("General", VARZ_PATH),
+            ("JetStream", JSZ_PATH),
+            ("Connections", CONNZ_PATH),
+            ("Accounts", ACCOUNTZ_PATH),
+            ("Account Stats", ACCSTATZ_PATH),
+            ("Subscriptions", SUBSZ_PATH),
+            ("Routes", ROUTEZ_PATH),
+            ("LeafNodes", LEAFZ_PATH),
+            ("Gateways", GATEWAYZ_PATH),
+            ("Health Probe", HEALTHZ_PATH),
+            ("Prometheus Metrics", METRICS_PATH),
+        ];
+        let base = if self.base_path == "/" {
+            ""
+        } else {
+            self.base_path.as_str()
+        };
+        let mut html = format!(
+            "<html lang=\"en\">\n<head>\n<title>rnats monitoring</title>\n<style type=\"text/css\">\n\
+             body {{ font-family: ui-sans-serif,system-ui,sans-serif; margin-left: 32px }}\n\
+             a {{ display:block; margin-left: 7px; padding-bottom: 6px; color: rgb(72 72 92); text-decoration: none }}\n\
+             a:hover {{ font-weight: 600; color: rgb(59 50 202) }}\n\
+             .endpoint {{ font-size: 12px; color: #999; font-family: monospace }}\n\
+             </style>\n</head>\n<body>\n<h2>rnats {} <small>(nats-server {} compatible)</small></h2>\n",
+            crate::RNATS_VERSION,
+            crate::VERSION
+        );
+        for (label, path) in links {
+            html.push_str(&format!(
+                "\t<a href=\"{base}{path}\">{label}<span class=\"endpoint\"> {path}</span></a>\n"
+            ));
+        }
+        html.push_str(
+            "\t<a href=\"https://docs.nats.io/running-a-nats-service/nats_admin/monitoring\">Help</a>\n</body>\n</html>\n",
+        );
+        html
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Routez {
+    pub server_id: String,
+    pub server_name: String,
+    pub now: String,
+    pub num_routes: usize,
+    pub routes: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Gatewayz {
+    pub server_id: String,
+    pub now: String,
+    pub outbound_gateways: BTreeMap<String, serde_json::Value>,
+    pub inbound_gateways: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Leafz {
+    pub server_id: String,
+    pub now: String,
+    pub leafnodes: usize,
+    pub leafs: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JszApi {
+    pub level: u64,
+    pub total: u64,
+    pub errors: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JszConfig {
+    pub max_memory: u64,
+    pub max_storage: u64,
+}
+
+/// `/jsz` for a server without JetStream.
+#[derive(Debug, Clone, Serialize)]
+pub struct Jsz {
+    pub memory: u64,
+    pub storage: u64,
+    pub reserved_memory: u64,
+    pub reserved_storage: u64,
+    pub accounts: u64,
+    pub ha_assets: u64,
+    pub api: JszApi,
+    pub server_id: String,
+    pub now: String,
+    pub disabled: bool,
+    pub config: JszConfig,
+    pub streams: u64,
+    pub consumers: u64,
+    pub messages: u64,
+    pub bytes: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthzError {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub error: String,
+}
+
+/// The `/healthz` answer (`status_code` is not part of the HTTP body).
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthStatus {
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<HealthzError>,
+}
+
+impl HealthStatus {
+    fn ok() -> Self {
+        HealthStatus {
+            status: "ok",
+            error: String::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn error(kind: &'static str, text: &str, details: bool) -> Self {
+        if details {
+            HealthStatus {
+                status: "error",
+                error: String::new(),
+                errors: vec![HealthzError {
+                    kind,
+                    error: text.to_owned(),
+                }],
+            }
+        } else {
+            HealthStatus {
+                status: "error",
+                error: text.to_owned(),
+                errors: Vec::new(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Options;
+
+    fn monitor(base: &str) -> Monitor {
+        let server = Server::new(Options {
+            http_base_path: base.into(),
+            ..Options::default()
+        });
+        let _ = server.listen_addr.set("127.0.0.1:4222".parse().unwrap());
+        Monitor::new(
+            server,
+            "127.0.0.1:8222".parse().unwrap(),
+            "127.0.0.1".into(),
+        )
+    }
+
+    #[test]
+    fn base_paths_normalize_like_nats_server() {
+        assert_eq!(normalize_base_path(""), "/");
+        assert_eq!(normalize_base_path("/"), "/");
+        assert_eq!(normalize_base_path("mon"), "/mon");
+        assert_eq!(normalize_base_path("/mon/"), "/mon");
+        assert_eq!(normalize_base_path("/a//b/../c"), "/a/c");
+    }
+
+    #[test]
+    fn routing_under_a_base_path() {
+        let m = monitor("/mon/");
+        assert_eq!(m.handle("/mon/varz", None).status, 200);
+        assert_eq!(m.handle("/mon", None).status, 200);
+        assert_eq!(m.handle("/mon/", None).status, 404);
+        assert_eq!(m.handle("/varz", None).status, 404);
+        assert_eq!(m.handle("/monvarz", None).status, 404);
+        let m = monitor("");
+        assert_eq!(m.handle("/", None).content_type, "text/html; charset=utf-8");
+        assert_eq!(m.handle("/varz/x", None).status, 404);
+        assert_eq!(m.handle("/subscriptionsz", None).status, 200);
+        assert_eq!(m.req_stats().get("/subsz"), Some(&1));
+    }
+
+    #[test]
+    fn error_answers() {
+        let m = monitor("");
+        let r = m.handle("/connz", Some("sort=foo"));
+        assert_eq!(
+            (r.status, r.content_type),
+            (400, "text/plain; charset=utf-8")
+        );
+        assert_eq!(r.body, b"invalid sorting option: foo");
+        let r = m.handle("/accountz", Some("acc=nope"));
+        assert_eq!(r.body, b"Account nope does not exist");
+        let r = m.handle("/subsz", Some("test=a.*"));
+        assert_eq!(
+            r.body,
+            b"invalid test subject, must be valid publish subject: a.*"
+        );
+        let r = m.handle("/nope", None);
+        assert_eq!((r.status, &r.body[..]), (404, &b"404 page not found\n"[..]));
+    }
+
+    #[test]
+    fn healthz_shapes() {
+        let m = monitor("");
+        let r = m.handle("/healthz", None);
+        assert_eq!((r.status, &r.body[..]), (200, &br#"{"status":"ok"}"#[..]));
+        assert!(r.cors);
+        let r = m.handle("/healthz", Some("stream=s"));
+        assert_eq!(r.status, 400);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["status"], "error");
+        let r = m.handle("/healthz", Some("consumer=c&details=1"));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["errors"][0]["type"], "BAD_REQUEST");
+        assert_eq!(m.handle("/healthz", Some("js-enabled-only=x")).status, 400);
+    }
+
+    #[test]
+    fn empty_cluster_endpoints() {
+        let m = monitor("");
+        let v: serde_json::Value = serde_json::from_slice(&m.handle("/routez", None).body).unwrap();
+        assert_eq!(
+            (
+                v["num_routes"].as_u64(),
+                v["routes"].as_array().map(Vec::len)
+            ),
+            (Some(0), Some(0))
+        );
+        let v: serde_json::Value =
+            serde_json::from_slice(&m.handle("/gatewayz", None).body).unwrap();
+        assert!(v["outbound_gateways"].as_object().unwrap().is_empty());
+        let v: serde_json::Value = serde_json::from_slice(&m.handle("/leafz", None).body).unwrap();
+        assert_eq!(v["leafnodes"], 0);
+        let v: serde_json::Value = serde_json::from_slice(&m.handle("/jsz", None).body).unwrap();
+        assert_eq!(v["disabled"], true);
+    }
+
+    #[test]
+    fn varz_defaults_and_units() {
+        let m = monitor("");
+        let v: serde_json::Value = serde_json::from_slice(&m.handle("/varz", None).body).unwrap();
+        assert_eq!(v["max_connections"], 65536);
+        assert_eq!(v["ping_interval"], 120_000_000_000u64);
+        assert_eq!(v["write_deadline"], 10_000_000_000u64);
+        assert_eq!(v["auth_timeout"], 2);
+        assert_eq!(v["max_pending"], 67_108_864);
+        assert_eq!(v["port"], 4222);
+        assert_eq!(v["http_port"], 8222);
+        assert_eq!(v["system_account"], "$SYS");
+        assert!(v["cluster"].as_object().unwrap().is_empty());
+        assert!(v.get("auth_required").is_none());
+        assert_eq!(v["http_req_stats"]["/varz"], 1);
+        assert_eq!(v["slow_consumer_stats"]["clients"], 0);
+    }
+}

@@ -536,7 +536,8 @@ mod tests {
         let server = Server::new(Options {
             http_base_path: base.into(),
             ..Options::default()
-        });
+        })
+        .expect("default options are valid");
         let _ = server.listen_addr.set("127.0.0.1:4222".parse().unwrap());
         Monitor::new(
             server,

@@ -269,7 +269,7 @@ impl Monitor {
                 opts.host.clone()
             },
             port: s.listen_addr.get().map_or(0, |a| a.port()),
-            auth_required: s.auth_required(),
+            auth_required: s.auth().info_auth_required(),
             tls_required: false,
             tls_verify: false,
             max_connections: limit(opts.max_connections.into()),

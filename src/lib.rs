@@ -11,6 +11,7 @@
 //!   accounts registry and routing.
 //! - [`nkeys`], [`jwt`], [`creds`]: NATS keys, JWT claims and creds files.
 //! - [`logging`]: nats-server style log lines to stderr or a file.
+//! - [`tls`]: TLS for client connections and client-certificate identities.
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod nkeys;
 pub mod protocol;
 pub mod server;
 pub mod subject;
+pub mod tls;
 
 /// The nats-server version rnats reports in INFO and `--version`, so clients
 /// that gate features on the server version behave as with the reference.

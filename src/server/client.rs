@@ -76,6 +76,11 @@ pub struct ClientShared {
     pub account: parking_lot::RwLock<Arc<Account>>,
     pub stats: ClientStats,
     pub meta: Mutex<ClientMeta>,
+    /// The negotiated TLS session, on a TLS connection.
+    pub tls: Option<crate::tls::TlsSession>,
+    /// The client certificate's identity, when the client presented one
+    /// (`tls { verify }`): what `verify_and_map` maps to a user.
+    pub peer_cert: Option<crate::tls::PeerCert>,
 }
 
 impl ClientShared {
@@ -161,13 +166,47 @@ struct Client {
     trace: bool,
 }
 
-/// Serves one accepted connection until it ends.
+/// What the accept path settled before the protocol starts.
+#[derive(Debug)]
+pub struct Accepted {
+    pub id: u64,
+    pub addr: SocketAddr,
+    /// The INFO line was already written (on the plain socket before TLS,
+    /// or inside TLS after a handshake-first).
+    pub info_sent: bool,
+    pub tls: Option<crate::tls::TlsSession>,
+    pub peer_cert: Option<crate::tls::PeerCert>,
+}
+
+/// Serves one accepted plain connection until it ends.
 pub async fn serve<S>(server: Arc<Server>, stream: S, addr: SocketAddr)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let opts = server.opts();
     let id = server.next_client_id();
+    let accepted = Accepted {
+        id,
+        addr,
+        info_sent: false,
+        tls: None,
+        peer_cert: None,
+    };
+    serve_accepted(server, stream, accepted).await;
+}
+
+/// Serves a connection whose transport is set up (TLS done when used).
+pub async fn serve_accepted<S>(server: Arc<Server>, stream: S, accepted: Accepted)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let opts = server.opts();
+    let Accepted {
+        id,
+        addr,
+        info_sent,
+        tls,
+        peer_cert,
+    } = accepted;
     let account = server.accounts.global();
     let shared = Arc::new(ClientShared {
         id,
@@ -180,6 +219,8 @@ where
         account: parking_lot::RwLock::new(account.clone()),
         stats: ClientStats::default(),
         meta: Mutex::new(ClientMeta::default()),
+        tls,
+        peer_cert,
     });
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
@@ -193,8 +234,10 @@ where
         })
     };
 
-    let info = server.client_info_line(id, addr, None);
-    shared.out.append(|b| b.extend_from_slice(&info));
+    if !info_sent {
+        let info = server.client_info_line(id, addr, None);
+        shared.out.append(|b| b.extend_from_slice(&info));
+    }
     if !server.register_client(&shared) {
         log::error!(
             "{addr} - cid:{id} - maximum connections exceeded ({})",

@@ -87,6 +87,8 @@ pub struct Server {
     pub start_time: SystemTime,
     /// The address clients connect to, once bound.
     pub listen_addr: std::sync::OnceLock<SocketAddr>,
+    /// TLS for client connections (`tls {}`), loaded at startup.
+    pub tls: Option<Arc<crate::tls::TlsConfig>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -96,8 +98,9 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Builds the server state from options (no sockets yet).
-    pub fn new(opts: Options) -> Arc<Server> {
+    /// Builds the server state from options (no sockets yet). `tls` is the
+    /// loaded `tls {}` block ([`crate::tls::TlsConfig::from_options`]).
+    pub fn new(opts: Options, tls: Option<Arc<crate::tls::TlsConfig>>) -> Arc<Server> {
         let id = crate::nkeys::KeyPair::new_server().public_key();
         let name = if opts.server_name.is_empty() {
             id.clone()
@@ -116,6 +119,11 @@ impl Server {
             headers: !opts.no_header_support,
             auth_required: auth.required(),
             max_payload: opts.max_payload,
+            // As nats-server: TLS is required unless `allow_non_tls`, then
+            // only available.
+            tls_required: tls.is_some() && !opts.allow_non_tls,
+            tls_available: tls.is_some() && opts.allow_non_tls,
+            tls_verify: tls.as_ref().is_some_and(|t| t.options.verify),
             ..Default::default()
         };
         Arc::new(Server {
@@ -131,6 +139,7 @@ impl Server {
             stats: ServerStats::default(),
             start_time: SystemTime::now(),
             listen_addr: std::sync::OnceLock::new(),
+            tls,
         })
     }
 
@@ -147,9 +156,20 @@ impl Server {
         self.auth.required()
     }
 
-    /// How long a client has to send CONNECT when authorization is on.
+    /// How long a client has to send CONNECT when authorization is on:
+    /// the configured timeout, else 2s, or the TLS timeout + 1s with TLS.
     pub fn auth_timeout(&self) -> Duration {
-        self.opts().auth_timeout.unwrap_or(Duration::from_secs(2))
+        self.opts().auth_timeout.unwrap_or_else(|| match &self.tls {
+            Some(t) => t.default_auth_timeout(),
+            None => Duration::from_secs(2),
+        })
+    }
+
+    /// `tls { verify_and_map }`: client users come from the client
+    /// certificate ([`client::ClientShared::peer_cert`], mapped with
+    /// [`crate::tls::map_user`]).
+    pub fn tls_map(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.options.map)
     }
 
     /// Checks CONNECT credentials; the user name on success.
@@ -178,6 +198,18 @@ impl Server {
         addr: SocketAddr,
         account: Option<&Arc<Account>>,
     ) -> Vec<u8> {
+        self.client_info(cid, addr, account).to_line()
+    }
+
+    /// The INFO line sent inside TLS after a handshake-first: it always
+    /// says TLS is required (as nats-server).
+    pub fn client_info_line_tls_first(&self, cid: u64, addr: SocketAddr) -> Vec<u8> {
+        let mut info = self.client_info(cid, addr, None);
+        info.tls_required = true;
+        info.to_line()
+    }
+
+    fn client_info(&self, cid: u64, addr: SocketAddr, account: Option<&Arc<Account>>) -> Info {
         let mut info = self.info.clone();
         if let Some(a) = self.listen_addr.get() {
             info.port = a.port();
@@ -198,7 +230,7 @@ impl Server {
             info.remote_account = acc.name.to_string();
             info.acc_is_sys = self.is_system_account(acc);
         }
-        info.to_line()
+        info
     }
 
     /// Adds a connection; false when `max_connections` is reached.

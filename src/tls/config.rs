@@ -342,23 +342,24 @@ impl TlsOptions {
                     let Kind::String(s) = &v.kind else {
                         return Err(err(k, "error parsing tls config: 'min_version' wrong type"));
                     };
-                    o.min_version =
-                        Some(match s.as_str() {
-                            "1.2" => TlsVersion::Tls12,
-                            "1.3" => TlsVersion::Tls13,
-                            "1.0" | "1.1" => return Err(err(
+                    o.min_version = Some(match s.as_str() {
+                        "1.2" => TlsVersion::Tls12,
+                        "1.3" => TlsVersion::Tls13,
+                        "1.0" | "1.1" => {
+                            return Err(err(
                                 k,
                                 format!(
                                     "error parsing tls config: unsupported TLS version: TLS {s}"
                                 ),
-                            )),
-                            _ => {
-                                return Err(err(
-                                    k,
-                                    format!("error parsing tls config: unknown version: {s}"),
-                                ))
-                            }
-                        });
+                            ))
+                        }
+                        _ => {
+                            return Err(err(
+                                k,
+                                format!("error parsing tls config: unknown version: {s}"),
+                            ))
+                        }
+                    });
                 }
                 n if UNSUPPORTED.contains(&n) => {
                     return Err(err(

@@ -3,10 +3,13 @@
 //! - [`config`]: the `tls {}` block, read as nats-server reads it.
 //! - [`TlsConfig`]: the block turned into a rustls server configuration
 //!   (certificate, key and CA files loaded; errors name file, line and key).
+//! - [`accept`]: one connection's start: INFO on the plain socket (or TLS
+//!   first), the handshake under the TLS timeout, then the protocol.
 //! - [`peer`]: the identity in a client certificate ([`PeerCert`]) and the
 //!   user names it maps to for `verify_and_map` ([`map_user`],
 //!   [`map_candidates`]).
 
+pub mod accept;
 pub mod config;
 pub mod peer;
 

@@ -12,6 +12,7 @@
 //! - [`nkeys`], [`jwt`], [`creds`]: NATS keys, JWT claims and creds files.
 //! - [`logging`]: nats-server style log lines to stderr or a file.
 //! - [`monitor`]: the HTTP monitoring endpoints and Prometheus metrics.
+//! - [`tls`]: TLS for client connections and client-certificate identities.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod nkeys;
 pub mod protocol;
 pub mod server;
 pub mod subject;
+pub mod tls;
 
 /// The nats-server version rnats reports in INFO and `--version`, so clients
 /// that gate features on the server version behave as with the reference.

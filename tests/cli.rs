@@ -197,13 +197,46 @@ fn every_example_config_passes_the_binary_check() {
 #[test]
 fn unenforced_security_settings_stop_the_server() {
     let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("https.conf");
+    std::fs::write(&conf, "port: 4999\nhttps_port: 8443\n").unwrap();
+    let out = Command::new(BIN).arg("-c").arg(&conf).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("https.conf:2:") && err.contains("not supported"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unusable_tls_settings_stop_the_server() {
+    let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("tls.conf");
     std::fs::write(&conf, "port: 4999\ntls {\n  cert_file: x.pem\n}\n").unwrap();
     let out = Command::new(BIN).arg("-c").arg(&conf).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("tls.conf:2:") && err.contains("not supported"),
+        err.contains("tls.conf:2:1: tls: missing 'key_file' in TLS configuration"),
+        "{err}"
+    );
+    std::fs::write(
+        &conf,
+        "port: 4999\ntls {\n  cert_file: x.pem\n  key_file: y.pem\n}\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("-t")
+        .arg("-c")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "tls.conf:3:3: tls.cert_file: error parsing X509 certificate/key pair: open x.pem"
+        ),
         "{err}"
     );
 }

@@ -37,9 +37,9 @@ pub struct Identity {
 pub struct Presented<'a> {
     /// The nonce sent in INFO (nkey signatures sign it).
     pub nonce: &'a [u8],
-    /// Names from the client certificate to map to a user, in the order
-    /// nats-server tries them; `None` without a verified certificate.
-    pub cert_names: Option<&'a [String]>,
+    /// The verified client certificate, mapped to a user under
+    /// `verify_and_map`; `None` without one.
+    pub peer_cert: Option<&'a crate::tls::PeerCert>,
 }
 
 /// The configured authentication method.
@@ -228,14 +228,17 @@ impl AuthConfig {
             return nkey_identity(u);
         }
         if self.verify_and_map {
-            let names = p
-                .cert_names
-                .ok_or("no verified client certificate to map")?;
-            let u = names
+            // The user comes from the certificate (e-mail, DNS and URI SANs,
+            // then the subject DN); a user named in CONNECT is ignored.
+            let cert = p.peer_cert.ok_or("no verified client certificate to map")?;
+            let candidates = users
+                .users
                 .iter()
-                .find_map(|n| users.users.get(n))
-                .ok_or_else(|| format!("no user for certificate identities {names:?}"))?;
-            return user_identity(u);
+                .filter(|(_, u)| allows_standard(&u.connection_types))
+                .map(|(name, _)| name.as_str());
+            let name = crate::tls::map_user(cert, candidates)
+                .ok_or_else(|| format!("no user for certificate {:?}", cert.subject))?;
+            return user_identity(&users.users[name]);
         }
         if no_credentials {
             if let Some(name) = &self.no_auth_user {
@@ -397,12 +400,12 @@ mod tests {
         let c = connect(&format!(r#"{{"nkey":"{pk}","sig":"{sig}"}}"#));
         let p = Presented {
             nonce: nonce.as_bytes(),
-            cert_names: None,
+            peer_cert: None,
         };
         assert_eq!(cfg.authenticate(&c, p).await.unwrap().name, pk);
         let other = Presented {
             nonce: b"other",
-            cert_names: None,
+            peer_cert: None,
         };
         assert!(cfg.authenticate(&c, other).await.is_err());
         assert!(login(&cfg, &format!(r#"{{"nkey":"{pk}"}}"#)).await.is_err());
@@ -429,23 +432,24 @@ mod tests {
         );
 
         let mut mapped = config(
-            "authorization { users: [ {user: \"CN=alice,O=Org\"}, {user: bob@example.com} ] }",
+            "authorization { users: [ {user: \"CN=alice,O=NATS Conformance\"}, {user: bob@example.com} ] }",
         )
         .unwrap();
         mapped.verify_and_map = true;
-        let names = vec!["bob@example.com".to_owned()];
+        use rustls::pki_types::pem::PemObject;
+        let pem = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/certs/client-bob.pem");
+        let der = rustls::pki_types::CertificateDer::from_pem_file(pem).unwrap();
+        let cert = crate::tls::PeerCert::from_der(&der).unwrap();
         let p = Presented {
             nonce: b"",
-            cert_names: Some(&names),
+            peer_cert: Some(&cert),
         };
-        assert_eq!(
-            mapped
-                .authenticate(&connect(r#"{"user":"CN=alice,O=Org"}"#), p)
-                .await
-                .unwrap()
-                .name,
-            "bob@example.com"
-        );
+        // The certificate decides; the user named in CONNECT is ignored.
+        let id = mapped
+            .authenticate(&connect(r#"{"user":"CN=alice,O=NATS Conformance"}"#), p)
+            .await
+            .unwrap();
+        assert_eq!(id.name, "bob@example.com");
         assert!(mapped
             .authenticate(&connect("{}"), Presented::default())
             .await

@@ -533,10 +533,13 @@ mod tests {
     use crate::config::Options;
 
     fn monitor(base: &str) -> Monitor {
-        let server = Server::new(Options {
-            http_base_path: base.into(),
-            ..Options::default()
-        })
+        let server = Server::new(
+            Options {
+                http_base_path: base.into(),
+                ..Options::default()
+            },
+            None,
+        )
         .expect("default options are valid");
         let _ = server.listen_addr.set("127.0.0.1:4222".parse().unwrap());
         Monitor::new(

@@ -87,6 +87,11 @@ pub struct ClientShared {
     /// Reply subjects this connection received, with the responses it may
     /// still publish to them (`allow_responses`).
     replies: Mutex<AHashMap<Box<[u8]>, ReplyGrant>>,
+    /// The negotiated TLS session, on a TLS connection.
+    pub tls: Option<crate::tls::TlsSession>,
+    /// The client certificate's identity, when the client presented one
+    /// (`tls { verify }`): what `verify_and_map` maps to a user.
+    pub peer_cert: Option<crate::tls::PeerCert>,
 }
 
 /// Responses a connection may publish to one reply subject it received.
@@ -270,13 +275,53 @@ struct Client {
     trace: bool,
 }
 
-/// Serves one accepted connection until it ends.
+/// What the accept path settled before the protocol starts.
+#[derive(Debug)]
+pub struct Accepted {
+    pub id: u64,
+    pub addr: SocketAddr,
+    /// The INFO line was already written (on the plain socket before TLS,
+    /// or inside TLS after a handshake-first).
+    pub info_sent: bool,
+    pub tls: Option<crate::tls::TlsSession>,
+    pub peer_cert: Option<crate::tls::PeerCert>,
+    /// The nonce sent in INFO (when nkey users exist), signed by nkey
+    /// clients in CONNECT.
+    pub nonce: Option<String>,
+}
+
+/// Serves one accepted plain connection until it ends.
 pub async fn serve<S>(server: Arc<Server>, stream: S, addr: SocketAddr)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let opts = server.opts();
     let id = server.next_client_id();
+    let accepted = Accepted {
+        id,
+        addr,
+        info_sent: false,
+        tls: None,
+        peer_cert: None,
+        nonce: server.auth().needs_nonce().then(crate::auth::new_nonce),
+    };
+    serve_accepted(server, stream, accepted).await;
+}
+
+/// Serves a connection whose transport is set up (TLS done when used).
+pub async fn serve_accepted<S>(server: Arc<Server>, stream: S, accepted: Accepted)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let opts = server.opts();
+    let Accepted {
+        id,
+        addr,
+        info_sent,
+        tls,
+        peer_cert,
+        nonce,
+    } = accepted;
+    let auth = server.auth();
     let account = server.accounts.global();
     let shared = Arc::new(ClientShared {
         id,
@@ -293,6 +338,8 @@ where
         filter_delivery: AtomicBool::new(false),
         track_replies: AtomicBool::new(false),
         replies: Mutex::new(AHashMap::new()),
+        tls,
+        peer_cert,
     });
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
@@ -306,10 +353,10 @@ where
         })
     };
 
-    let auth = server.auth();
-    let nonce = auth.needs_nonce().then(crate::auth::new_nonce);
-    let info = server.client_info_line(id, addr, None, nonce.as_deref());
-    shared.out.append(|b| b.extend_from_slice(&info));
+    if !info_sent {
+        let info = server.client_info_line(id, addr, None, nonce.as_deref());
+        shared.out.append(|b| b.extend_from_slice(&info));
+    }
     if !server.register_client(&shared) {
         log::error!(
             "{addr} - cid:{id} - maximum connections exceeded ({})",
@@ -672,7 +719,7 @@ impl Client {
         }
         let presented = crate::auth::Presented {
             nonce: self.nonce.as_deref().unwrap_or("").as_bytes(),
-            cert_names: None,
+            peer_cert: self.shared.peer_cert.as_ref(),
         };
         let identity = match self.server.authenticate(c, presented).await {
             Ok(id) => id,

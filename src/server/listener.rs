@@ -78,11 +78,13 @@ pub fn bind_addr(opts: &Options) -> String {
 /// # Errors
 /// When the address cannot be bound.
 pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
-    let server = Server::new(opts.clone())
+    let tls = crate::tls::TlsConfig::from_options(&opts)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let monitoring = opts.http_port != 0;
+    let server = Server::new(opts.clone(), tls)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let listener = TcpListener::bind(bind_addr(&opts)).await?;
     let addr = listener.local_addr()?;
-    let monitoring = opts.http_port != 0;
     let _ = server.listen_addr.set(addr);
     let monitor = if monitoring {
         Some(crate::monitor::start(server.clone()).await?)
@@ -90,6 +92,22 @@ pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
         None
     };
     log::info!("Listening for client connections on {addr}");
+    if let Some(tls) = &server.tls {
+        for w in &tls.warnings {
+            log::warn!("{w}");
+        }
+        let first_only = tls.options.handshake_first && tls.options.fallback_delay.is_none();
+        if server.opts().allow_non_tls && !first_only {
+            log::info!("TLS available for client connections");
+        } else {
+            log::info!("TLS required for client connections");
+        }
+        if first_only {
+            log::warn!(
+                "Clients that are not using \"TLS Handshake First\" option will fail to connect"
+            );
+        }
+    }
     let (stop, stop_rx) = watch::channel(false);
     let accept = tokio::spawn(accept_loop(server.clone(), listener, stop_rx));
     Ok(ServerHandle {
@@ -121,5 +139,17 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, mut stop: watch
 
 fn spawn_client(server: &Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    tokio::spawn(super::client::serve(server.clone(), stream, addr));
+    match &server.tls {
+        Some(tls) => {
+            tokio::spawn(crate::tls::accept::serve(
+                server.clone(),
+                tls.clone(),
+                stream,
+                addr,
+            ));
+        }
+        None => {
+            tokio::spawn(super::client::serve(server.clone(), stream, addr));
+        }
+    }
 }

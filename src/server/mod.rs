@@ -90,6 +90,8 @@ pub struct Server {
     pub start_time: SystemTime,
     /// The address clients connect to, once bound.
     pub listen_addr: std::sync::OnceLock<SocketAddr>,
+    /// TLS for client connections (`tls {}`), loaded at startup.
+    pub tls: Option<Arc<crate::tls::TlsConfig>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -99,11 +101,15 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Builds the server state from options (no sockets yet).
+    /// Builds the server state from options (no sockets yet). `tls` is the
+    /// loaded `tls {}` block ([`crate::tls::TlsConfig::from_options`]).
     ///
     /// # Errors
     /// An invalid auth configuration (users, permissions, `no_auth_user`).
-    pub fn new(opts: Options) -> Result<Arc<Server>, ConfigError> {
+    pub fn new(
+        opts: Options,
+        tls: Option<Arc<crate::tls::TlsConfig>>,
+    ) -> Result<Arc<Server>, ConfigError> {
         let id = crate::nkeys::KeyPair::new_server().public_key();
         let name = if opts.server_name.is_empty() {
             id.clone()
@@ -122,6 +128,11 @@ impl Server {
             headers: !opts.no_header_support,
             auth_required: auth.info_auth_required(),
             max_payload: opts.max_payload,
+            // As nats-server: TLS is required unless `allow_non_tls`, then
+            // only available.
+            tls_required: tls.is_some() && !opts.allow_non_tls,
+            tls_available: tls.is_some() && opts.allow_non_tls,
+            tls_verify: tls.as_ref().is_some_and(|t| t.options.verify),
             ..Default::default()
         };
         Ok(Arc::new(Server {
@@ -137,6 +148,7 @@ impl Server {
             stats: ServerStats::default(),
             start_time: SystemTime::now(),
             listen_addr: std::sync::OnceLock::new(),
+            tls,
         }))
     }
 
@@ -154,9 +166,20 @@ impl Server {
         self.auth.read().clone()
     }
 
-    /// How long a client has to send CONNECT when authorization is on.
+    /// How long a client has to send CONNECT when authorization is on:
+    /// the configured timeout, else 2s, or the TLS timeout + 1s with TLS.
     pub fn auth_timeout(&self) -> Duration {
-        self.opts().auth_timeout.unwrap_or(Duration::from_secs(2))
+        self.opts().auth_timeout.unwrap_or_else(|| match &self.tls {
+            Some(t) => t.default_auth_timeout(),
+            None => Duration::from_secs(2),
+        })
+    }
+
+    /// `tls { verify_and_map }`: client users come from the client
+    /// certificate ([`client::ClientShared::peer_cert`], mapped with
+    /// [`crate::tls::map_user`]).
+    pub fn tls_map(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.options.map)
     }
 
     /// Runs the auth pipeline for a CONNECT.
@@ -190,6 +213,29 @@ impl Server {
         account: Option<&Arc<Account>>,
         nonce: Option<&str>,
     ) -> Vec<u8> {
+        self.client_info(cid, addr, account, nonce).to_line()
+    }
+
+    /// The INFO line sent inside TLS after a handshake-first: it always
+    /// says TLS is required (as nats-server).
+    pub fn client_info_line_tls_first(
+        &self,
+        cid: u64,
+        addr: SocketAddr,
+        nonce: Option<&str>,
+    ) -> Vec<u8> {
+        let mut info = self.client_info(cid, addr, None, nonce);
+        info.tls_required = true;
+        info.to_line()
+    }
+
+    fn client_info(
+        &self,
+        cid: u64,
+        addr: SocketAddr,
+        account: Option<&Arc<Account>>,
+        nonce: Option<&str>,
+    ) -> Info {
         let mut info = self.info.clone();
         if let Some(a) = self.listen_addr.get() {
             info.port = a.port();
@@ -213,7 +259,7 @@ impl Server {
             info.remote_account = acc.name.to_string();
             info.acc_is_sys = self.is_system_account(acc);
         }
-        info.to_line()
+        info
     }
 
     /// Adds a connection; false when `max_connections` is reached.

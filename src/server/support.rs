@@ -10,7 +10,6 @@ use crate::config::{ConfigError, Map, Options};
 /// Top-level keys whose presence requires enforcement not built yet, with
 /// what they ask for.
 const UNSUPPORTED_TOP: &[(&str, &str)] = &[
-    ("tls", "TLS"),
     ("accounts", "accounts"),
     ("operator", "operator mode"),
     ("operators", "operator mode"),
@@ -45,6 +44,8 @@ fn refuse(map: &Map, key: &str, what: &str) -> Result<(), ConfigError> {
 /// # Errors
 /// The first setting that is not supported yet.
 pub fn check(opts: &Options) -> Result<(), ConfigError> {
+    // TLS is enforced: the block must be valid and its files usable.
+    crate::tls::TlsConfig::from_options(opts)?;
     if let Some(raw) = &opts.raw_config {
         for (key, what) in UNSUPPORTED_TOP {
             refuse(raw, key, what)?;
@@ -81,13 +82,25 @@ mod tests {
 
     #[test]
     fn unenforced_security_is_refused_with_position() {
-        let e = check(&opts("port: 1\ntls { cert_file: a }\n")).unwrap_err();
+        let e = check(&opts("port: 1\nhttps_port: 8443\n")).unwrap_err();
         assert!(e.to_string().starts_with("t.conf:2:"), "{e}");
-        assert!(e.to_string().contains("tls: TLS is not supported"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("https_port: HTTPS monitoring is not supported"),
+            "{e}"
+        );
+        let e = check(&opts(
+            "port: 1\ntls {\n  cert_file: /nonexistent/c.pem\n  key_file: k.pem\n}\n",
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("t.conf:3:3: tls.cert_file: "),
+            "{e}"
+        );
         let e = check(&opts("authorization {\n auth_callout { issuer: x }\n}\n")).unwrap_err();
         assert!(e.to_string().contains("auth_callout"), "{e}");
         assert!(check(&opts(
-            "authorization { users: [ {user: a, password: b} ] }\n"
+            "authorization {\n users: [ {user: a, password: b} ]\n}\n",
         ))
         .is_ok());
     }

@@ -170,6 +170,19 @@ async fn once_lists_the_connections_of_the_reference_server() {
     assert!(!out.contains("top-test-publisher"), "{out}");
     assert!(!out.contains("SUBSCRIPTIONS"), "{out}");
 
+    // uptime: shortest first, as nats-server sorts it (the publisher
+    // connected last).
+    let port = r.monitor.to_string();
+    let o = tokio::task::spawn_blocking(move || top(&["-m", &port, "-sort", "uptime", "--once"]))
+        .await
+        .unwrap();
+    let out = text(&o);
+    let at = |name: &str| out.find(name).unwrap_or_else(|| panic!("{name}\n{out}"));
+    assert!(
+        at("top-test-publisher") < at("top-test-subscriber"),
+        "{out}"
+    );
+
     // The live view needs a terminal; piped, it says so instead of hanging.
     let m = mon.clone();
     let o = tokio::task::spawn_blocking(move || top(&[&m]))

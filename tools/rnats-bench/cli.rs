@@ -169,6 +169,9 @@ pub struct RunArgs {
     /// Do not show the progress bars
     #[arg(long)]
     pub no_progress: bool,
+    /// Pause between two messages (or requests) of one client, e.g. 1ms
+    #[arg(long, value_parser = parse_sleep, default_value = "0s")]
+    pub sleep: Duration,
     /// Stop the run after this long even if the count is not reached
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     pub max_time: Duration,
@@ -190,6 +193,22 @@ pub fn parse_size(s: &str) -> Result<usize> {
     };
     n.checked_mul(mult)
         .with_context(|| format!("size {s:?} is too large"))
+}
+
+/// A duration that may be zero (`0s`, `0`).
+fn parse_sleep(s: &str) -> Result<Duration> {
+    match parse_duration(s) {
+        Ok(d) => Ok(d),
+        Err(_)
+            if s.trim()
+                .trim_end_matches(char::is_alphabetic)
+                .parse::<f64>()
+                == Ok(0.0) =>
+        {
+            Ok(Duration::ZERO)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// `500ms`, `10s`, `2m`, `1h`, or a number of seconds.
@@ -236,5 +255,8 @@ mod tests {
         assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("1d").is_err());
+        assert_eq!(parse_sleep("0s").unwrap(), Duration::ZERO);
+        assert_eq!(parse_sleep("2ms").unwrap(), Duration::from_millis(2));
+        assert!(parse_sleep("-1s").is_err());
     }
 }

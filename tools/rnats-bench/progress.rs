@@ -6,10 +6,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::task::JoinHandle;
+
+use crate::stats::commas;
 
 pub type Counter = Arc<AtomicU64>;
 
@@ -38,7 +40,7 @@ impl Progress {
     /// A bar for `label` expecting `total` messages; returns its counter.
     pub fn add(&mut self, label: &str, total: u64) -> Counter {
         let style = ProgressStyle::with_template(
-            "{prefix:>4} {bar:40.cyan/blue} {pos:>10}/{len:<10} {per_sec:>14} {elapsed_precise}",
+            "{prefix:>4} {bar:40.cyan/blue} {pos:>10}/{len:<10} {msg:>16} {elapsed_precise}",
         )
         .expect("valid progress template")
         .progress_chars("=> ");
@@ -55,10 +57,17 @@ impl Progress {
         let bars = self.bars.clone();
         self.ticker = Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(100));
+            let start = Instant::now();
             loop {
                 tick.tick().await;
+                let secs = start.elapsed().as_secs_f64().max(1e-3);
                 for (bar, c) in &bars {
-                    bar.set_position(c.load(Ordering::Relaxed));
+                    let n = c.load(Ordering::Relaxed);
+                    if bar.length().is_some_and(|l| bar.position() >= l) {
+                        continue; // done: keep the rate it finished with
+                    }
+                    bar.set_position(n);
+                    bar.set_message(format!("{} msgs/s", commas(n as f64 / secs)));
                 }
             }
         }));
@@ -72,6 +81,9 @@ impl Progress {
         for (bar, c) in &self.bars {
             bar.set_position(c.load(Ordering::Relaxed));
             bar.abandon();
+        }
+        if !self.bars.is_empty() && !self.multi.is_hidden() {
+            eprintln!();
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use async_nats::{Client, Subject, Subscriber};
@@ -26,6 +26,7 @@ pub async fn publisher(
     count: u64,
     progress: Counter,
     deadline: Instant,
+    sleep: Duration,
 ) -> Result<Sample> {
     let mut tally = Tally::new(progress);
     let start = Instant::now();
@@ -37,7 +38,13 @@ pub async fn publisher(
             .context("publish failed")?;
         sent += 1;
         tally.one();
-        if sent % DEADLINE_CHECK == 0 && Instant::now() >= deadline {
+        if !sleep.is_zero() {
+            tally.flush();
+            tokio::time::sleep(sleep).await;
+            if Instant::now() >= deadline {
+                break;
+            }
+        } else if sent % DEADLINE_CHECK == 0 && Instant::now() >= deadline {
             break;
         }
     }

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use async_nats::{Client, RequestErrorKind, Subject, Subscriber};
@@ -28,6 +28,7 @@ pub async fn requester(
     count: u64,
     progress: Counter,
     deadline: Instant,
+    sleep: Duration,
 ) -> Result<RequesterResult> {
     let mut tally = Tally::new(progress);
     let mut hist = new_histogram();
@@ -51,6 +52,10 @@ pub async fn requester(
                 bail!("no responders on {subject}: start repliers first (rnats-bench reply {subject})")
             }
             Err(e) => bail!("request failed: {e}"),
+        }
+        if !sleep.is_zero() {
+            tally.flush();
+            tokio::time::sleep(sleep).await;
         }
     }
     tally.flush();

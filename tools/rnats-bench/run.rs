@@ -72,12 +72,17 @@ fn sub_capacity(expected: u64) -> usize {
     expected.clamp(65_536, 4_194_304) as usize
 }
 
-async fn join<T: 'static>(set: &mut JoinSet<Result<T>>) -> Result<Vec<T>> {
+/// Client tasks, each tagged with its client number.
+type Tasks<T> = JoinSet<(usize, Result<T>)>;
+
+/// Waits for all the clients; their results in client order.
+async fn join<T: 'static>(set: &mut Tasks<T>) -> Result<Vec<T>> {
     let mut out = Vec::new();
     let mut first_err = None;
     while let Some(r) = set.join_next().await {
-        match r.context("client task failed")? {
-            Ok(v) => out.push(v),
+        let (i, r) = r.context("client task failed")?;
+        match r {
+            Ok(v) => out.push((i, v)),
             Err(e) => {
                 first_err.get_or_insert(e);
             }
@@ -85,8 +90,20 @@ async fn join<T: 'static>(set: &mut JoinSet<Result<T>>) -> Result<Vec<T>> {
     }
     match first_err {
         Some(e) => Err(e),
-        None => Ok(out),
+        None => {
+            out.sort_by_key(|(i, _)| *i);
+            Ok(out.into_iter().map(|(_, v)| v).collect())
+        }
     }
+}
+
+/// Spawns client `i`'s future into `set`.
+fn spawn<T: Send + 'static>(
+    set: &mut Tasks<T>,
+    i: usize,
+    f: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) {
+    set.spawn(async move { (i, f.await) });
 }
 
 /// Stops the receivers at the deadline, or (when `pubs_done` fires) once
@@ -163,8 +180,8 @@ pub async fn pubsub(
             done: stop_tx.clone(),
         })
     });
-    let mut sub_tasks = JoinSet::new();
-    for c in &sub_clients {
+    let mut sub_tasks = Tasks::new();
+    for (i, c) in sub_clients.iter().enumerate() {
         check_payload(c, run.size)?;
         let sub = match queue {
             Some(q) => c.queue_subscribe(subject.clone(), q.to_string()).await,
@@ -172,13 +189,14 @@ pub async fn pubsub(
         }
         .context("subscribe failed")?;
         round_trip(c).await?;
-        sub_tasks.spawn(subscriber(
+        let task = subscriber(
             sub,
             sub_expected,
             share.clone(),
             sub_counter.clone().unwrap_or_default(),
             stop_rx.clone(),
-        ));
+        );
+        spawn(&mut sub_tasks, i, task);
     }
     let pub_clients = connect_all(conn, "pub", pubs, 1024, None).await?;
     for c in &pub_clients {
@@ -196,16 +214,18 @@ pub async fn pubsub(
     );
     progress.start();
 
-    let mut pub_tasks = JoinSet::new();
-    for (c, n) in pub_clients.iter().zip(split(run.msgs, pubs)) {
-        pub_tasks.spawn(publisher(
+    let mut pub_tasks = Tasks::new();
+    for (i, (c, n)) in pub_clients.iter().zip(split(run.msgs, pubs)).enumerate() {
+        let task = publisher(
             c.clone(),
             subject.clone(),
             body.clone(),
             n,
             pub_counter.clone().unwrap_or_default(),
             deadline,
-        ));
+            run.sleep,
+        );
+        spawn(&mut pub_tasks, i, task);
     }
     let pub_samples = join(&mut pub_tasks).await;
     let _ = pubs_done_tx.send(());
@@ -305,15 +325,15 @@ pub async fn reqrep(
     // when the requesters are done.
     let served_total = (reqs == 0).then_some(run.msgs);
     let rep_clients = connect_all(conn, "rep", reps, sub_capacity(run.msgs), None).await?;
-    let mut rep_tasks = JoinSet::new();
-    for c in &rep_clients {
+    let mut rep_tasks = Tasks::new();
+    for (i, c) in rep_clients.iter().enumerate() {
         check_payload(c, run.size)?;
         let sub = c
             .queue_subscribe(subject.clone(), queue.to_string())
             .await
             .context("subscribe failed")?;
         round_trip(c).await?;
-        rep_tasks.spawn(replier(
+        let task = replier(
             c.clone(),
             sub,
             served.clone(),
@@ -321,7 +341,8 @@ pub async fn reqrep(
             stop_tx.clone(),
             rep_counter.clone().unwrap_or_default(),
             stop_rx.clone(),
-        ));
+        );
+        spawn(&mut rep_tasks, i, task);
     }
     let req_clients = connect_all(conn, "req", reqs, 1024, Some(timeout)).await?;
     for c in &req_clients {
@@ -336,16 +357,18 @@ pub async fn reqrep(
     );
     progress.start();
 
-    let mut req_tasks = JoinSet::new();
-    for (c, n) in req_clients.iter().zip(split(run.msgs, reqs)) {
-        req_tasks.spawn(requester(
+    let mut req_tasks = Tasks::new();
+    for (i, (c, n)) in req_clients.iter().zip(split(run.msgs, reqs)).enumerate() {
+        let task = requester(
             c.clone(),
             subject.clone(),
             body.clone(),
             n,
             req_counter.clone().unwrap_or_default(),
             deadline,
-        ));
+            run.sleep,
+        );
+        spawn(&mut req_tasks, i, task);
     }
     let req_results = join(&mut req_tasks).await;
     if reqs > 0 {

@@ -61,13 +61,14 @@ impl SortKey {
         ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join("|")
     }
 
-    /// nats-server's order: cid and start ascending, the counters
-    /// descending, last (most recent first), idle and uptime (longest
-    /// first). Ties fall back to cid.
+    /// nats-server's order (as 2.15.1 answers /connz): cid and start
+    /// ascending; the counters and rtt descending; last most recent first;
+    /// idle longest first; uptime shortest first. Ties fall back to cid.
     pub fn compare(self, a: &ConnInfo, b: &ConnInfo) -> Ordering {
         let o = match self {
             SortKey::Cid => a.cid.cmp(&b.cid),
-            SortKey::Start | SortKey::Uptime => a.start_ns.cmp(&b.start_ns),
+            SortKey::Start => a.start_ns.cmp(&b.start_ns),
+            SortKey::Uptime => b.start_ns.cmp(&a.start_ns),
             SortKey::Subs => b.subscriptions.cmp(&a.subscriptions),
             SortKey::Pending => b.pending_bytes.cmp(&a.pending_bytes),
             SortKey::MsgsTo => b.out_msgs.cmp(&a.out_msgs),
@@ -103,4 +104,37 @@ impl FromStr for SortKey {
 /// Sorts the polled page in place.
 pub fn sort(conns: &mut [ConnInfo], key: SortKey) {
     conns.sort_by(|a, b| key.compare(a, b));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(cid: u64, start: i64, last: i64, subs: u32) -> ConnInfo {
+        ConnInfo {
+            cid,
+            start_ns: start,
+            last_ns: last,
+            subscriptions: subs,
+            ..Default::default()
+        }
+    }
+
+    fn order(key: SortKey) -> Vec<u64> {
+        let mut v = vec![conn(2, 20, 50, 1), conn(1, 10, 40, 3), conn(3, 30, 60, 2)];
+        sort(&mut v, key);
+        v.iter().map(|c| c.cid).collect()
+    }
+
+    #[test]
+    fn orders_like_the_reference_server() {
+        assert_eq!(order(SortKey::Cid), [1, 2, 3]);
+        assert_eq!(order(SortKey::Start), [1, 2, 3]);
+        assert_eq!(order(SortKey::Uptime), [3, 2, 1]);
+        assert_eq!(order(SortKey::Last), [3, 2, 1]);
+        assert_eq!(order(SortKey::Idle), [1, 2, 3]);
+        assert_eq!(order(SortKey::Subs), [1, 3, 2]);
+        assert_eq!("msgs_to".parse::<SortKey>(), Ok(SortKey::MsgsTo));
+        assert!("nope".parse::<SortKey>().is_err());
+    }
 }

@@ -1,0 +1,153 @@
+//! rnats-bench: the job of `nats bench` for core NATS — publishers,
+//! subscribers, queue groups, requesters and repliers against rnats or
+//! nats-server, with live progress, a summary and CSV output.
+
+mod cli;
+mod connect;
+mod progress;
+mod pubsub;
+mod reqrep;
+mod run;
+mod stats;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use cli::{Cli, Mode, RunArgs};
+use connect::Connector;
+use stats::{commas, Report};
+
+/// Exit status of a run stopped by --max-time (or idle) before its count.
+const EXIT_INCOMPLETE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rnats-bench: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(bench(cli)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(EXIT_INCOMPLETE),
+        Err(e) => {
+            eprintln!("rnats-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn banner(kind: &str, conn: &Connector, run: &RunArgs, clients: &str) {
+    println!(
+        "Starting Core NATS {kind} benchmark [server={}, subject={}, {clients}, msgs={}, msgsize={} B, max-time={:?}]",
+        conn.servers(),
+        run.subject,
+        commas(run.msgs as f64),
+        run.size,
+        run.max_time
+    );
+}
+
+/// Runs the mode; `Ok(false)` when the run was incomplete.
+async fn bench(cli: Cli) -> Result<bool> {
+    let conn = Connector::new(&cli.conn)?;
+    let (report, run): (Report, &RunArgs) = match &cli.mode {
+        Mode::Pub { run, clients } => {
+            banner("publish", &conn, run, &format!("pubs={clients}"));
+            (run::pubsub(&conn, run, *clients, 0, None).await?, run)
+        }
+        Mode::Sub { run, clients } => {
+            banner("subscribe", &conn, run, &format!("subs={clients}"));
+            (run::pubsub(&conn, run, 0, *clients, None).await?, run)
+        }
+        Mode::Pubsub { run, pubs, subs } => {
+            banner("pub/sub", &conn, run, &format!("pubs={pubs}, subs={subs}"));
+            (run::pubsub(&conn, run, *pubs, *subs, None).await?, run)
+        }
+        Mode::Queue {
+            run,
+            pubs,
+            subs,
+            queue,
+        } => {
+            banner(
+                "queue group",
+                &conn,
+                run,
+                &format!("pubs={pubs}, queue subs={subs}, queue={queue}"),
+            );
+            (
+                run::pubsub(&conn, run, *pubs, *subs, Some(queue)).await?,
+                run,
+            )
+        }
+        Mode::Request {
+            run,
+            clients,
+            timeout,
+        } => {
+            banner("request", &conn, run, &format!("requesters={clients}"));
+            (
+                run::reqrep(&conn, run, *clients, 0, "", *timeout).await?,
+                run,
+            )
+        }
+        Mode::Reply {
+            run,
+            clients,
+            queue,
+        } => {
+            banner(
+                "reply",
+                &conn,
+                run,
+                &format!("repliers={clients}, queue={queue}"),
+            );
+            (
+                run::reqrep(&conn, run, 0, *clients, queue, std::time::Duration::ZERO).await?,
+                run,
+            )
+        }
+        Mode::Reqrep {
+            run,
+            requesters,
+            repliers,
+            timeout,
+        } => {
+            banner(
+                "request/reply",
+                &conn,
+                run,
+                &format!("requesters={requesters}, repliers={repliers}"),
+            );
+            (
+                run::reqrep(
+                    &conn,
+                    run,
+                    *requesters,
+                    *repliers,
+                    "rnats-bench-reply",
+                    *timeout,
+                )
+                .await?,
+                run,
+            )
+        }
+    };
+    println!();
+    print!("{}", report.render());
+    if let Some(path) = &run.csv {
+        std::fs::write(path, report.csv(&stats::run_id()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!();
+        println!("Saved metric data in csv file {}", path.display());
+    }
+    Ok(!report.incomplete)
+}

@@ -44,7 +44,7 @@ pub async fn publisher(
             if Instant::now() >= deadline {
                 break;
             }
-        } else if sent % DEADLINE_CHECK == 0 && Instant::now() >= deadline {
+        } else if sent.is_multiple_of(DEADLINE_CHECK) && Instant::now() >= deadline {
             break;
         }
     }

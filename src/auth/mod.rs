@@ -307,11 +307,25 @@ pub fn is_bcrypt(s: &str) -> bool {
         && b[6] == b'$'
 }
 
+/// Bounds concurrent bcrypt checks to all cores but one, so a burst of
+/// logins (each check burns tens of milliseconds of CPU) queues up instead
+/// of starving the tasks that move messages for connected clients.
+fn bcrypt_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
+    })
+}
+
 /// Compares a configured secret (plain or bcrypt) with what the client sent:
 /// plain text in constant time, bcrypt on the blocking pool.
 pub async fn secret_matches(expected: &str, given: String) -> bool {
     if is_bcrypt(expected) {
         let hash = expected.to_owned();
+        let Ok(_slot) = bcrypt_slots().acquire().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || bcrypt::verify(given, &hash).unwrap_or(false))
             .await
             .unwrap_or(false)

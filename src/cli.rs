@@ -271,6 +271,17 @@ mod tests {
     }
 
     #[test]
+    fn signal_flag_takes_command_and_optional_pid() {
+        assert_eq!(
+            p(&["-sl", "reload"]).unwrap().signal.as_deref(),
+            Some("reload")
+        );
+        let c = p(&["--signal=ldm=/tmp/x.pid", "-P", "/tmp/y.pid"]).unwrap();
+        assert_eq!(c.signal.as_deref(), Some("ldm=/tmp/x.pid"));
+        assert_eq!(c.pid_file, Some(PathBuf::from("/tmp/y.pid")));
+    }
+
+    #[test]
     fn errors_in_go_wording() {
         assert_eq!(p(&["-x"]).unwrap_err(), "flag provided but not defined: -x");
         assert_eq!(p(&["-p"]).unwrap_err(), "flag needs an argument: -p");

@@ -34,6 +34,8 @@ pub struct Cli {
     pub user: Option<String>,
     pub pass: Option<String>,
     pub auth: Option<String>,
+    /// `--signal <cmd>[=<pid or pid file>]`: signal a running server.
+    pub signal: Option<String>,
 }
 
 /// The usage text for `--help`.
@@ -51,6 +53,8 @@ Server Options:
     -t                               Test the configuration and exit
     --client_advertise <string>      Client URL to advertise to other servers
     --ports_file_dir <dir>           Write a ports file into this directory
+    -sl, --signal <signal>[=<pid>]   Send signal to rnats-server process (ldm, stop, quit, term, reopen, reload)
+                                     <pid> can be a pid or a pid file (default: the -P pid file)
 
 Logging Options:
     -l, --log <file>                 File to redirect log output
@@ -82,9 +86,8 @@ fn kind_of(name: &str) -> Option<Kind> {
     Some(match name {
         "a" | "addr" | "net" | "p" | "port" | "n" | "name" | "server_name" | "P" | "pid" | "m"
         | "http_port" | "ms" | "https_port" | "c" | "config" | "client_advertise"
-        | "ports_file_dir" | "l" | "log" | "log_size_limit" | "user" | "pass" | "auth" => {
-            Kind::Value
-        }
+        | "ports_file_dir" | "l" | "log" | "log_size_limit" | "user" | "pass" | "auth" | "sl"
+        | "signal" => Kind::Value,
         "t" | "h" | "help" | "v" | "version" | "T" | "logtime" | "D" | "debug" | "V" | "trace"
         | "VV" | "DV" | "DVV" => Kind::Bool,
         _ => return None,
@@ -191,6 +194,7 @@ impl Cli {
             "user" => self.user = Some(v),
             "pass" => self.pass = Some(v),
             "auth" => self.auth = Some(v),
+            "sl" | "signal" => self.signal = Some(v),
             _ => unreachable!("kind_of lists every value flag"),
         }
         Ok(())
@@ -264,6 +268,17 @@ mod tests {
         assert_eq!(c.pass.as_deref(), Some("p"));
         assert_eq!(c.auth.as_deref(), Some("t"));
         assert!(p(&["-t", "--version", "-h"]).unwrap().test_config);
+    }
+
+    #[test]
+    fn signal_flag_takes_command_and_optional_pid() {
+        assert_eq!(
+            p(&["-sl", "reload"]).unwrap().signal.as_deref(),
+            Some("reload")
+        );
+        let c = p(&["--signal=ldm=/tmp/x.pid", "-P", "/tmp/y.pid"]).unwrap();
+        assert_eq!(c.signal.as_deref(), Some("ldm=/tmp/x.pid"));
+        assert_eq!(c.pid_file, Some(PathBuf::from("/tmp/y.pid")));
     }
 
     #[test]

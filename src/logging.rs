@@ -19,11 +19,16 @@ enum Sink {
     File { path: PathBuf, file: File },
 }
 
-struct Logger {
-    pid: u32,
+/// What can change on reload: the level, the timestamp format and the sink.
+struct Settings {
     time: bool,
     utc: bool,
     level: log::LevelFilter,
+}
+
+struct Logger {
+    pid: u32,
+    settings: parking_lot::RwLock<Settings>,
     sink: Mutex<Sink>,
 }
 
@@ -33,7 +38,7 @@ struct Forward(Arc<Logger>);
 
 impl log::Log for Forward {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= self.0.level && m.target().starts_with("rnats")
+        m.level() <= self.0.settings.read().level && m.target().starts_with("rnats")
     }
 
     fn log(&self, record: &log::Record<'_>) {
@@ -47,9 +52,13 @@ impl log::Log for Forward {
             log::Level::Debug => "[DBG]",
             log::Level::Trace => "[TRC]",
         };
-        let line = if self.0.time {
+        let (time, utc) = {
+            let s = self.0.settings.read();
+            (s.time, s.utc)
+        };
+        let line = if time {
             const FMT: &str = "%Y/%m/%d %H:%M:%S%.6f";
-            let ts = if self.0.utc {
+            let ts = if utc {
                 chrono::Utc::now().format(FMT).to_string()
             } else {
                 chrono::Local::now().format(FMT).to_string()
@@ -85,19 +94,17 @@ fn open_log(path: &PathBuf) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-/// Installs the logger for these options. Later calls only report an error:
-/// the level and sink are fixed for the process (use [`reopen`] to rotate).
-///
-/// # Errors
-/// When the log file cannot be opened.
-pub fn init(opts: &Options) -> std::io::Result<()> {
-    let sink = match &opts.log_file {
+fn sink_for(opts: &Options) -> std::io::Result<Sink> {
+    Ok(match &opts.log_file {
         Some(path) => Sink::File {
             path: path.clone(),
             file: open_log(path)?,
         },
         None => Sink::Stderr,
-    };
+    })
+}
+
+fn settings_for(opts: &Options) -> Settings {
     let level = if opts.trace {
         log::LevelFilter::Trace
     } else if opts.debug {
@@ -105,17 +112,65 @@ pub fn init(opts: &Options) -> std::io::Result<()> {
     } else {
         log::LevelFilter::Info
     };
-    let logger = Arc::new(Logger {
-        pid: std::process::id(),
+    Settings {
         time: opts.logtime,
         utc: opts.logtime_utc,
         level,
+    }
+}
+
+/// Installs the logger for these options. A second call reconfigures the
+/// installed logger, as [`reconfigure`] does.
+///
+/// # Errors
+/// When the log file cannot be opened.
+pub fn init(opts: &Options) -> std::io::Result<()> {
+    if LOGGER.get().is_some() {
+        return reconfigure(opts);
+    }
+    let sink = sink_for(opts)?;
+    let settings = settings_for(opts);
+    let level = settings.level;
+    let logger = Arc::new(Logger {
+        pid: std::process::id(),
+        settings: parking_lot::RwLock::new(settings),
         sink: Mutex::new(sink),
     });
     if LOGGER.set(logger.clone()).is_ok() {
         log::set_max_level(level);
         let _ = log::set_boxed_logger(Box::new(Forward(logger)));
     }
+    Ok(())
+}
+
+/// Applies new logging options (config reload): level (`debug`, `trace`),
+/// timestamps and the sink (`log_file`). The new file is opened before
+/// anything changes, so on error the old settings stay in force.
+///
+/// # Errors
+/// When the new log file cannot be opened.
+pub fn reconfigure(opts: &Options) -> std::io::Result<()> {
+    let Some(l) = LOGGER.get() else {
+        return init(opts);
+    };
+    let new_settings = settings_for(opts);
+    let mut sink = l.sink.lock();
+    let same_file = match (&*sink, &opts.log_file) {
+        (Sink::File { path, .. }, Some(p)) => path == p,
+        (Sink::Stderr, None) => true,
+        _ => false,
+    };
+    if !same_file {
+        let new_sink = sink_for(opts)?;
+        if let Sink::File { file, .. } = &mut *sink {
+            let _ = file.flush();
+        }
+        *sink = new_sink;
+    }
+    drop(sink);
+    let level = new_settings.level;
+    *l.settings.write() = new_settings;
+    log::set_max_level(level);
     Ok(())
 }
 

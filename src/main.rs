@@ -25,6 +25,15 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if let Some(sig) = &cli.signal {
+        return match rnats::server::run::send_signal(sig, cli.pid_file.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rnats-server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut opts = match &cli.config {
         Some(path) => match Options::from_file(path) {
             Ok(o) => o,
@@ -70,7 +79,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(rnats::server::run::run(opts)) {
+    match runtime.block_on(rnats::server::run::run_with_cli(opts, cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e}");

@@ -92,6 +92,21 @@ pub struct ClientShared {
     /// The client certificate's identity, when the client presented one
     /// (`tls { verify }`): what `verify_and_map` maps to a user.
     pub peer_cert: Option<crate::tls::PeerCert>,
+    /// What the client presented when it logged in, so a config reload can
+    /// check it again against the new auth configuration (`None` until
+    /// CONNECT succeeded).
+    pub login: Mutex<Option<Login>>,
+    /// Bumped when a reload replaces the permissions; the reader then
+    /// adopts them before its next op.
+    perms_gen: AtomicU64,
+}
+
+/// The credentials a connection logged in with: its CONNECT and the nonce
+/// it signed, as nats-server keeps them to re-authorize on reload.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub connect: Connect,
+    pub nonce: Option<String>,
 }
 
 /// Responses a connection may publish to one reply subject it received.
@@ -146,6 +161,36 @@ impl ClientShared {
 
     pub fn num_subs(&self) -> usize {
         self.subs.lock().len()
+    }
+
+    /// Sends `-ERR '<text>'` without closing (from any task).
+    pub fn send_err(&self, text: &str) {
+        self.out.append(|b| encode::err(b, text));
+        self.out.flush();
+    }
+
+    /// Replaces the permissions after a config reload: delivery filtering
+    /// changes at once, publish and subscribe checks before the reader's
+    /// next op.
+    pub fn replace_permissions(&self, perms: Option<Arc<Permissions>>) {
+        self.set_delivery_permissions(perms);
+        self.perms_gen.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The subscriptions the (new) permissions no longer allow, removed from
+    /// this connection and its account; returns them.
+    pub fn remove_disallowed_subs(&self, perms: &Permissions) -> Vec<SubRef> {
+        let denied: Vec<SubRef> = self
+            .subs
+            .lock()
+            .values()
+            .filter(|s| perms.can_subscribe(&s.subject, s.queue.as_deref()) == SubCheck::Denied)
+            .cloned()
+            .collect();
+        for sub in &denied {
+            self.remove_sub(sub);
+        }
+        denied
     }
 
     /// Installs the permissions other tasks consult when delivering to this
@@ -258,6 +303,8 @@ struct Client {
     perms: Option<Arc<Permissions>>,
     /// Publish permission results by subject (bounded).
     pub_cache: AHashMap<Box<[u8]>, bool>,
+    /// The [`ClientShared::perms_gen`] the permissions above come from.
+    perms_gen: u64,
     /// The first PING after CONNECT gets an INFO with `connect_info`.
     connect_info_due: bool,
     pings_out: i32,
@@ -340,6 +387,8 @@ where
         replies: Mutex::new(AHashMap::new()),
         tls,
         peer_cert,
+        login: Mutex::new(None),
+        perms_gen: AtomicU64::new(0),
     });
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
@@ -389,6 +438,7 @@ where
         nonce,
         perms: None,
         pub_cache: AHashMap::new(),
+        perms_gen: 0,
         connect_info_due: false,
         pings_out: 0,
         active: false,
@@ -529,6 +579,13 @@ impl Client {
             *pos += n;
             if self.trace {
                 self.trace_in(&op);
+            }
+            let gen = self.shared.perms_gen.load(Ordering::Acquire);
+            if gen != self.perms_gen {
+                // A config reload replaced the permissions.
+                self.perms_gen = gen;
+                self.perms = self.shared.delivery.read().clone();
+                self.pub_cache.clear();
             }
             let keep = match op {
                 Op::Pub {
@@ -715,6 +772,7 @@ impl Client {
     /// closing with `Authorization Violation`) when it fails.
     async fn login_identity(&mut self, c: &Connect) -> bool {
         if !self.auth_required {
+            self.remember_login(c);
             return true;
         }
         let presented = crate::auth::Presented {
@@ -729,11 +787,20 @@ impl Client {
             }
         };
         self.shared.meta.lock().user = identity.name;
+        self.remember_login(c);
         self.pub_cache.clear();
         self.shared
             .set_delivery_permissions(identity.permissions.clone());
         self.perms = identity.permissions;
         true
+    }
+
+    /// Keeps what the client logged in with, for re-authorization on reload.
+    fn remember_login(&self, c: &Connect) {
+        *self.shared.login.lock() = Some(Login {
+            connect: c.clone(),
+            nonce: self.nonce.clone(),
+        });
     }
 
     /// Logs in without a CONNECT (an op came first and `no_auth_user` is

@@ -19,7 +19,7 @@ pub struct ServerHandle {
     /// The bound HTTP monitoring address, when monitoring is on.
     pub monitor_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
-    accept: JoinHandle<()>,
+    accept: Option<JoinHandle<()>>,
     monitor: Option<crate::monitor::MonitorHandle>,
 }
 
@@ -34,11 +34,19 @@ impl ServerHandle {
         self.monitor_addr.map(|a| format!("http://{a}"))
     }
 
+    /// Stops accepting connections and closes the listening socket (lame
+    /// duck mode); returns once no new client can connect.
+    pub async fn stop_accepting(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.await;
+        }
+    }
+
     /// Graceful shutdown: stop accepting, close every client after flushing
     /// what is queued for it, and wait (bounded) for the connections to end.
-    pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let _ = self.accept.await;
+    pub async fn shutdown(mut self) {
+        self.stop_accepting().await;
         if let Some(m) = self.monitor {
             m.shutdown().await;
         }
@@ -115,7 +123,7 @@ pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
         addr,
         monitor_addr: monitor.as_ref().map(|m| m.addr),
         stop,
-        accept,
+        accept: Some(accept),
         monitor,
     })
 }

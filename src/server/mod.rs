@@ -17,6 +17,7 @@ pub mod client;
 pub mod close;
 pub mod listener;
 pub mod outbound;
+pub mod reload;
 pub mod run;
 pub mod subscription;
 pub mod support;
@@ -92,6 +93,8 @@ pub struct Server {
     pub listen_addr: std::sync::OnceLock<SocketAddr>,
     /// TLS for client connections (`tls {}`), loaded at startup.
     pub tls: Option<Arc<crate::tls::TlsConfig>>,
+    /// Lame-duck mode: no new clients, the existing ones are being closed.
+    ldm: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Server {
@@ -149,12 +152,41 @@ impl Server {
             start_time: SystemTime::now(),
             listen_addr: std::sync::OnceLock::new(),
             tls,
+            ldm: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
     /// The options in force.
     pub fn opts(&self) -> Arc<Options> {
         self.opts.read().clone()
+    }
+
+    /// Installs reloaded options (new connections pick them up).
+    pub fn set_opts(&self, opts: Arc<Options>) {
+        *self.opts.write() = opts;
+    }
+
+    /// Installs a reloaded auth configuration (new logins use it; live
+    /// connections are re-authorized by [`reload`]).
+    pub fn set_auth(&self, auth: Arc<AuthConfig>) {
+        *self.auth.write() = auth;
+    }
+
+    /// Whether the server is in lame-duck mode.
+    pub fn is_lame_duck(&self) -> bool {
+        self.ldm.load(Ordering::Acquire)
+    }
+
+    /// Enters lame-duck mode; false when it already was.
+    pub fn set_lame_duck(&self) -> bool {
+        !self.ldm.swap(true, Ordering::AcqRel)
+    }
+
+    /// The INFO line telling a client the server is in lame-duck mode.
+    pub fn ldm_info_line(&self, cid: u64, addr: SocketAddr) -> Vec<u8> {
+        let mut info = self.client_info(cid, addr, None, None);
+        info.ldm = true;
+        info.to_line()
     }
 
     pub fn next_client_id(&self) -> u64 {
@@ -241,6 +273,9 @@ impl Server {
             info.port = a.port();
         }
         let opts = self.opts();
+        // Reloadable settings come from the options and auth in force.
+        info.max_payload = opts.max_payload;
+        info.auth_required = self.auth().info_auth_required();
         if !opts.client_advertise.is_empty() {
             if let Some((h, p)) = opts.client_advertise.rsplit_once(':') {
                 info.host = h.to_owned();

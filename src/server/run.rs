@@ -1,9 +1,15 @@
 //! Running the server as a process: start-up banner, pid and ports files,
-//! and signal handling (SIGINT/SIGTERM shut down gracefully).
+//! and signal handling as nats-server's: SIGINT/SIGTERM shut down
+//! gracefully, SIGHUP reloads the config, SIGUSR1 reopens the log file,
+//! SIGUSR2 enters lame-duck mode. [`send_signal`] is `--signal`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use super::listener;
+use super::close::CloseReason;
+use super::{listener, Server};
+use crate::cli::Cli;
 use crate::config::Options;
 
 /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
@@ -11,6 +17,15 @@ use crate::config::Options;
 /// # Errors
 /// When the client port cannot be bound or a pid file cannot be written.
 pub async fn run(opts: Options) -> Result<(), String> {
+    run_with_cli(opts, Cli::default()).await
+}
+
+/// [`run`], with the command-line flags that keep overriding the config
+/// file on reload.
+///
+/// # Errors
+/// When the client port cannot be bound or a pid file cannot be written.
+pub async fn run_with_cli(opts: Options, cli: Cli) -> Result<(), String> {
     log::info!("Starting rnats-server");
     log::info!(
         "  Version:  {} (nats-server {} compatible)",
@@ -25,7 +40,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
     }
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
-    let handle = listener::start(opts)
+    let mut handle = listener::start(opts)
         .await
         .map_err(|e| format!("Error listening on port: {e}"))?;
     log::info!("  Name:     {}", handle.server.name);
@@ -44,10 +59,11 @@ pub async fn run(opts: Options) -> Result<(), String> {
     };
     log::info!("Server is ready");
 
-    wait_for_shutdown_signal().await;
+    handle_signals(&mut handle, &cli).await;
     log::info!("Initiating Shutdown...");
+    let last_pid_file = handle.server.opts().pid_file.clone();
     handle.shutdown().await;
-    if let Some(p) = &pid_file {
+    for p in pid_file.iter().chain(last_pid_file.iter()) {
         let _ = std::fs::remove_file(p);
     }
     if let Some(p) = &ports_file {
@@ -71,18 +87,181 @@ fn write_ports_file(dir: &Path, url: &str, monitor: Option<&str>) -> Result<Path
     Ok(path)
 }
 
-async fn wait_for_shutdown_signal() {
+/// Serves signals until the server must shut down.
+async fn handle_signals(handle: &mut listener::ServerHandle, cli: &Cli) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
+    let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
+        signal(SignalKind::user_defined2()),
     ) else {
         // Without signal handlers, run until the process is killed.
         std::future::pending::<()>().await;
         return;
     };
-    tokio::select! {
-        _ = int.recv() => log::info!("Trapped \"interrupt\" signal"),
-        _ = term.recv() => log::info!("Trapped \"terminated\" signal"),
+    let server = handle.server.clone();
+    let (ldm_done_tx, mut ldm_done) = tokio::sync::mpsc::channel::<()>(1);
+    loop {
+        tokio::select! {
+            _ = int.recv() => {
+                log::info!("Trapped \"interrupt\" signal");
+                return;
+            }
+            _ = term.recv() => {
+                log::info!("Trapped \"terminated\" signal");
+                // As nats-server: ignored while lame duck mode runs.
+                if !server.is_lame_duck() {
+                    return;
+                }
+            }
+            _ = hup.recv() => {
+                log::info!("Trapped \"hangup\" signal");
+                if let Err(e) = super::reload::reload(&server, cli).await {
+                    log::error!("Failed to reload server configuration: {e}");
+                }
+            }
+            _ = usr1.recv() => {
+                log::info!("Trapped \"user defined signal 1\" signal");
+                reopen_log(&server);
+            }
+            _ = usr2.recv() => {
+                log::info!("Trapped \"user defined signal 2\" signal");
+                if server.set_lame_duck() {
+                    log::info!("Entering lame duck mode, stop accepting new clients");
+                    handle.stop_accepting().await;
+                    let server = server.clone();
+                    let done = ldm_done_tx.clone();
+                    tokio::spawn(async move {
+                        lame_duck(&server).await;
+                        let _ = done.send(()).await;
+                    });
+                }
+            }
+            _ = ldm_done.recv() => return,
+        }
+    }
+}
+
+fn reopen_log(server: &Server) {
+    if server.opts().log_file.is_none() {
+        log::info!("File log re-open ignored, not a file logger");
+        return;
+    }
+    match crate::logging::reopen() {
+        Ok(()) => log::info!("File log re-opened"),
+        Err(e) => log::error!("File log re-open failed: {e}"),
+    }
+}
+
+/// Lame-duck mode after the listener closed, as nats-server's: tell
+/// clients (INFO with `ldm`), wait the grace period, then close the clients
+/// one by one spread over the rest of `lame_duck_duration` (at most a second
+/// apart). Returns when all were closed; the caller shuts down.
+async fn lame_duck(server: &Arc<Server>) {
+    let clients = server.clients();
+    if clients.is_empty() {
+        return;
+    }
+    let opts = server.opts();
+    let grace = opts.lame_duck_grace_period;
+    let mut dur = opts.lame_duck_duration.saturating_sub(grace);
+    if dur.is_zero() {
+        dur = Duration::from_secs(1);
+    }
+    let n = clients.len();
+    let mut batch = 1usize;
+    let mut interval = dur / u32::try_from(n).unwrap_or(u32::MAX);
+    if interval.is_zero() {
+        interval = Duration::from_nanos(1);
+        batch = (n as u128 / dur.as_nanos().max(1)).max(1) as usize;
+    } else if interval > Duration::from_secs(1) {
+        interval = Duration::from_secs(1);
+    }
+    for c in &clients {
+        let proto = c.login.lock().as_ref().map_or(0, |l| l.connect.protocol);
+        if proto >= 1 {
+            let line = server.ldm_info_line(c.id, c.addr);
+            c.out.append(|b| b.extend_from_slice(&line));
+            c.out.flush();
+        }
+    }
+    tokio::time::sleep(grace).await;
+    log::info!("Closing existing clients");
+    for (i, c) in clients.iter().enumerate() {
+        c.close(CloseReason::ServerShutdown);
+        if i + 1 == n {
+            break;
+        }
+        if batch == 1 || i % batch == 0 {
+            use rand::Rng;
+            let nanos = interval.as_nanos().max(1) as u64;
+            let v = rand::thread_rng().gen_range(nanos / 2..=nanos);
+            tokio::time::sleep(Duration::from_nanos(v)).await;
+        }
+    }
+}
+
+/// `--signal <command>[=<pid or pid file>]`: sends the command's signal to
+/// a running server, as nats-server's `ProcessSignal`. Without a pid, the
+/// `-P` pid file names the process; without either, the one running
+/// rnats-server process (found with `pgrep`).
+///
+/// # Errors
+/// An unknown command, an unreadable pid, no or several servers running, or
+/// a failed `kill`.
+pub fn send_signal(spec: &str, pid_file: Option<&Path>) -> Result<(), String> {
+    use rustix::process::{kill_process, Pid, Signal};
+    let parts: Vec<&str> = spec.split('=').collect();
+    if parts.len() > 2 {
+        return Err(format!("invalid signal parameters: {:?}", &parts[2..]));
+    }
+    let command = parts[0];
+    let sig = match command {
+        "stop" => Signal::KILL,
+        "quit" => Signal::INT,
+        "reopen" => Signal::USR1,
+        "reload" => Signal::HUP,
+        "ldm" => Signal::USR2,
+        "term" => Signal::TERM,
+        _ => return Err(format!("unknown signal {command:?}")),
+    };
+    let pid_str = match (parts.get(1), pid_file) {
+        // A pid file if it can be read, else the pid itself.
+        (Some(p), _) => std::fs::read_to_string(p).unwrap_or_else(|_| (*p).to_owned()),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map_err(|e| format!("could not read pid file {}: {e}", f.display()))?,
+        (None, None) => resolve_pid()?,
+    };
+    let pid_str = pid_str.trim();
+    let pid = pid_str
+        .parse::<i32>()
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| format!("invalid pid: {pid_str}"))?;
+    kill_process(pid, sig).map_err(|e| format!("signal {command:?} {pid_str}: {e}"))
+}
+
+/// The pid of the single other running rnats-server process.
+fn resolve_pid() -> Result<String, String> {
+    let out = std::process::Command::new("pgrep")
+        .arg("rnats-server")
+        .output()
+        .map_err(|_| "unable to resolve pid, try providing one".to_string())?;
+    let me = std::process::id().to_string();
+    let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && *p != me)
+        .map(str::to_owned)
+        .collect();
+    match pids.len() {
+        0 => Err("no rnats-server processes running".into()),
+        1 => Ok(pids[0].clone()),
+        _ => Err(format!(
+            "multiple rnats-server processes running:\n{}",
+            pids.join("\n")
+        )),
     }
 }

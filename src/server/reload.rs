@@ -1,0 +1,378 @@
+//! Config reload (SIGHUP, `--signal reload`), as nats-server's
+//! `Server.Reload`: the config file is read again, flags given on the
+//! command line keep overriding it, and the result is checked in full
+//! before anything changes. A config that does not parse or validate, or
+//! that changes a setting which needs a restart, is refused and the old one
+//! stays in force.
+//!
+//! What a reload changes:
+//! - auth (token, user/password, users, nkeys, permissions): every live
+//!   connection is checked again with the credentials it logged in with; one
+//!   that no longer authenticates is closed with `Authorization Violation`,
+//!   one whose permissions changed gets them at once and loses the
+//!   subscriptions they no longer allow (each with a `-ERR`);
+//! - logging (`debug`, `trace`, `logtime`, `logtime_utc`, `log_file`);
+//! - `max_connections` (at once: connections over the new limit are
+//!   closed), and per-connection limits for new connections
+//!   (`max_payload`, `max_control_line`, `ping_interval`, `ping_max`,
+//!   `write_deadline`, `authorization.timeout`);
+//! - `pid_file`, `client_advertise`, tags, metadata and the other settings
+//!   read when used.
+
+use std::sync::Arc;
+
+use super::close::CloseReason;
+use super::Server;
+use crate::auth::{AuthConfig, Presented};
+use crate::cli::Cli;
+use crate::config::parser::format_go_duration;
+use crate::config::{Kind, Map, Options, Value};
+
+/// Reloads the configuration file the server was started with.
+///
+/// # Errors
+/// Why the new configuration was refused (the old one stays in force).
+pub async fn reload(server: &Arc<Server>, cli: &Cli) -> Result<(), String> {
+    let cur = server.opts();
+    let Some(path) = cur.config_file.clone() else {
+        return Err("can only reload config when a file is provided using -c or --config".into());
+    };
+    let mut new = Options::from_file(&path).map_err(|e| e.to_string())?;
+    cli.apply(&mut new);
+    new.validate().map_err(|e| e.to_string())?;
+    super::support::check(&new).map_err(|e| e.to_string())?;
+    let auth = AuthConfig::from_options(&new).map_err(|e| e.to_string())?;
+    unsupported_change(&cur, &new)?;
+    // The only step that can fail while applying: do it first.
+    crate::logging::reconfigure(&new)
+        .map_err(|e| format!("cannot open log file {:?}: {e}", new.log_file))?;
+    if new.pid_file != cur.pid_file {
+        if let Some(p) = &new.pid_file {
+            if let Err(e) = std::fs::write(p, std::process::id().to_string()) {
+                log::error!("Failed to write pidfile: {e}");
+            }
+        }
+    }
+    let changed = changes(&cur, &new);
+    let new = Arc::new(new);
+    let auth = Arc::new(auth);
+    let auth_changed = *auth != *server.auth();
+    server.set_opts(new.clone());
+    server.set_auth(auth.clone());
+    for line in &changed {
+        log::info!("Reloaded: {line}");
+    }
+    if auth_changed {
+        log::info!("Reloaded: authorization");
+    }
+    enforce_max_connections(server, new.max_connections);
+    reauthorize(server, &auth).await;
+    log::info!("Reloaded server configuration");
+    Ok(())
+}
+
+/// nats-server closes connections over a lowered `max_connections` at once.
+fn enforce_max_connections(server: &Server, max: i32) {
+    if max < 0 {
+        return;
+    }
+    let clients = server.clients();
+    let excess = clients.len().saturating_sub(max as usize);
+    if excess == 0 {
+        return;
+    }
+    // Newest first, so the longest-lived connections stay.
+    for c in clients.iter().rev().take(excess) {
+        c.close_with_error(
+            "maximum connections exceeded",
+            CloseReason::MaxConnectionsExceeded,
+        );
+    }
+    log::info!("Closed {excess} connections to fall within max_connections");
+}
+
+/// Checks every logged-in connection against the new auth configuration.
+async fn reauthorize(server: &Server, auth: &AuthConfig) {
+    for c in server.clients() {
+        let Some(login) = c.login.lock().clone() else {
+            continue; // Not logged in yet: CONNECT will use the new config.
+        };
+        let presented = Presented {
+            nonce: login.nonce.as_deref().unwrap_or("").as_bytes(),
+            peer_cert: c.peer_cert.as_ref(),
+        };
+        let identity = match auth.authenticate(&login.connect, presented).await {
+            Ok(id) => id,
+            Err(why) => {
+                log::error!(
+                    "{} - cid:{} - authentication error after reload: {why}",
+                    c.addr,
+                    c.id
+                );
+                c.close_with_error(
+                    "Authorization Violation",
+                    CloseReason::AuthenticationViolation,
+                );
+                continue;
+            }
+        };
+        c.meta.lock().user.clone_from(&identity.name);
+        let current = c.delivery.read().clone();
+        if current != identity.permissions {
+            c.replace_permissions(identity.permissions.clone());
+        }
+        let Some(perms) = &identity.permissions else {
+            continue;
+        };
+        let user = if identity.name.is_empty() {
+            format!("cid:{}", c.id)
+        } else {
+            format!("\"{}\"", identity.name)
+        };
+        for sub in c.remove_disallowed_subs(perms) {
+            let sid = String::from_utf8_lossy(&sub.sid);
+            match &sub.queue {
+                Some(q) => {
+                    c.send_err(&format!(
+                        "Permissions Violation for Subscription to \"{}\" using queue \"{q}\" (sid \"{sid}\")",
+                        sub.subject
+                    ));
+                    log::info!(
+                        "Removed sub \"{}\" using queue \"{q}\" (sid \"{sid}\") for {user} - not authorized",
+                        sub.subject
+                    );
+                }
+                None => {
+                    c.send_err(&format!(
+                        "Permissions Violation for Subscription to \"{}\" (sid \"{sid}\")",
+                        sub.subject
+                    ));
+                    log::info!(
+                        "Removed sub \"{}\" (sid \"{sid}\") for {user} - not authorized",
+                        sub.subject
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Two config values alike regardless of where they are in the file.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (&a.kind, &b.kind) {
+        (Kind::Array(x), Kind::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b))
+        }
+        (Kind::Map(x), Kind::Map(y)) => same_map(x, y),
+        (x, y) => x == y,
+    }
+}
+
+fn same_map(a: &Map, b: &Map) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b.iter())
+            .all(|((ka, va), (kb, vb))| ka.name == kb.name && same_value(va, vb))
+}
+
+fn same_block(a: &Option<Map>, b: &Option<Map>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => same_map(a, b),
+        _ => false,
+    }
+}
+
+fn opt_str(v: &Option<impl std::fmt::Display>) -> String {
+    v.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+/// The first setting that cannot change without a restart, in
+/// nats-server's wording (`config reload not supported for <Field>: old=…,
+/// new=…`, with nats-server's Go field names).
+fn unsupported_change(cur: &Options, new: &Options) -> Result<(), String> {
+    fn refuse(field: &str, old: impl std::fmt::Display, new: impl std::fmt::Display) -> String {
+        format!("config reload not supported for {field}: old={old}, new={new}")
+    }
+    macro_rules! fixed {
+        ($field:ident, $name:literal) => {
+            if cur.$field != new.$field {
+                return Err(refuse($name, &cur.$field, &new.$field));
+            }
+        };
+    }
+    fixed!(host, "Host");
+    // A random port (-1) stays the port that was bound.
+    if cur.port != new.port && !(cur.port == -1 && new.port == 0) {
+        return Err(refuse("Port", cur.port, new.port));
+    }
+    fixed!(server_name, "ServerName");
+    fixed!(http_host, "HTTPHost");
+    fixed!(http_port, "HTTPPort");
+    fixed!(https_port, "HTTPSPort");
+    fixed!(http_base_path, "HTTPBasePath");
+    fixed!(max_subs, "MaxSubs");
+    fixed!(max_sub_tokens, "MaxSubTokens");
+    fixed!(max_pending, "MaxPending");
+    fixed!(max_closed_clients, "MaxClosedClients");
+    fixed!(no_header_support, "NoHeaderSupport");
+    fixed!(no_sublist_cache, "NoSublistCache");
+    fixed!(no_system_account, "NoSystemAccount");
+    fixed!(allow_non_tls, "AllowNonTLS");
+    fixed!(log_size_limit, "LogSizeLimit");
+    fixed!(log_max_num, "LogMaxFiles");
+    if cur.lame_duck_duration != new.lame_duck_duration {
+        return Err(refuse(
+            "LameDuckDuration",
+            format_go_duration(cur.lame_duck_duration),
+            format_go_duration(new.lame_duck_duration),
+        ));
+    }
+    if cur.lame_duck_grace_period != new.lame_duck_grace_period {
+        return Err(refuse(
+            "LameDuckGracePeriod",
+            format_go_duration(cur.lame_duck_grace_period),
+            format_go_duration(new.lame_duck_grace_period),
+        ));
+    }
+    if cur.write_timeout != new.write_timeout {
+        return Err(refuse(
+            "WriteTimeout",
+            format!("{:?}", cur.write_timeout),
+            format!("{:?}", new.write_timeout),
+        ));
+    }
+    // nats-server allows removing no_auth_user (with its user), not setting
+    // or changing it.
+    if cur.no_auth_user != new.no_auth_user && new.no_auth_user.is_some() {
+        return Err(refuse(
+            "NoAuthUser",
+            opt_str(&cur.no_auth_user),
+            opt_str(&new.no_auth_user),
+        ));
+    }
+    if cur.system_account != new.system_account {
+        return Err(refuse(
+            "SystemAccount",
+            opt_str(&cur.system_account),
+            opt_str(&new.system_account),
+        ));
+    }
+    if cur.ports_file_dir != new.ports_file_dir {
+        return Err(refuse(
+            "PortsFileDir",
+            opt_str(&cur.ports_file_dir.as_ref().map(|p| p.display().to_string())),
+            opt_str(&new.ports_file_dir.as_ref().map(|p| p.display().to_string())),
+        ));
+    }
+    // rnats loads TLS once at startup (nats-server reloads it).
+    if !same_block(&cur.tls_block, &new.tls_block) {
+        return Err("config reload not supported for TLSConfig in this version of rnats".into());
+    }
+    Ok(())
+}
+
+/// The reloadable settings that changed, as nats-server logs them
+/// (`Reloaded: <what>`).
+fn changes(cur: &Options, new: &Options) -> Vec<String> {
+    let mut out = Vec::new();
+    macro_rules! plain {
+        ($field:ident, $name:literal) => {
+            if cur.$field != new.$field {
+                out.push(format!("{} = {}", $name, new.$field));
+            }
+        };
+    }
+    plain!(trace, "trace");
+    plain!(trace_verbose, "trace_verbose");
+    plain!(trace_headers, "trace_headers");
+    plain!(debug, "debug");
+    plain!(logtime, "logtime");
+    plain!(logtime_utc, "logtime_utc");
+    if cur.log_file != new.log_file {
+        out.push(format!(
+            "log_file = {}",
+            opt_str(&new.log_file.as_ref().map(|p| p.display().to_string()))
+        ));
+    }
+    plain!(max_connections, "max_connections");
+    if cur.pid_file != new.pid_file {
+        out.push(format!(
+            "pid_file = {}",
+            opt_str(&new.pid_file.as_ref().map(|p| p.display().to_string()))
+        ));
+    }
+    plain!(max_control_line, "max_control_line");
+    plain!(max_payload, "max_payload");
+    if cur.ping_interval != new.ping_interval {
+        out.push(format!(
+            "ping_interval = {}",
+            format_go_duration(new.ping_interval)
+        ));
+    }
+    plain!(ping_max, "ping_max");
+    if cur.write_deadline != new.write_deadline {
+        out.push(format!(
+            "write_deadline = {}",
+            format_go_duration(new.write_deadline)
+        ));
+    }
+    if cur.auth_timeout != new.auth_timeout {
+        out.push(format!(
+            "authorization timeout = {}",
+            new.auth_timeout
+                .map(|d| format!("{}", d.as_secs_f64()))
+                .unwrap_or_default()
+        ));
+    }
+    plain!(client_advertise, "client_advertise");
+    plain!(max_traced_msg_len, "max_traced_msg_len");
+    if cur.server_tags != new.server_tags {
+        out.push("tags".into());
+    }
+    if cur.server_metadata != new.server_metadata {
+        out.push("metadata".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn opts(src: &str) -> Options {
+        let parsed = crate::config::parser::parse_str_tracked(src, Path::new("t.conf")).unwrap();
+        Options::from_parsed(&parsed, Some(Path::new("t.conf")))
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn restart_only_settings_are_refused_in_nats_wording() {
+        let a = opts("port: 4222\n");
+        let b = opts("port: 4333\n");
+        assert_eq!(
+            unsupported_change(&a, &b).unwrap_err(),
+            "config reload not supported for Port: old=4222, new=4333"
+        );
+        let b = opts("port: 4222\nserver_name: x\n");
+        assert!(unsupported_change(&a, &b)
+            .unwrap_err()
+            .starts_with("config reload not supported for ServerName"));
+        let b = opts("port: 4222\ndebug: true\nmax_payload: 1024\nmax_connections: 5\n");
+        assert!(unsupported_change(&a, &b).is_ok());
+        let c = changes(&a, &b);
+        assert!(c.contains(&"debug = true".to_string()), "{c:?}");
+        assert!(c.contains(&"max_payload = 1024".to_string()), "{c:?}");
+    }
+
+    #[test]
+    fn moved_blocks_are_the_same() {
+        let a = opts("tls {\n  timeout: 2\n}\n");
+        let b = opts("\n\n# moved\ntls { timeout: 2 }\n");
+        assert!(same_block(&a.tls_block, &b.tls_block));
+        let c = opts("tls { timeout: 3 }\n");
+        assert!(!same_block(&a.tls_block, &c.tls_block));
+    }
+}

@@ -130,6 +130,30 @@ impl Outbound {
         st.buf.len() + st.in_flight
     }
 
+    /// Writes one batch, lowering the in-flight count as the kernel accepts
+    /// bytes, so the pending figure the slow-consumer limit checks is what
+    /// is really still queued (as nats-server counts it), not the whole batch
+    /// until its last byte is out. Each write may block at most
+    /// `write_deadline`.
+    async fn write_counted<W: AsyncWrite + Unpin>(
+        &self,
+        w: &mut W,
+        batch: &[u8],
+    ) -> Result<(), CloseReason> {
+        let mut off = 0;
+        while off < batch.len() {
+            match tokio::time::timeout(self.write_deadline, w.write(&batch[off..])).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return Err(CloseReason::WriteError),
+                Ok(Ok(n)) => {
+                    off += n;
+                    self.state.lock().in_flight = batch.len() - off;
+                }
+                Err(_) => return Err(CloseReason::SlowConsumerWriteDeadline),
+            }
+        }
+        Ok(())
+    }
+
     /// The writer loop. Returns when the connection is closing and its
     /// pending output has been flushed (or could not be), or when a write
     /// fails; in the latter cases it returns the reason to close with.
@@ -155,18 +179,15 @@ impl Outbound {
                 continue;
             }
             let res = tokio::select! {
-                r = tokio::time::timeout(self.write_deadline, w.write_all(&spare)) => r,
+                r = self.write_counted(&mut w, &spare) => r,
                 _ = self.abort.notified() => break self.closing(),
             };
             spare.clear();
             if spare.capacity() > KEEP_CAPACITY {
                 spare = BytesMut::new();
             }
-            self.state.lock().in_flight = 0;
-            match res {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => break Some(CloseReason::WriteError),
-                Err(_) => break Some(CloseReason::SlowConsumerWriteDeadline),
+            if let Err(reason) = res {
+                break Some(reason);
             }
         };
         match failed {

@@ -101,6 +101,23 @@ impl AuthConfig {
                 }
             }
         }
+        let users_in_accounts = users_of_accounts(opts, &mut users)?;
+        if let Some(pos) = users_in_accounts {
+            if opts.username.is_some() {
+                return Err(ConfigError::new(
+                    Some(pos),
+                    Some("accounts"),
+                    "Can not have a single user/pass and accounts",
+                ));
+            }
+            if opts.authorization.is_some() {
+                return Err(ConfigError::new(
+                    Some(pos),
+                    Some("accounts"),
+                    "Can not have a token and accounts",
+                ));
+            }
+        }
         let method = if !users.is_empty() {
             if opts.authorization.is_some() {
                 return Err(ConfigError::new(
@@ -264,6 +281,41 @@ impl AuthConfig {
         }
         user_identity(u)
     }
+}
+
+/// Adds the users of every account in the `accounts` block to `users`, bound
+/// to their account, with the account's `default_permissions`. Returns the
+/// position of the first users list, if any.
+fn users_of_accounts(
+    opts: &Options,
+    users: &mut Users,
+) -> Result<Option<crate::config::Pos>, ConfigError> {
+    let Some(block) = &opts.accounts_block else {
+        return Ok(None);
+    };
+    let mut first = None;
+    for (name, def) in block.iter() {
+        let Kind::Map(def) = &def.kind else {
+            continue;
+        };
+        let key = format!("accounts.{}", name.name);
+        let defaults = match def.get("default_permissions") {
+            Some(v) => Some(permissions::parse(v, &format!("{key}.default_permissions"))?),
+            None => None,
+        };
+        for (k, v) in def.iter() {
+            if !k.name.eq_ignore_ascii_case("users") {
+                continue;
+            }
+            first.get_or_insert_with(|| k.pos.clone());
+            let key = format!("{key}.users");
+            let parsed = users::parse_users(v, &key, Some(&name.name), defaults.as_ref())?;
+            users
+                .merge(parsed)
+                .map_err(|e| ConfigError::at(&k.pos, &key, e))?;
+        }
+    }
+    Ok(first)
 }
 
 fn allows_standard(types: &Option<Vec<String>>) -> bool {

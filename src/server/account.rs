@@ -3,11 +3,12 @@
 //! index, so accounts cannot see each other's messages unless something
 //! explicitly links them.
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::imports::{Exports, ResponseRoute, Route};
 use super::subscription::SubRef;
 use crate::subject::Sublist;
 
@@ -16,15 +17,43 @@ pub const GLOBAL_ACCOUNT: &str = "$G";
 /// The default name of the system account.
 pub const SYSTEM_ACCOUNT: &str = "$SYS";
 
-/// One account: a name and its subscription index.
+/// One account: a name, its subscription index and what links it to other
+/// accounts.
 pub struct Account {
     pub name: Arc<str>,
     pub sublist: Sublist<SubRef>,
+    /// Where messages published here go besides local subscribers: stream
+    /// exports to importing accounts, service imports into exporting
+    /// accounts, and the server's own handlers (system account). Kept apart
+    /// from `sublist` so an account without imports pays one flag check.
+    pub routes: Sublist<Route>,
+    has_routes: AtomicBool,
+    /// What this account exports, checked when an import is set up.
+    pub exports: RwLock<Exports>,
+    /// Reply subjects handed to this account's responders for requests that
+    /// came in through a service import, mapped back to the requester.
+    pub responses: Mutex<ahash::AHashMap<Box<[u8]>, Arc<ResponseRoute>>>,
+    has_responses: AtomicBool,
+    /// `_R_.<6 random chars>.`: the prefix of every reply subject above, so
+    /// only publishes that start with it need a map lookup.
+    pub reply_prefix: Box<str>,
+    /// Limits from the config (`limits {}`) or the account JWT.
+    pub limits: RwLock<AccountLimits>,
     /// Live client connections bound to this account.
     pub num_conns: AtomicU64,
     /// What the connections that were bound to this account did, added when
     /// each closes (monitoring adds the live connections' own counters).
     pub closed: ClosedTotals,
+}
+
+/// Per-account limits; 0 means unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountLimits {
+    pub max_connections: i64,
+    /// Per connection, as in nats-server.
+    pub max_subscriptions: i64,
+    pub max_payload: i64,
+    pub max_leafnodes: i64,
 }
 
 /// Message totals of an account's closed connections. Updated once per
@@ -62,9 +91,106 @@ impl Account {
         Account {
             name: name.into(),
             sublist: Sublist::new(cache),
+            routes: Sublist::new(cache),
+            has_routes: AtomicBool::new(false),
+            exports: RwLock::new(Exports::default()),
+            responses: Mutex::new(ahash::AHashMap::new()),
+            has_responses: AtomicBool::new(false),
+            reply_prefix: format!("_R_.{}.", super::imports::random_token(6)).into(),
+            limits: RwLock::new(AccountLimits::default()),
             num_conns: AtomicU64::new(0),
             closed: ClosedTotals::default(),
         }
+    }
+
+    /// Whether anything besides local subscribers may receive messages
+    /// published here (one relaxed load on the message path).
+    #[inline]
+    pub fn has_routes(&self) -> bool {
+        self.has_routes.load(Ordering::Relaxed)
+    }
+
+    /// Adds a route on `subject`.
+    pub fn add_route(&self, subject: &str, route: Route) -> Result<(), String> {
+        self.routes
+            .insert(subject, None, route)
+            .map_err(|e| format!("{e}"))?;
+        self.has_routes.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Removes every route for which `drop_it` is true.
+    pub fn remove_routes(&self, mut drop_it: impl FnMut(&Route) -> bool) {
+        let mut doomed = Vec::new();
+        self.routes.for_each_sub(|subject, _, r| {
+            if drop_it(r) {
+                doomed.push((subject.to_owned(), r.clone()));
+            }
+        });
+        for (subject, r) in doomed {
+            let _ = self.routes.remove(&subject, None, &r);
+        }
+        self.has_routes
+            .store(self.routes.count() > 0, Ordering::Relaxed);
+    }
+
+    /// Whether some reply subjects of this account map back to requesters.
+    #[inline]
+    pub fn has_responses(&self) -> bool {
+        self.has_responses.load(Ordering::Relaxed)
+    }
+
+    /// Remembers where a response to `reply` goes.
+    pub fn add_response(&self, reply: Box<[u8]>, route: Arc<ResponseRoute>) {
+        let mut m = self.responses.lock();
+        m.insert(reply, route);
+        self.has_responses.store(true, Ordering::Relaxed);
+    }
+
+    /// The requester a response on `subject` goes to; a singleton mapping is
+    /// used up by this call.
+    pub fn take_response(&self, subject: &[u8]) -> Option<Arc<ResponseRoute>> {
+        let mut m = self.responses.lock();
+        let r = m.get(subject)?.clone();
+        if r.single_use() {
+            m.remove(subject);
+        } else {
+            r.touch();
+        }
+        if m.is_empty() {
+            self.has_responses.store(false, Ordering::Relaxed);
+        }
+        Some(r)
+    }
+
+    /// Forgets a reply mapping (the request reached nobody).
+    pub fn remove_response(&self, reply: &[u8]) {
+        let mut m = self.responses.lock();
+        m.remove(reply);
+        if m.is_empty() {
+            self.has_responses.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops reply mappings whose response time ran out.
+    pub fn sweep_responses(&self, now: std::time::Instant) {
+        if !self.has_responses() {
+            return;
+        }
+        let mut m = self.responses.lock();
+        m.retain(|_, r| !r.expired(now));
+        if m.is_empty() {
+            self.has_responses.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Number of live reply mappings (monitoring and tests).
+    pub fn num_responses(&self) -> usize {
+        self.responses.lock().len()
+    }
+
+    pub fn limits(&self) -> AccountLimits {
+        *self.limits.read()
     }
 
     pub fn conns(&self) -> u64 {
@@ -75,6 +201,8 @@ impl Account {
 /// All accounts of a server, by name.
 pub struct Registry {
     accounts: RwLock<HashMap<Arc<str>, Arc<Account>>>,
+    /// The system account, when the server has one.
+    system: RwLock<Option<Arc<Account>>>,
     cache: bool,
 }
 
@@ -83,11 +211,31 @@ impl Registry {
     pub fn new(cache: bool) -> Self {
         let r = Registry {
             accounts: RwLock::new(HashMap::new()),
+            system: RwLock::new(None),
             cache,
         };
         r.get_or_create(GLOBAL_ACCOUNT);
-        r.get_or_create(SYSTEM_ACCOUNT);
+        let sys = r.get_or_create(SYSTEM_ACCOUNT);
+        *r.system.write() = Some(sys);
         r
+    }
+
+    /// The system account (`None` with `no_system_account`).
+    pub fn system(&self) -> Option<Arc<Account>> {
+        self.system.read().clone()
+    }
+
+    /// Makes `acc` the system account (or none).
+    pub fn set_system(&self, acc: Option<Arc<Account>>) {
+        *self.system.write() = acc;
+    }
+
+    /// Whether `acc` is the system account.
+    pub fn is_system(&self, acc: &Account) -> bool {
+        self.system
+            .read()
+            .as_ref()
+            .is_some_and(|s| std::ptr::eq(&**s, acc))
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Account>> {

@@ -12,8 +12,6 @@
 use ahash::AHashMap;
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,7 +21,8 @@ use tokio::sync::Notify;
 
 use super::account::Account;
 use super::close::CloseReason;
-use super::outbound::{Appended, Outbound};
+use super::outbound::Outbound;
+use super::route::{Origin, Router};
 use super::subscription::{SubRef, Subscription};
 use super::Server;
 use crate::auth::permissions::{ResponsePermission, SubCheck};
@@ -207,7 +206,7 @@ impl ClientShared {
     /// Whether a message on `subject` must be withheld from this connection
     /// (a subscribe deny entry matches it).
     #[inline]
-    fn withholds(&self, subject: &[u8]) -> bool {
+    pub(super) fn withholds(&self, subject: &[u8]) -> bool {
         if !self.filter_delivery.load(Ordering::Acquire) {
             return false;
         }
@@ -223,7 +222,7 @@ impl ClientShared {
     /// Records a reply subject this connection received, so that it may
     /// respond under `allow_responses`.
     #[inline]
-    fn grant_reply(&self, reply: &[u8]) {
+    pub(super) fn grant_reply(&self, reply: &[u8]) {
         if !self.track_replies.load(Ordering::Acquire) {
             return;
         }
@@ -313,9 +312,8 @@ struct Client {
     active: bool,
     l1_gen: u64,
     l1: AHashMap<Box<[u8]>, Arc<SublistResult<SubRef>>>,
-    /// Connections appended to during this read batch, flushed once at its end.
-    pcd: Vec<Arc<ClientShared>>,
-    rng: SmallRng,
+    /// Routes this connection's publishes; flushed once per read batch.
+    router: Router,
     in_msgs: u64,
     in_bytes: u64,
     /// `-V`: log every protocol op (checked once per op, not per log call).
@@ -444,8 +442,7 @@ where
         active: false,
         l1_gen: 0,
         l1: AHashMap::new(),
-        pcd: Vec::new(),
-        rng: SmallRng::from_entropy(),
+        router: Router::new(),
         in_msgs: 0,
         in_bytes: 0,
         trace: log::log_enabled!(log::Level::Trace),
@@ -786,6 +783,15 @@ impl Client {
                 return false;
             }
         };
+        if let Some(name) = &identity.account {
+            let Some(acc) = self.server.accounts.get(name) else {
+                self.auth_violation(&format!("account {name:?} not found"));
+                return false;
+            };
+            if !self.bind_account(acc) {
+                return false;
+            }
+        }
         self.shared.meta.lock().user = identity.name;
         self.remember_login(c);
         self.pub_cache.clear();
@@ -793,6 +799,52 @@ impl Client {
             .set_delivery_permissions(identity.permissions.clone());
         self.perms = identity.permissions;
         true
+    }
+
+    /// Moves the connection into `acc`, enforcing the account's connection
+    /// limit and adopting its payload and subscription limits. Returns false
+    /// (after closing) when the account is full.
+    fn bind_account(&mut self, acc: Arc<Account>) -> bool {
+        if Arc::ptr_eq(&acc, &self.account) {
+            return true;
+        }
+        let limits = acc.limits();
+        let n = acc.num_conns.fetch_add(1, Ordering::Relaxed) + 1;
+        if limits.max_connections > 0 && n > limits.max_connections as u64 {
+            acc.num_conns.fetch_sub(1, Ordering::Relaxed);
+            log::error!(
+                "{} - cid:{} - maximum account active connections exceeded ({})",
+                self.shared.addr,
+                self.shared.id,
+                acc.name
+            );
+            self.shared.close_with_error(
+                "maximum account active connections exceeded",
+                CloseReason::MaxAccountConnectionsExceeded,
+            );
+            return false;
+        }
+        let old = std::mem::replace(&mut *self.shared.account.write(), acc.clone());
+        old.num_conns.fetch_sub(1, Ordering::Relaxed);
+        if limits.max_payload > 0 && (limits.max_payload as usize) < self.parser.limits.max_payload
+        {
+            self.parser.limits.max_payload = limits.max_payload as usize;
+        }
+        self.account = acc;
+        self.l1.clear();
+        true
+    }
+
+    /// Subscriptions this connection may hold (0 = unlimited): the smaller of
+    /// the server's and its account's limit.
+    fn max_subs(&self) -> usize {
+        let server = self.server.opts().max_subs.max(0) as usize;
+        let account = self.account.limits().max_subscriptions.max(0) as usize;
+        match (server, account) {
+            (0, a) => a,
+            (s, 0) => s,
+            (s, a) => s.min(a),
+        }
     }
 
     /// Keeps what the client logged in with, for re-authorization on reload.
@@ -901,10 +953,11 @@ impl Client {
             ));
             return;
         }
+        let max_subs = self.max_subs();
         {
             let mut subs = self.shared.subs.lock();
             if !subs.contains_key(sid) {
-                if opts.max_subs > 0 && subs.len() >= opts.max_subs as usize {
+                if max_subs > 0 && subs.len() >= max_subs {
                     drop(subs);
                     log::error!(
                         "{} - cid:{} - maximum subscriptions exceeded",
@@ -1000,7 +1053,12 @@ impl Client {
             header_len,
             payload,
         };
-        let delivered = self.deliver_result(&result, &msg);
+        let origin = Origin {
+            client_id: self.shared.id,
+            echo: self.opts.echo,
+            rtt_ns: 0,
+        };
+        let delivered = self.router.route(&self.account, &result, &msg, &origin);
         if !delivered && reply.is_some() && self.opts.no_responders {
             self.send_no_responders(subject, reply.unwrap_or_default());
         }
@@ -1051,81 +1109,6 @@ impl Client {
         r
     }
 
-    /// Delivers to every plain subscriber and one member of each queue
-    /// group. Returns whether anyone received the message.
-    fn deliver_result(&mut self, r: &SublistResult<SubRef>, msg: &Message<'_>) -> bool {
-        let mut delivered = false;
-        let echo = self.opts.echo;
-        for sub in &r.psubs {
-            if !echo && sub.client.id == self.shared.id {
-                continue;
-            }
-            delivered |= self.deliver(sub, msg);
-        }
-        for (_, members) in &r.qsubs {
-            let n = members.len();
-            if n == 0 {
-                continue;
-            }
-            let start = if n == 1 { 0 } else { self.rng.gen_range(0..n) };
-            for i in 0..n {
-                let sub = &members[(start + i) % n];
-                if !echo && sub.client.id == self.shared.id {
-                    continue;
-                }
-                if self.deliver(sub, msg) {
-                    delivered = true;
-                    break;
-                }
-            }
-        }
-        delivered
-    }
-
-    /// Appends one MSG/HMSG to the subscriber's outbound buffer.
-    #[inline]
-    fn deliver(&mut self, sub: &SubRef, msg: &Message<'_>) -> bool {
-        let target = &sub.client;
-        if target.withholds(msg.subject) {
-            return false;
-        }
-        let Some(last) = sub.count_delivery() else {
-            return false;
-        };
-        let headers = target.headers.load(Ordering::Relaxed);
-        match target
-            .out
-            .append(|b| encode::msg(b, msg, &sub.sid, headers))
-        {
-            Appended::Ok => {}
-            Appended::Closed => return false,
-            Appended::SlowConsumer => {
-                log::info!(
-                    "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                    target.addr,
-                    target.id,
-                    target.out.max_pending
-                );
-                target.close(CloseReason::SlowConsumerPendingBytes);
-                return false;
-            }
-        }
-        if let Some(reply) = msg.reply {
-            target.grant_reply(reply);
-        }
-        target.stats.out_msgs.fetch_add(1, Ordering::Relaxed);
-        target
-            .stats
-            .out_bytes
-            .fetch_add(msg.payload.len() as u64, Ordering::Relaxed);
-        if last {
-            target.remove_sub(sub);
-        }
-        let target = target.clone();
-        self.mark(target);
-        true
-    }
-
     /// Answers a request nobody listens to with a 503 status, delivered on
     /// this connection's own subscription to the reply subject.
     fn send_no_responders(&mut self, subject: &[u8], reply: &[u8]) {
@@ -1151,34 +1134,19 @@ impl Client {
             header_len: Some(hdr.len()),
             payload: &hdr,
         };
-        self.deliver(&sub, &msg);
+        self.router.deliver(&sub, &msg);
     }
 
     #[inline]
     fn mark_self(&mut self) {
         let me = self.shared.clone();
-        self.mark(me);
-    }
-
-    /// Remembers a connection to flush at the end of this read batch.
-    #[inline]
-    fn mark(&mut self, c: Arc<ClientShared>) {
-        if self.pcd.len() <= 16 {
-            if self.pcd.iter().any(|p| p.id == c.id) {
-                return;
-            }
-        } else if self.pcd.last().is_some_and(|p| p.id == c.id) {
-            return;
-        }
-        self.pcd.push(c);
+        self.router.mark(me);
     }
 
     /// Ends a read batch: wakes the writer of every connection appended to,
     /// once, and publishes this batch's inbound counters.
     fn flush_batch(&mut self) {
-        for c in self.pcd.drain(..) {
-            c.out.flush();
-        }
+        self.router.flush();
         if self.in_msgs > 0 {
             let s = &self.shared.stats;
             s.in_msgs.fetch_add(self.in_msgs, Ordering::Relaxed);

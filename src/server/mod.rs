@@ -13,14 +13,18 @@
 //! account sublist → `Outbound` state. No lock is held across `.await`.
 
 pub mod account;
+pub mod account_config;
 pub mod client;
 pub mod close;
+pub mod imports;
 pub mod listener;
 pub mod outbound;
 pub mod reload;
+pub mod route;
 pub mod run;
 pub mod subscription;
 pub mod support;
+pub mod transform;
 
 use ahash::AHashMap;
 use parking_lot::{Mutex, RwLock};
@@ -120,6 +124,9 @@ impl Server {
             opts.server_name.clone()
         };
         let auth = AuthConfig::from_options(&opts)?;
+        let accounts_cfg = account_config::AccountsConfig::from_options(&opts)?;
+        let accounts = Registry::new(!opts.no_sublist_cache);
+        accounts_cfg.apply(&accounts, &opts)?;
         let info = Info {
             server_id: id.clone(),
             server_name: name.clone(),
@@ -139,7 +146,7 @@ impl Server {
             ..Default::default()
         };
         Ok(Arc::new(Server {
-            accounts: Registry::new(!opts.no_sublist_cache),
+            accounts,
             opts: RwLock::new(Arc::new(opts)),
             id,
             name,
@@ -228,12 +235,7 @@ impl Server {
     }
 
     pub fn is_system_account(&self, acc: &Account) -> bool {
-        let opts = self.opts();
-        let sys = opts
-            .system_account
-            .as_deref()
-            .unwrap_or(account::SYSTEM_ACCOUNT);
-        !opts.no_system_account && &*acc.name == sys
+        self.accounts.is_system(acc)
     }
 
     /// The INFO line for a client: the initial one, or (with `account`) the
@@ -293,6 +295,10 @@ impl Server {
             info.connect_info = true;
             info.remote_account = acc.name.to_string();
             info.acc_is_sys = self.is_system_account(acc);
+            let acc_max = acc.limits().max_payload;
+            if acc_max > 0 && (acc_max as i64) < info.max_payload as i64 {
+                info.max_payload = acc_max as _;
+            }
         }
         info
     }

@@ -10,7 +10,6 @@ use crate::config::{ConfigError, Map, Options};
 /// Top-level keys whose presence requires enforcement not built yet, with
 /// what they ask for.
 const UNSUPPORTED_TOP: &[(&str, &str)] = &[
-    ("accounts", "accounts"),
     ("operator", "operator mode"),
     ("operators", "operator mode"),
     ("root", "operator mode"),

@@ -1,0 +1,713 @@
+//! The `accounts {}` block: exports, imports and limits of config-file
+//! accounts, checked and installed as nats-server does (exports first, then
+//! stream imports, then service imports), with its error texts and the file
+//! and line of the offending entry. Users of the block are read by the auth
+//! pipeline ([`crate::auth`]).
+
+use std::sync::Arc;
+
+use super::account::{Account, AccountLimits, Registry, GLOBAL_ACCOUNT};
+use super::imports::{
+    Export, ExportAuth, Exports, ResponseType, Route, ServiceRoute, StreamRoute,
+    DEFAULT_RESPONSE_THRESHOLD,
+};
+use super::transform::Transform;
+use crate::config::{ConfigError, Kind, Map, Options, Pos, Value};
+
+/// One import as written in the config.
+#[derive(Debug, Clone)]
+pub struct ImportDef {
+    pub importer: String,
+    pub account: String,
+    pub subject: String,
+    pub stream: bool,
+    pub prefix: Option<String>,
+    pub to: Option<String>,
+    pub pos: Pos,
+}
+
+/// One account of the block.
+#[derive(Debug, Clone)]
+pub struct AccountDef {
+    pub name: String,
+    pub exports: Exports,
+    pub limits: AccountLimits,
+    pub pos: Pos,
+}
+
+/// The parsed block.
+#[derive(Debug, Clone, Default)]
+pub struct AccountsConfig {
+    pub accounts: Vec<AccountDef>,
+    pub imports: Vec<ImportDef>,
+}
+
+/// Keys of an account definition read elsewhere or accepted as-is.
+const OTHER_KEYS: &[&str] = &["users", "default_permissions", "nkey", "jetstream"];
+
+impl AccountsConfig {
+    /// Reads the `accounts` block of `opts`.
+    ///
+    /// # Errors
+    /// Malformed entries, with file, line and key.
+    pub fn from_options(opts: &Options) -> Result<AccountsConfig, ConfigError> {
+        let mut cfg = AccountsConfig::default();
+        let Some(block) = &opts.accounts_block else {
+            return Ok(cfg);
+        };
+        for (k, v) in block.iter() {
+            let name = k.name.clone();
+            if name == GLOBAL_ACCOUNT {
+                return Err(ConfigError::at(
+                    &k.pos,
+                    "accounts",
+                    format!("{name:?} is a Reserved Account"),
+                ));
+            }
+            let Kind::Map(m) = &v.kind else {
+                return Err(ConfigError::at(
+                    &v.pos,
+                    "accounts",
+                    "Expected map entries for accounts",
+                ));
+            };
+            let mut def = AccountDef {
+                name: name.clone(),
+                exports: Exports::default(),
+                limits: AccountLimits::default(),
+                pos: k.pos.clone(),
+            };
+            for (key, val) in m.iter() {
+                let lk = key.name.to_ascii_lowercase();
+                let path = format!("accounts.{name}.{}", key.name);
+                match lk.as_str() {
+                    "exports" => parse_exports(val, &path, &mut def.exports)?,
+                    "imports" => parse_imports(val, &path, &name, &mut cfg.imports)?,
+                    "limits" => def.limits = parse_limits(val, &path)?,
+                    "mappings" | "maps" => {
+                        return Err(ConfigError::at(
+                            &key.pos,
+                            &path,
+                            "account mappings are not supported by this version of rnats",
+                        ))
+                    }
+                    _ if OTHER_KEYS.contains(&lk.as_str()) => {}
+                    _ => {
+                        return Err(ConfigError::at(
+                            &key.pos,
+                            &path,
+                            format!("unknown field {:?}", key.name),
+                        ))
+                    }
+                }
+            }
+            cfg.accounts.push(def);
+        }
+        Ok(cfg)
+    }
+
+    /// Creates the accounts in `reg` and installs their exports, limits and
+    /// imports; picks the system account.
+    ///
+    /// # Errors
+    /// Imports that are not authorized, refer to unknown accounts or form a
+    /// cycle, with nats-server's text.
+    pub fn apply(&self, reg: &Registry, opts: &Options) -> Result<(), ConfigError> {
+        for def in &self.accounts {
+            let acc = reg.get_or_create(&def.name);
+            *acc.exports.write() = def.exports.clone();
+            *acc.limits.write() = def.limits;
+        }
+        if opts.no_system_account {
+            reg.set_system(None);
+        } else if let Some(name) = &opts.system_account {
+            match reg.get(name) {
+                Some(acc) => reg.set_system(Some(acc)),
+                None => {
+                    return Err(ConfigError::new(
+                        None,
+                        Some("system_account"),
+                        format!("system account {name:?} not defined"),
+                    ))
+                }
+            }
+        }
+        for imp in self.imports.iter().filter(|i| i.stream) {
+            add_stream_import(reg, imp)?;
+        }
+        for imp in self.imports.iter().filter(|i| !i.stream) {
+            add_service_import(reg, imp)?;
+        }
+        Ok(())
+    }
+}
+
+fn kind(stream: bool) -> &'static str {
+    if stream {
+        "stream"
+    } else {
+        "service"
+    }
+}
+
+fn import_err(imp: &ImportDef, why: impl std::fmt::Display) -> ConfigError {
+    ConfigError::at(
+        &imp.pos,
+        &format!("accounts.{}.imports", imp.importer),
+        format!(
+            "Error adding {} import {:?}: {why}",
+            kind(imp.stream),
+            imp.subject
+        ),
+    )
+}
+
+fn accounts_of(reg: &Registry, imp: &ImportDef) -> Result<(Arc<Account>, Arc<Account>), ConfigError> {
+    let Some(exporter) = reg.get(&imp.account) else {
+        return Err(ConfigError::at(
+            &imp.pos,
+            &format!("accounts.{}.imports", imp.importer),
+            format!(
+                "{:?} account not defined for {} import",
+                imp.account,
+                kind(imp.stream)
+            ),
+        ));
+    };
+    let importer = reg.get_or_create(&imp.importer);
+    Ok((importer, exporter))
+}
+
+/// Installs a stream import: a route in the exporter on the imported
+/// subject, renaming into the importer.
+pub fn add_stream_import(reg: &Registry, imp: &ImportDef) -> Result<(), ConfigError> {
+    let (importer, exporter) = accounts_of(reg, imp)?;
+    install_stream_import(
+        &importer,
+        &exporter,
+        &imp.subject,
+        imp.prefix.as_deref(),
+        imp.to.as_deref(),
+        true,
+    )
+    .map_err(|e| import_err(imp, e))
+}
+
+/// Checks and installs a stream import of `subject` from `exporter` into
+/// `importer`. `check_auth` is false when the caller already verified the
+/// import (an activation token).
+pub fn install_stream_import(
+    importer: &Arc<Account>,
+    exporter: &Arc<Account>,
+    subject: &str,
+    prefix: Option<&str>,
+    to: Option<&str>,
+    check_auth: bool,
+) -> Result<(), String> {
+    if check_auth
+        && exporter
+            .exports
+            .read()
+            .stream_for(&importer.name, subject)
+            .is_none()
+    {
+        return Err("stream import not authorized".into());
+    }
+    let transform = match (prefix, to) {
+        (Some(p), _) if !p.is_empty() => Some(Transform::prefix(subject, p).map_err(|e| e.0)?),
+        (_, Some(t)) if !t.is_empty() && t != subject => Some(
+            Transform::new(subject, t).map_err(|e| {
+                format!("failed to create mapping transform for stream import subject from {subject:?} to {t:?}: {e}")
+            })?,
+        ),
+        _ => None,
+    };
+    exporter.add_route(
+        subject,
+        Route::Stream(Arc::new(StreamRoute {
+            importer: importer.clone(),
+            transform,
+        })),
+    )
+}
+
+/// Installs a service import: a route in the importer on its local subject,
+/// forwarding into the exporter.
+pub fn add_service_import(reg: &Registry, imp: &ImportDef) -> Result<(), ConfigError> {
+    let (importer, exporter) = accounts_of(reg, imp)?;
+    let local = imp.to.clone().unwrap_or_else(|| imp.subject.clone());
+    install_service_import(&importer, &exporter, &local, &imp.subject, true)
+        .map_err(|e| import_err(imp, e))
+}
+
+/// Checks and installs a service import: requests published on `local` in
+/// `importer` go to `remote` in `exporter`.
+pub fn install_service_import(
+    importer: &Arc<Account>,
+    exporter: &Arc<Account>,
+    local: &str,
+    remote: &str,
+    check_auth: bool,
+) -> Result<(), String> {
+    if !crate::subject::is_valid_subject(local) || !crate::subject::is_valid_subject(remote) {
+        return Err("invalid subject".into());
+    }
+    let (response_type, response_threshold) = {
+        let ex = exporter.exports.read();
+        let found = if check_auth {
+            ex.service_for(&importer.name, remote)
+        } else {
+            ex.service_covering(remote)
+        };
+        match found {
+            Some(e) => (e.response_type, e.response_threshold),
+            None if check_auth => return Err("service import not authorized".into()),
+            None => (ResponseType::Singleton, DEFAULT_RESPONSE_THRESHOLD),
+        }
+    };
+    if forms_cycle(exporter, remote, &mut vec![importer.name.to_string()]) {
+        return Err("import forms a cycle".into());
+    }
+    let transform = if local == remote {
+        None
+    } else {
+        Some(Transform::new(local, remote).map_err(|e| e.0)?)
+    };
+    importer.add_route(
+        local,
+        Route::Service(Arc::new(ServiceRoute {
+            exporter: exporter.clone(),
+            transform,
+            response_type,
+            response_threshold,
+        })),
+    )
+}
+
+/// Whether a request on `subject` in `acc` would, through `acc`'s own
+/// service imports, reach an account already on the path.
+fn forms_cycle(acc: &Arc<Account>, subject: &str, visited: &mut Vec<String>) -> bool {
+    if visited.len() > 64 {
+        return true;
+    }
+    let mut next = Vec::new();
+    acc.routes.for_each_sub(|local, _, r| {
+        if let Route::Service(s) = r {
+            if subjects_collide(subject, local) {
+                next.push((s.exporter.clone(), local.to_owned(), s.transform.clone()));
+            }
+        }
+    });
+    for (exporter, local, transform) in next {
+        if visited.iter().any(|v| **v == *exporter.name) {
+            return true;
+        }
+        visited.push(acc.name.to_string());
+        let remote = match &transform {
+            Some(t) => t.apply(subject).unwrap_or_else(|| t.dest_pattern()),
+            None => local,
+        };
+        if forms_cycle(&exporter, &remote, visited) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether some subject matches both patterns.
+pub fn subjects_collide(a: &str, b: &str) -> bool {
+    let ta: Vec<&str> = a.split('.').collect();
+    let tb: Vec<&str> = b.split('.').collect();
+    let (mut i, mut j) = (0, 0);
+    while i < ta.len() && j < tb.len() {
+        if ta[i] == ">" || tb[j] == ">" {
+            return true;
+        }
+        if ta[i] != "*" && tb[j] != "*" && ta[i] != tb[j] {
+            return false;
+        }
+        i += 1;
+        j += 1;
+    }
+    i == ta.len() && j == tb.len()
+}
+
+fn want_string<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, ConfigError> {
+    match &v.kind {
+        Kind::String(s) => Ok(s),
+        _ => Err(ConfigError::at(
+            &v.pos,
+            key,
+            format!("Expected {what} to be string"),
+        )),
+    }
+}
+
+fn parse_exports(v: &Value, key: &str, out: &mut Exports) -> Result<(), ConfigError> {
+    let Kind::Array(items) = &v.kind else {
+        return Err(ConfigError::at(
+            &v.pos,
+            key,
+            "Exports should be an array",
+        ));
+    };
+    for item in items {
+        let Kind::Map(m) = &item.kind else {
+            return Err(ConfigError::at(
+                &item.pos,
+                key,
+                "Export Items should be a map with type entry",
+            ));
+        };
+        parse_export(m, item, key, out)?;
+    }
+    Ok(())
+}
+
+fn parse_export(m: &Map, item: &Value, key: &str, out: &mut Exports) -> Result<(), ConfigError> {
+    let mut subject: Option<(bool, String)> = None;
+    let mut auth = ExportAuth::Public;
+    let mut response_type = None;
+    let mut threshold = None;
+    for (k, v) in m.iter() {
+        match k.name.to_ascii_lowercase().as_str() {
+            "stream" | "service" => {
+                let stream = k.name.eq_ignore_ascii_case("stream");
+                if let Some((was, _)) = &subject {
+                    let msg = if *was {
+                        "Detected service but already saw a stream"
+                    } else {
+                        "Detected stream but already saw a service"
+                    };
+                    return Err(ConfigError::at(&k.pos, key, msg));
+                }
+                let s = want_string(v, key, if stream { "stream name" } else { "service name" })?;
+                if !crate::subject::is_valid_subject(s) {
+                    return Err(ConfigError::at(
+                        &v.pos,
+                        key,
+                        format!("Error adding {} export {s:?}: invalid subject", kind(stream)),
+                    ));
+                }
+                subject = Some((stream, s.to_owned()));
+            }
+            "accounts" => {
+                let Kind::Array(names) = &v.kind else {
+                    return Err(ConfigError::at(&v.pos, key, "Expected accounts to be an array"));
+                };
+                let mut list = Vec::new();
+                for n in names {
+                    list.push(want_string(n, key, "account name")?.to_owned());
+                }
+                auth = ExportAuth::Accounts(list);
+            }
+            "response" | "response_type" => {
+                let s = want_string(v, key, "response type")?;
+                response_type = Some(ResponseType::parse(s).ok_or_else(|| {
+                    ConfigError::at(&v.pos, key, format!("Unknown response type: {s:?}"))
+                })?);
+            }
+            "threshold" | "response_threshold" | "response_max_time" | "response_time" => {
+                let d = match &v.kind {
+                    Kind::Duration(d) => *d,
+                    Kind::String(s) => crate::config::parse_duration(s).ok_or_else(|| {
+                        ConfigError::at(
+                            &v.pos,
+                            key,
+                            format!("Expected response threshold to be a parseable time duration, got {s:?}"),
+                        )
+                    })?,
+                    _ => {
+                        return Err(ConfigError::at(
+                            &v.pos,
+                            key,
+                            "Expected response threshold to be a parseable time duration",
+                        ))
+                    }
+                };
+                threshold = Some(d);
+            }
+            "account_token_position" => match &v.kind {
+                Kind::Integer(n) if *n > 0 => auth = ExportAuth::TokenPosition(*n as usize),
+                _ => {
+                    return Err(ConfigError::at(
+                        &v.pos,
+                        key,
+                        "account_token_position must be a positive integer",
+                    ))
+                }
+            },
+            "latency" | "allow_trace" | "name" | "description" | "info_url" => {}
+            other => {
+                return Err(ConfigError::at(
+                    &k.pos,
+                    key,
+                    format!("unknown field {other:?} in export"),
+                ))
+            }
+        }
+    }
+    let Some((stream, subject)) = subject else {
+        return Err(ConfigError::at(
+            &item.pos,
+            key,
+            "Export Items should be a map with type entry",
+        ));
+    };
+    if stream && (response_type.is_some() || threshold.is_some()) {
+        return Err(ConfigError::at(
+            &item.pos,
+            key,
+            "Detected response directive on non-service",
+        ));
+    }
+    let export = Export {
+        subject,
+        auth,
+        response_type: response_type.unwrap_or_default(),
+        response_threshold: threshold.unwrap_or(DEFAULT_RESPONSE_THRESHOLD),
+    };
+    if stream {
+        out.streams.push(export);
+    } else {
+        out.services.push(export);
+    }
+    Ok(())
+}
+
+fn parse_imports(
+    v: &Value,
+    key: &str,
+    importer: &str,
+    out: &mut Vec<ImportDef>,
+) -> Result<(), ConfigError> {
+    let Kind::Array(items) = &v.kind else {
+        return Err(ConfigError::at(&v.pos, key, "Imports should be an array"));
+    };
+    for item in items {
+        let Kind::Map(m) = &item.kind else {
+            return Err(ConfigError::at(
+                &item.pos,
+                key,
+                "Import Items should be a map with type entry",
+            ));
+        };
+        let mut def: Option<ImportDef> = None;
+        let mut prefix = None;
+        let mut to = None;
+        for (k, v) in m.iter() {
+            match k.name.to_ascii_lowercase().as_str() {
+                "stream" | "service" => {
+                    let stream = k.name.eq_ignore_ascii_case("stream");
+                    if def.is_some() {
+                        let msg = if stream {
+                            "Detected stream but already saw a service"
+                        } else {
+                            "Detected service but already saw a stream"
+                        };
+                        return Err(ConfigError::at(&k.pos, key, msg));
+                    }
+                    let Kind::Map(spec) = &v.kind else {
+                        return Err(ConfigError::at(
+                            &v.pos,
+                            key,
+                            format!(
+                                "{} entry should be an account map",
+                                if stream { "Stream" } else { "Service" }
+                            ),
+                        ));
+                    };
+                    let account = spec.get("account").and_then(|v| match &v.kind {
+                        Kind::String(s) => Some(s.clone()),
+                        _ => None,
+                    });
+                    let subject = spec.get("subject").and_then(|v| match &v.kind {
+                        Kind::String(s) => Some(s.clone()),
+                        _ => None,
+                    });
+                    let (Some(account), Some(subject)) = (account, subject) else {
+                        return Err(ConfigError::at(
+                            &v.pos,
+                            key,
+                            "Expect an account name and a subject",
+                        ));
+                    };
+                    def = Some(ImportDef {
+                        importer: importer.to_owned(),
+                        account,
+                        subject,
+                        stream,
+                        prefix: None,
+                        to: None,
+                        pos: item.pos.clone(),
+                    });
+                }
+                "prefix" => prefix = Some(want_string(v, key, "prefix")?.to_owned()),
+                "to" => to = Some(want_string(v, key, "to")?.to_owned()),
+                "share" | "allow_trace" => {}
+                other => {
+                    return Err(ConfigError::at(
+                        &k.pos,
+                        key,
+                        format!("unknown field {other:?} in import"),
+                    ))
+                }
+            }
+        }
+        let Some(mut def) = def else {
+            return Err(ConfigError::at(
+                &item.pos,
+                key,
+                "Import Items should be a map with type entry",
+            ));
+        };
+        if def.stream && prefix.is_some() && to.is_some() {
+            return Err(ConfigError::at(
+                &item.pos,
+                key,
+                "Stream import can not have a 'prefix' and a 'to' property",
+            ));
+        }
+        if !def.stream && prefix.is_some() {
+            return Err(ConfigError::at(
+                &item.pos,
+                key,
+                "Detected prefix directive on a service import",
+            ));
+        }
+        def.prefix = prefix;
+        def.to = to;
+        out.push(def);
+    }
+    Ok(())
+}
+
+fn parse_limits(v: &Value, key: &str) -> Result<AccountLimits, ConfigError> {
+    let Kind::Map(m) = &v.kind else {
+        return Err(ConfigError::at(
+            &v.pos,
+            key,
+            "Expected account limits to be a map/struct",
+        ));
+    };
+    let mut l = AccountLimits::default();
+    for (k, v) in m.iter() {
+        let Kind::Integer(n) = v.kind else {
+            return Err(ConfigError::at(
+                &v.pos,
+                key,
+                format!("Expected {:?} to be an integer", k.name),
+            ));
+        };
+        match k.name.to_ascii_lowercase().as_str() {
+            "max_connections" | "max_conn" => l.max_connections = n,
+            "max_subscriptions" | "max_subs" => l.max_subscriptions = n,
+            "max_payload" | "max_pay" => l.max_payload = n,
+            "max_leafnodes" | "max_leafs" => l.max_leafnodes = n,
+            other => {
+                return Err(ConfigError::at(
+                    &k.pos,
+                    key,
+                    format!("Unknown field {other:?} parsing account limits"),
+                ))
+            }
+        }
+    }
+    Ok(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn opts(src: &str) -> Options {
+        let parsed = crate::config::parser::parse_str_tracked(src, Path::new("t.conf")).unwrap();
+        Options::from_parsed(&parsed, Some(Path::new("t.conf")))
+            .unwrap()
+            .0
+    }
+
+    fn apply(src: &str) -> Result<Registry, String> {
+        let o = opts(src);
+        let cfg = AccountsConfig::from_options(&o).map_err(|e| e.to_string())?;
+        let reg = Registry::new(true);
+        cfg.apply(&reg, &o).map_err(|e| e.to_string())?;
+        Ok(reg)
+    }
+
+    #[test]
+    fn exports_and_imports_install_routes() {
+        let reg = apply(
+            r#"accounts {
+              A: { exports: [ {stream: "events.>"}, {service: "svc.>", response_type: stream, threshold: "5s"} ] }
+              B: { imports: [ {stream: {account: A, subject: "events.>"}, prefix: p},
+                              {service: {account: A, subject: "svc.echo"}, to: "echo"} ] }
+            }"#,
+        )
+        .unwrap();
+        let a = reg.get("A").unwrap();
+        let b = reg.get("B").unwrap();
+        assert!(a.has_routes() && b.has_routes());
+        assert_eq!(a.routes.match_subject("events.x").psubs.len(), 1);
+        match &b.routes.match_subject("echo").psubs[0] {
+            Route::Service(s) => {
+                assert_eq!(s.response_type, ResponseType::Stream);
+                assert_eq!(s.response_threshold, Duration::from_secs(5));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refusals_use_nats_server_texts() {
+        let e = apply(
+            r#"accounts { A: { exports: [ {stream: "x", accounts: [B]} ] }, B: {}, C: { imports: [ {stream: {account: A, subject: x}} ] } }"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("Error adding stream import \"x\": stream import not authorized"), "{e}");
+        assert!(e.contains("t.conf:"), "{e}");
+        let e = apply(r#"accounts { B: { imports: [ {service: {account: NOPE, subject: x}} ] } }"#)
+            .unwrap_err();
+        assert!(e.contains("\"NOPE\" account not defined for service import"), "{e}");
+        let e = apply(r#"accounts { "$G": {} }"#).unwrap_err();
+        assert!(e.contains("Reserved Account"), "{e}");
+        let e = apply(r#"accounts { A: { limits: { max_bogus: 1 } } }"#).unwrap_err();
+        assert!(e.contains("Unknown field \"max_bogus\" parsing account limits"), "{e}");
+    }
+
+    #[test]
+    fn service_import_cycles_are_refused() {
+        let e = apply(
+            r#"accounts {
+              A: { exports: [ {service: "q"} ], imports: [ {service: {account: B, subject: q}} ] }
+              B: { exports: [ {service: "q"} ], imports: [ {service: {account: A, subject: q}} ] }
+            }"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("import forms a cycle"), "{e}");
+    }
+
+    #[test]
+    fn subjects_collide_like_nats_server() {
+        assert!(subjects_collide("a.*", "a.b"));
+        assert!(subjects_collide("a.>", "a.b.c"));
+        assert!(!subjects_collide("a.b", "a.c"));
+        assert!(!subjects_collide("a.*", "a.b.c"));
+    }
+
+    #[test]
+    fn limits_and_system_account() {
+        let reg = apply(
+            "system_account: S\naccounts { S: {}, A: { limits: { max_connections: 2, max_subs: 3, max_payload: 100 } } }",
+        )
+        .unwrap();
+        let a = reg.get("A").unwrap();
+        assert_eq!(a.limits().max_connections, 2);
+        assert_eq!(a.limits().max_subscriptions, 3);
+        assert_eq!(a.limits().max_payload, 100);
+        assert_eq!(&*reg.system().unwrap().name, "S");
+        assert!(apply("system_account: NOPE\naccounts { A: {} }").is_err());
+    }
+}

@@ -1,0 +1,427 @@
+//! Message routing: from a publish in one account to every subscriber it
+//! reaches, in that account and, through imports, in others.
+//!
+//! A [`Router`] is owned by whoever publishes (a client's reader task, or a
+//! short-lived one for the server's own messages). It appends MSG frames to
+//! subscribers' outbound buffers and remembers whom it appended to, so each
+//! is woken once per read batch ([`Router::flush`]). Inside one account a
+//! publish costs one index lookup (cached by the caller); crossing an import
+//! costs one more lookup in the other account and no payload copy, except
+//! that a service request gets its `Nats-Request-Info` header stamped.
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::account::Account;
+use super::client::ClientShared;
+use super::close::CloseReason;
+use super::imports::{push_random_token, ResponseRoute, Route, ServiceRoute};
+use super::outbound::Appended;
+use super::subscription::SubRef;
+use crate::protocol::encode::{self, Message};
+use crate::subject::SublistResult;
+
+/// How many imports one message may cross (stops chains that loop).
+const MAX_HOPS: u8 = 8;
+
+/// The header nats-server stamps on requests crossing a service import.
+pub const REQUEST_INFO_HEADER: &str = "Nats-Request-Info";
+
+/// Who published a message.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin {
+    /// The publishing connection (0 for the server itself).
+    pub client_id: u64,
+    /// Whether the publisher receives its own messages.
+    pub echo: bool,
+    /// The publisher's round-trip time, for `Nats-Request-Info`.
+    pub rtt_ns: u64,
+}
+
+impl Origin {
+    /// The server publishing on its own behalf.
+    pub fn server() -> Origin {
+        Origin {
+            client_id: 0,
+            echo: true,
+            rtt_ns: 0,
+        }
+    }
+}
+
+/// Routing state of one publisher.
+pub struct Router {
+    rng: SmallRng,
+    /// Connections appended to since the last flush.
+    pcd: Vec<Arc<ClientShared>>,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Router::new()
+    }
+}
+
+impl Router {
+    pub fn new() -> Router {
+        Router {
+            rng: SmallRng::from_entropy(),
+            pcd: Vec::new(),
+        }
+    }
+
+    /// Routes a message published in `acc`, whose local subscribers are
+    /// `local` (looked up by the caller, usually from its cache). Returns
+    /// whether anyone received it.
+    #[inline]
+    pub fn route(
+        &mut self,
+        acc: &Arc<Account>,
+        local: &SublistResult<SubRef>,
+        msg: &Message<'_>,
+        origin: &Origin,
+    ) -> bool {
+        let mut delivered = self.deliver_result(local, msg, origin);
+        if acc.has_routes() || acc.has_responses() {
+            delivered |= self.cross(acc, msg, origin, 0, false);
+        }
+        delivered
+    }
+
+    /// Routes a message in `acc` without a cached lookup (server messages,
+    /// and messages arriving through an import).
+    pub fn route_in(
+        &mut self,
+        acc: &Arc<Account>,
+        msg: &Message<'_>,
+        origin: &Origin,
+        depth: u8,
+        from_stream: bool,
+    ) -> bool {
+        let Ok(subject) = std::str::from_utf8(msg.subject) else {
+            return false;
+        };
+        let local = acc.sublist.match_subject(subject);
+        let mut delivered = self.deliver_result(&local, msg, origin);
+        if acc.has_routes() || acc.has_responses() {
+            delivered |= self.cross(acc, msg, origin, depth, from_stream);
+        }
+        delivered
+    }
+
+    /// Follows the routes of `acc` that match the message: stream exports,
+    /// service imports, server handlers, and responses to requests that came
+    /// in through a service import.
+    fn cross(
+        &mut self,
+        acc: &Arc<Account>,
+        msg: &Message<'_>,
+        origin: &Origin,
+        depth: u8,
+        from_stream: bool,
+    ) -> bool {
+        if depth >= MAX_HOPS {
+            return false;
+        }
+        let Ok(subject) = std::str::from_utf8(msg.subject) else {
+            return false;
+        };
+        let mut delivered = false;
+        if acc.has_routes() {
+            let routes = acc.routes.match_subject(subject);
+            for route in &routes.psubs {
+                match route {
+                    Route::Stream(s) => {
+                        let renamed;
+                        let subject = match &s.transform {
+                            Some(t) => match t.apply(subject) {
+                                Some(n) => {
+                                    renamed = n;
+                                    renamed.as_bytes()
+                                }
+                                None => continue,
+                            },
+                            None => msg.subject,
+                        };
+                        let m = Message { subject, ..*msg };
+                        delivered |= self.route_in(&s.importer, &m, origin, depth + 1, true);
+                    }
+                    Route::Service(s) if !from_stream => {
+                        delivered |= self.service_request(acc, s, subject, msg, origin, depth);
+                    }
+                    Route::Service(_) => {}
+                    Route::Internal(h) => {
+                        let body = match msg.header_len {
+                            Some(h) => &msg.payload[h.min(msg.payload.len())..],
+                            None => msg.payload,
+                        };
+                        (h.handler)(subject, msg.reply, body);
+                        delivered = true;
+                    }
+                }
+            }
+        }
+        if acc.has_responses() && msg.subject.starts_with(acc.reply_prefix.as_bytes()) {
+            if let Some(resp) = acc.take_response(msg.subject) {
+                delivered |= self.respond(&resp, msg, origin, depth);
+            }
+        }
+        delivered
+    }
+
+    /// Sends a request from `importer` into the exporting account, with a
+    /// reply subject that maps back to the requester.
+    fn service_request(
+        &mut self,
+        importer: &Arc<Account>,
+        s: &ServiceRoute,
+        subject: &str,
+        msg: &Message<'_>,
+        origin: &Origin,
+        depth: u8,
+    ) -> bool {
+        let renamed;
+        let subject = match &s.transform {
+            Some(t) => match t.apply(subject) {
+                Some(n) => {
+                    renamed = n;
+                    renamed.as_bytes()
+                }
+                None => return false,
+            },
+            None => msg.subject,
+        };
+        let exporter = &s.exporter;
+        let mut reply_buf = Vec::new();
+        if let Some(r) = msg.reply {
+            reply_buf.reserve(exporter.reply_prefix.len() + 6);
+            reply_buf.extend_from_slice(exporter.reply_prefix.as_bytes());
+            push_random_token(&mut reply_buf, &mut self.rng, 6);
+            exporter.add_response(
+                reply_buf.as_slice().into(),
+                Arc::new(ResponseRoute::new(
+                    importer.clone(),
+                    r,
+                    s.response_type,
+                    s.response_threshold,
+                )),
+            );
+        }
+        let (payload, header_len) = stamp_request_info(msg, &importer.name, origin.rtt_ns);
+        let m = Message {
+            subject,
+            reply: msg.reply.map(|_| reply_buf.as_slice()),
+            header_len: Some(header_len),
+            payload: &payload,
+        };
+        let delivered = self.route_in(exporter, &m, origin, depth + 1, false);
+        if !delivered && msg.reply.is_some() {
+            exporter.remove_response(&reply_buf);
+        }
+        delivered
+    }
+
+    /// Delivers a response to the requester's own reply subject, in its
+    /// account.
+    fn respond(
+        &mut self,
+        resp: &ResponseRoute,
+        msg: &Message<'_>,
+        origin: &Origin,
+        depth: u8,
+    ) -> bool {
+        let m = Message {
+            subject: &resp.reply,
+            reply: None,
+            ..*msg
+        };
+        self.route_in(&resp.requester, &m, origin, depth + 1, false)
+    }
+
+    /// Delivers to every plain subscriber and one member of each queue
+    /// group. Returns whether anyone received the message.
+    pub fn deliver_result(
+        &mut self,
+        r: &SublistResult<SubRef>,
+        msg: &Message<'_>,
+        origin: &Origin,
+    ) -> bool {
+        let mut delivered = false;
+        let skip_self = !origin.echo;
+        for sub in &r.psubs {
+            if skip_self && sub.client.id == origin.client_id {
+                continue;
+            }
+            delivered |= self.deliver(sub, msg);
+        }
+        for (_, members) in &r.qsubs {
+            let n = members.len();
+            if n == 0 {
+                continue;
+            }
+            let start = if n == 1 { 0 } else { self.rng.gen_range(0..n) };
+            for i in 0..n {
+                let sub = &members[(start + i) % n];
+                if skip_self && sub.client.id == origin.client_id {
+                    continue;
+                }
+                if self.deliver(sub, msg) {
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        delivered
+    }
+
+    /// Appends one MSG/HMSG to the subscriber's outbound buffer.
+    #[inline]
+    pub fn deliver(&mut self, sub: &SubRef, msg: &Message<'_>) -> bool {
+        let target = &sub.client;
+        if target.withholds(msg.subject) {
+            return false;
+        }
+        let Some(last) = sub.count_delivery() else {
+            return false;
+        };
+        let headers = target.headers.load(Ordering::Relaxed);
+        match target
+            .out
+            .append(|b| encode::msg(b, msg, &sub.sid, headers))
+        {
+            Appended::Ok => {}
+            Appended::Closed => return false,
+            Appended::SlowConsumer => {
+                log::info!(
+                    "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                    target.addr,
+                    target.id,
+                    target.out.max_pending
+                );
+                target.close(CloseReason::SlowConsumerPendingBytes);
+                return false;
+            }
+        }
+        if let Some(reply) = msg.reply {
+            target.grant_reply(reply);
+        }
+        target.stats.out_msgs.fetch_add(1, Ordering::Relaxed);
+        target
+            .stats
+            .out_bytes
+            .fetch_add(msg.payload.len() as u64, Ordering::Relaxed);
+        if last {
+            target.remove_sub(sub);
+        }
+        let target = target.clone();
+        self.mark(target);
+        true
+    }
+
+    /// Remembers a connection to flush at the end of this batch.
+    #[inline]
+    pub fn mark(&mut self, c: Arc<ClientShared>) {
+        if self.pcd.len() <= 16 {
+            if self.pcd.iter().any(|p| p.id == c.id) {
+                return;
+            }
+        } else if self.pcd.last().is_some_and(|p| p.id == c.id) {
+            return;
+        }
+        self.pcd.push(c);
+    }
+
+    /// Wakes the writer of every connection appended to, once.
+    pub fn flush(&mut self) {
+        for c in self.pcd.drain(..) {
+            c.out.flush();
+        }
+    }
+}
+
+/// The payload of a request crossing a service import: the requester's
+/// headers without any copy of `Nats-Request-Info` (matched without regard
+/// to case, so a client cannot forge it in another spelling), then the
+/// server's own, then the body. Returns the payload and its header length.
+pub fn stamp_request_info(msg: &Message<'_>, account: &str, rtt_ns: u64) -> (Vec<u8>, usize) {
+    let (headers, body) = match msg.header_len {
+        Some(h) => {
+            let h = h.min(msg.payload.len());
+            (&msg.payload[..h], &msg.payload[h..])
+        }
+        None => (&b""[..], msg.payload),
+    };
+    let info = serde_json::json!({ "acc": account, "rtt": rtt_ns }).to_string();
+    let mut out = Vec::with_capacity(headers.len() + info.len() + body.len() + 48);
+    let mut lines = headers.split(|&b| b == b'\n');
+    match lines.next() {
+        Some(status) if status.starts_with(b"NATS/") => {
+            out.extend_from_slice(status);
+            out.push(b'\n');
+        }
+        _ => out.extend_from_slice(b"NATS/1.0\r\n"),
+    }
+    for line in lines {
+        let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
+        if trimmed.is_empty() {
+            continue;
+        }
+        let name = trimmed.split(|&b| b == b':').next().unwrap_or(b"");
+        if name
+            .trim_ascii()
+            .eq_ignore_ascii_case(REQUEST_INFO_HEADER.as_bytes())
+        {
+            continue;
+        }
+        out.extend_from_slice(trimmed);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(REQUEST_INFO_HEADER.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(info.as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+    let header_len = out.len();
+    out.extend_from_slice(body);
+    (out, header_len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(payload: &[u8], header_len: Option<usize>) -> (String, usize) {
+        let msg = Message {
+            subject: b"s",
+            reply: None,
+            header_len,
+            payload,
+        };
+        let (p, h) = stamp_request_info(&msg, "B", 5);
+        (String::from_utf8(p).unwrap(), h)
+    }
+
+    #[test]
+    fn stamps_a_header_on_a_plain_message() {
+        let (p, h) = stamp(b"body", None);
+        assert_eq!(
+            p,
+            "NATS/1.0\r\nNats-Request-Info: {\"acc\":\"B\",\"rtt\":5}\r\n\r\nbody"
+        );
+        assert_eq!(&p[h..], "body");
+    }
+
+    #[test]
+    fn keeps_other_headers_and_drops_forged_copies_in_any_case() {
+        let hdr = "NATS/1.0\r\nX-A: 1\r\nnats-request-info: {\"acc\":\"EVIL\"}\r\nNATS-REQUEST-INFO : x\r\n\r\n";
+        let payload = format!("{hdr}data");
+        let (p, h) = stamp(payload.as_bytes(), Some(hdr.len()));
+        assert_eq!(
+            p,
+            "NATS/1.0\r\nX-A: 1\r\nNats-Request-Info: {\"acc\":\"B\",\"rtt\":5}\r\n\r\ndata"
+        );
+        assert!(!p.contains("EVIL"));
+        assert_eq!(&p[h..], "data");
+    }
+}

@@ -527,6 +527,71 @@ impl HealthStatus {
     }
 }
 
+/// A monitor for answers given over the system account (no HTTP listener:
+/// its address is the configured monitoring port, if any).
+fn detached(server: &Arc<Server>) -> Monitor {
+    let opts = server.opts();
+    let port = u16::try_from(opts.http_port.max(0)).unwrap_or(0);
+    let addr = SocketAddr::from(([0, 0, 0, 0], port));
+    Monitor::new(server.clone(), addr, http::monitor_host(&opts))
+}
+
+/// What a `$SYS.REQ.SERVER.<id>.<KIND>` request answers: the JSON of the
+/// monitoring endpoint of that name, or `None` for an unknown kind.
+pub fn endpoint_json(server: &Arc<Server>, kind: &str) -> Option<serde_json::Value> {
+    let path = match kind {
+        "VARZ" => VARZ_PATH,
+        "CONNZ" => CONNZ_PATH,
+        "SUBSZ" => SUBSZ_PATH,
+        "ACCOUNTZ" => ACCOUNTZ_PATH,
+        "HEALTHZ" => HEALTHZ_PATH,
+        _ => return None,
+    };
+    let reply = detached(server).handle(path, None);
+    serde_json::from_slice(&reply.body).ok()
+}
+
+/// The server statistics a STATSZ event carries.
+#[derive(Debug, Clone, Default)]
+pub struct StatsSnapshot {
+    pub mem: i64,
+    pub cores: usize,
+    pub cpu: f64,
+    pub connections: usize,
+    pub total_connections: u64,
+    pub active_accounts: usize,
+    pub subscriptions: u64,
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    pub slow_consumers: u64,
+}
+
+/// Takes the statistics STATSZ reports.
+pub fn stats_snapshot(server: &Arc<Server>) -> StatsSnapshot {
+    let v = detached(server).varz();
+    StatsSnapshot {
+        mem: v.mem,
+        cores: v.cores,
+        cpu: v.cpu,
+        connections: v.connections,
+        total_connections: v.total_connections,
+        active_accounts: server
+            .accounts
+            .all()
+            .iter()
+            .filter(|a| a.conns() > 0)
+            .count(),
+        subscriptions: v.subscriptions,
+        in_msgs: v.in_msgs,
+        in_bytes: v.in_bytes,
+        out_msgs: v.out_msgs,
+        out_bytes: v.out_bytes,
+        slow_consumers: v.slow_consumers,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

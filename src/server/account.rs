@@ -206,6 +206,14 @@ pub struct Registry {
     cache: bool,
 }
 
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("accounts", &self.accounts.read().len())
+            .finish()
+    }
+}
+
 impl Registry {
     /// A registry holding the global and system accounts.
     pub fn new(cache: bool) -> Self {

@@ -451,6 +451,8 @@ where
     client.run(reader, auth_timeout).await;
 
     let reason = shared.out.closing().unwrap_or(CloseReason::ClientClosed);
+    let was_connected = client.connected;
+    drop(client);
     let subs = shared.remove_all_subs();
     shared
         .account
@@ -462,6 +464,9 @@ where
     // that waits for live connections also waits for their output.
     let _ = writer_task.await;
     server.unregister_client(&shared, reason, subs);
+    if was_connected {
+        super::events::client_disconnected(&server, &shared, reason);
+    }
     let name = shared.meta.lock().name.clone();
     if name.is_empty() {
         log::debug!("{addr} - cid:{id} - Client connection closed: {reason}");
@@ -712,6 +717,11 @@ impl Client {
             self.shared.addr,
             self.shared.id
         );
+        super::events::auth_error(
+            &self.server,
+            &self.shared,
+            CloseReason::AuthenticationViolation.as_str(),
+        );
         self.shared.close_with_error(
             "Authorization Violation",
             CloseReason::AuthenticationViolation,
@@ -762,6 +772,7 @@ impl Client {
         self.opts = c;
         self.connected = true;
         self.send_ok();
+        super::events::client_connected(&self.server, &self.shared);
         true
     }
 
@@ -862,6 +873,7 @@ impl Client {
             return false;
         }
         self.connected = true;
+        super::events::client_connected(&self.server, &self.shared);
         true
     }
 

@@ -116,6 +116,7 @@ pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
             );
         }
     }
+    tokio::spawn(super::events::run_periodic(Arc::downgrade(&server)));
     let (stop, stop_rx) = watch::channel(false);
     let accept = tokio::spawn(accept_loop(server.clone(), listener, stop_rx));
     Ok(ServerHandle {

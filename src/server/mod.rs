@@ -16,6 +16,7 @@ pub mod account;
 pub mod account_config;
 pub mod client;
 pub mod close;
+pub mod events;
 pub mod imports;
 pub mod listener;
 pub mod outbound;
@@ -145,7 +146,7 @@ impl Server {
             tls_verify: tls.as_ref().is_some_and(|t| t.options.verify),
             ..Default::default()
         };
-        Ok(Arc::new(Server {
+        let server = Arc::new(Server {
             accounts,
             opts: RwLock::new(Arc::new(opts)),
             id,
@@ -160,7 +161,9 @@ impl Server {
             listen_addr: std::sync::OnceLock::new(),
             tls,
             ldm: std::sync::atomic::AtomicBool::new(false),
-        }))
+        });
+        events::install(&server);
+        Ok(server)
     }
 
     /// The options in force.

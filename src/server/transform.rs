@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(t.apply("m.a.b").as_deref(), Some("mapped.b.a"));
         let t = Transform::new("w.*", "wm.{{wildcard(1)}}").unwrap();
         assert_eq!(t.apply("w.x").as_deref(), Some("wm.x"));
-        let t = Transform::new("w.*", "wm.pre-{{ wildcard( 1 ) }}-post").unwrap();
+        let t = Transform::new("w.*", "wm.pre-{{wildcard(1)}}-post").unwrap();
         assert_eq!(t.apply("w.x").as_deref(), Some("wm.pre-x-post"));
         assert!(Transform::new("w.*", "wm.$2").is_err());
         assert!(Transform::new("w.*", "{{partition(2,1)}}").is_err());

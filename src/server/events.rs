@@ -1,0 +1,331 @@
+//! The system account's events and requests: what an operator subscribed in
+//! the system account sees and can ask, with the subjects and JSON shapes
+//! nats-server uses.
+//!
+//! Events are published only when someone in the system account listens on
+//! the subject, so a server nobody monitors builds no JSON. Requests are
+//! served by [`InternalRoute`]s in the system account's route index; each
+//! answers from a spawned task so the publisher's reader never waits on it.
+
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::account::Account;
+use super::client::ClientShared;
+use super::close::CloseReason;
+use super::imports::{random_token, InternalRoute, Route};
+use super::route::{Origin, Router};
+use super::Server;
+use crate::monitor::format::rfc3339;
+use crate::protocol::encode::Message;
+
+/// Sequence of server-info stamps in events.
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Publishes `payload` on `subject` in `acc` as the server.
+pub fn publish(acc: &Arc<Account>, subject: &str, reply: Option<&str>, payload: &[u8]) {
+    let msg = Message {
+        subject: subject.as_bytes(),
+        reply: reply.map(str::as_bytes),
+        header_len: None,
+        payload,
+    };
+    let mut router = Router::new();
+    router.route_in(acc, &msg, &Origin::server(), 0, false);
+    router.flush();
+}
+
+/// Publishes a JSON event in the system account when someone listens.
+fn emit(server: &Server, subject: &str, event: impl FnOnce() -> Value) {
+    let Some(sys) = server.accounts.system() else {
+        return;
+    };
+    if !sys.sublist.has_interest(subject) {
+        return;
+    }
+    publish(&sys, subject, None, event().to_string().as_bytes());
+}
+
+/// The `server` object of every event and reply.
+pub fn server_info(server: &Server) -> Value {
+    json!({
+        "name": server.name,
+        "host": server.opts().host,
+        "id": server.id,
+        "ver": crate::VERSION,
+        "jetstream": false,
+        "flags": 0,
+        "seq": SEQ.fetch_add(1, Ordering::Relaxed) + 1,
+        "time": rfc3339(SystemTime::now()),
+    })
+}
+
+/// The `client` object of connect and disconnect events.
+fn client_info(server: &Server, c: &ClientShared, stop: Option<SystemTime>) -> Value {
+    let meta = c.meta.lock().clone();
+    let mut v = json!({
+        "start": rfc3339(c.start),
+        "host": c.addr.ip().to_string(),
+        "id": c.id,
+        "acc": &*c.account.read().name,
+        "server": server.name,
+        "kind": "Client",
+        "client_type": "nats",
+    });
+    let o = v.as_object_mut().expect("object");
+    for (k, val) in [
+        ("user", &meta.user),
+        ("name", &meta.name),
+        ("lang", &meta.lang),
+        ("ver", &meta.version),
+    ] {
+        if !val.is_empty() {
+            o.insert(k.into(), json!(val));
+        }
+    }
+    if let Some(rtt) = meta.rtt {
+        o.insert("rtt".into(), json!(rtt.as_nanos() as u64));
+    }
+    if let Some(t) = stop {
+        o.insert("stop".into(), json!(rfc3339(t)));
+    }
+    v
+}
+
+fn typed(kind: &str) -> (String, String, String) {
+    (
+        kind.to_owned(),
+        random_token(22),
+        rfc3339(SystemTime::now()),
+    )
+}
+
+/// `$SYS.ACCOUNT.<acc>.CONNECT` after a client logged in.
+pub fn client_connected(server: &Server, c: &ClientShared) {
+    let acc = c.account.read().clone();
+    let subject = format!("$SYS.ACCOUNT.{}.CONNECT", acc.name);
+    emit(server, &subject, || {
+        let (t, id, ts) = typed("io.nats.server.advisory.v1.client_connect");
+        json!({
+            "type": t, "id": id, "timestamp": ts,
+            "server": server_info(server),
+            "client": client_info(server, c, None),
+        })
+    });
+    account_conns(server, &acc);
+}
+
+fn closed_event(server: &Server, c: &ClientShared, reason: &str) -> Value {
+    let (t, id, ts) = typed("io.nats.server.advisory.v1.client_disconnect");
+    json!({
+        "type": t, "id": id, "timestamp": ts,
+        "server": server_info(server),
+        "client": client_info(server, c, Some(SystemTime::now())),
+        "sent": {
+            "msgs": c.stats.in_msgs.load(Ordering::Relaxed),
+            "bytes": c.stats.in_bytes.load(Ordering::Relaxed),
+        },
+        "received": {
+            "msgs": c.stats.out_msgs.load(Ordering::Relaxed),
+            "bytes": c.stats.out_bytes.load(Ordering::Relaxed),
+        },
+        "reason": reason,
+    })
+}
+
+/// `$SYS.ACCOUNT.<acc>.DISCONNECT` when a logged-in client is gone.
+pub fn client_disconnected(server: &Server, c: &ClientShared, reason: CloseReason) {
+    let acc = c.account.read().clone();
+    let subject = format!("$SYS.ACCOUNT.{}.DISCONNECT", acc.name);
+    emit(server, &subject, || closed_event(server, c, reason.as_str()));
+    account_conns(server, &acc);
+}
+
+/// `$SYS.SERVER.<id>.CLIENT.AUTH.ERR` when a login failed.
+pub fn auth_error(server: &Server, c: &ClientShared, reason: &str) {
+    let subject = format!("$SYS.SERVER.{}.CLIENT.AUTH.ERR", server.id);
+    emit(server, &subject, || closed_event(server, c, reason));
+}
+
+/// The account's connection counts, as `SERVER.CONNS` events carry them.
+fn account_stat(acc: &Account) -> Value {
+    let conns = acc.conns();
+    json!({
+        "acc": &*acc.name,
+        "name": &*acc.name,
+        "conns": conns,
+        "leafnodes": 0,
+        "total_conns": conns,
+        "num_subscriptions": acc.sublist.count(),
+        "sent": {
+            "msgs": acc.closed.out_msgs.load(Ordering::Relaxed),
+            "bytes": acc.closed.out_bytes.load(Ordering::Relaxed),
+        },
+        "received": {
+            "msgs": acc.closed.in_msgs.load(Ordering::Relaxed),
+            "bytes": acc.closed.in_bytes.load(Ordering::Relaxed),
+        },
+        "slow_consumers": acc.closed.slow_consumers.load(Ordering::Relaxed),
+    })
+}
+
+/// `$SYS.ACCOUNT.<acc>.SERVER.CONNS` (and the older
+/// `$SYS.SERVER.ACCOUNT.<acc>.CONNS`).
+pub fn account_conns(server: &Server, acc: &Account) {
+    if server.accounts.is_system(acc) {
+        return;
+    }
+    for subject in [
+        format!("$SYS.ACCOUNT.{}.SERVER.CONNS", acc.name),
+        format!("$SYS.SERVER.ACCOUNT.{}.CONNS", acc.name),
+    ] {
+        emit(server, &subject, || {
+            let (t, id, ts) = typed("io.nats.server.advisory.v1.account_connections");
+            let mut v = json!({
+                "type": t, "id": id, "timestamp": ts,
+                "server": server_info(server),
+            });
+            if let (Some(o), Value::Object(stat)) = (v.as_object_mut(), account_stat(acc)) {
+                o.extend(stat);
+            }
+            v
+        });
+    }
+}
+
+/// The STATSZ message: server info and its statistics.
+pub fn statsz(server: &Arc<Server>) -> Value {
+    let totals = crate::monitor::stats_snapshot(server);
+    json!({
+        "server": server_info(server),
+        "statsz": {
+            "start": rfc3339(server.start_time),
+            "mem": totals.mem,
+            "cores": totals.cores,
+            "cpu": totals.cpu,
+            "connections": totals.connections,
+            "total_connections": totals.total_connections,
+            "active_accounts": totals.active_accounts,
+            "subscriptions": totals.subscriptions,
+            "sent": {"msgs": totals.out_msgs, "bytes": totals.out_bytes},
+            "sent_to_clients": {"msgs": totals.out_msgs, "bytes": totals.out_bytes},
+            "received": {"msgs": totals.in_msgs, "bytes": totals.in_bytes},
+            "received_from_clients": {"msgs": totals.in_msgs, "bytes": totals.in_bytes},
+            "slow_consumers": totals.slow_consumers,
+        }
+    })
+}
+
+/// A `{"server":…,"data":…}` reply.
+fn api_reply(server: &Server, data: Value) -> Value {
+    json!({ "server": server_info(server), "data": data })
+}
+
+/// One request kind the server answers.
+type Answer = fn(&Arc<Server>, &str, &[u8]) -> Value;
+
+fn answer_idz(s: &Arc<Server>, _: &str, _: &[u8]) -> Value {
+    api_reply(
+        s,
+        json!({"name": s.name, "host": s.opts().host, "id": s.id}),
+    )
+}
+
+fn answer_statsz(s: &Arc<Server>, _: &str, _: &[u8]) -> Value {
+    statsz(s)
+}
+
+fn answer_monitor(s: &Arc<Server>, subject: &str, _: &[u8]) -> Value {
+    let kind = subject.rsplit('.').next().unwrap_or("");
+    match crate::monitor::endpoint_json(s, kind) {
+        Some(data) => api_reply(s, data),
+        None => json!({
+            "server": server_info(s),
+            "error": {"code": 400, "description": format!("unknown request {kind:?}")},
+        }),
+    }
+}
+
+/// Installs the request handlers in the system account and starts the
+/// periodic work (STATSZ, account connection heartbeats, response sweeps).
+pub fn install(server: &Arc<Server>) {
+    let Some(sys) = server.accounts.system() else {
+        return;
+    };
+    let id = server.id.clone();
+    let mut handlers: Vec<(String, &'static str, Answer)> = vec![
+        ("$SYS.REQ.SERVER.PING".into(), "ping", answer_statsz),
+        ("$SYS.REQ.SERVER.PING.STATSZ".into(), "statsz", answer_statsz),
+        ("$SYS.REQ.SERVER.PING.IDZ".into(), "idz", answer_idz),
+        (format!("$SYS.REQ.SERVER.{id}.STATSZ"), "statsz", answer_statsz),
+        (format!("$SYS.REQ.SERVER.{id}.IDZ"), "idz", answer_idz),
+    ];
+    for kind in ["VARZ", "SUBSZ", "CONNZ", "HEALTHZ", "ACCOUNTZ"] {
+        handlers.push((format!("$SYS.REQ.SERVER.PING.{kind}"), "monitor", answer_monitor));
+        handlers.push((format!("$SYS.REQ.SERVER.{id}.{kind}"), "monitor", answer_monitor));
+    }
+    for (subject, name, answer) in handlers {
+        let weak = Arc::downgrade(server);
+        let sys2 = Arc::downgrade(&sys);
+        let handler = move |subject: &str, reply: Option<&[u8]>, body: &[u8]| {
+            let Some(reply) = reply.and_then(|r| std::str::from_utf8(r).ok()) else {
+                return;
+            };
+            let (weak, sys, subject, reply, body) = (
+                weak.clone(),
+                sys2.clone(),
+                subject.to_owned(),
+                reply.to_owned(),
+                body.to_vec(),
+            );
+            tokio::spawn(async move {
+                let (Some(server), Some(sys)) = (weak.upgrade(), sys.upgrade()) else {
+                    return;
+                };
+                let v = answer(&server, &subject, &body);
+                publish(&sys, &reply, None, v.to_string().as_bytes());
+            });
+        };
+        let route = Route::Internal(Arc::new(InternalRoute {
+            name,
+            handler: Box::new(handler),
+        }));
+        if let Err(e) = sys.add_route(&subject, route) {
+            log::warn!("system request {subject}: {e}");
+        }
+    }
+}
+
+/// The periodic work of the events system; runs until the server is gone.
+pub async fn run_periodic(server: Weak<Server>) {
+    let mut statsz_every = Duration::from_millis(250);
+    let mut next_statsz = Instant::now() + statsz_every;
+    let mut next_conns = Instant::now() + Duration::from_secs(30);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let Some(server) = server.upgrade() else {
+            return;
+        };
+        let now = Instant::now();
+        for acc in server.accounts.all() {
+            acc.sweep_responses(now);
+        }
+        if now >= next_statsz {
+            let subject = format!("$SYS.SERVER.{}.STATSZ", server.id);
+            emit(&server, &subject, || statsz(&server));
+            statsz_every = (statsz_every * 2).min(Duration::from_secs(10));
+            next_statsz = now + statsz_every;
+        }
+        if now >= next_conns {
+            next_conns = now + Duration::from_secs(30);
+            for acc in server.accounts.all() {
+                if acc.conns() > 0 {
+                    account_conns(&server, &acc);
+                }
+            }
+        }
+    }
+}

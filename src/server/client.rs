@@ -561,6 +561,19 @@ impl Client {
 
     fn process_ops(&mut self, buf: &[u8], pos: &mut usize) -> Flow {
         loop {
+            if !self.connected && self.auth_required && !self.implicit_login {
+                // Before CONNECT only CONNECT may come: refuse anything else at
+                // its first byte, so no payload is ever buffered for a client
+                // that has not authenticated.
+                match buf[*pos..].iter().find(|b| !b.is_ascii_whitespace()) {
+                    None => return Flow::Continue,
+                    Some(b'C' | b'c') => {}
+                    Some(_) => {
+                        self.auth_violation("operation before CONNECT");
+                        return Flow::Close;
+                    }
+                }
+            }
             let (op, n) = match self.parser.next_checked(&buf[*pos..]) {
                 Ok(Some(x)) => x,
                 Ok(None) => return Flow::Continue,
@@ -939,6 +952,10 @@ impl Client {
                 return;
             }
         };
+        if queue.is_some_and(|q| subject::has_control_bytes(q.as_bytes())) {
+            self.send_err("Invalid Subject");
+            return;
+        }
         if queue == Some("_sys_") {
             self.send_err(&format!(
                 "Permissions Violation for Subscription to \"{subject}\" using queue \"_sys_\""
@@ -1031,6 +1048,17 @@ impl Client {
             self.send_err("Invalid Publish Subject");
             return;
         };
+        // Control bytes never travel: in a MSG line they would let one
+        // client re-split the line another client parses.
+        if subject::has_control_bytes(subject) || reply.is_some_and(subject::has_control_bytes) {
+            log::error!(
+                "{} - cid:{} - control bytes in publish subject refused",
+                self.shared.addr,
+                self.shared.id
+            );
+            self.send_err("Invalid Publish Subject");
+            return;
+        }
         if self.opts.pedantic && !subject::is_valid_literal_subject(subject_str) {
             self.send_err("Invalid Publish Subject");
         }

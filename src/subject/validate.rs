@@ -19,8 +19,11 @@ pub const TSEP: char = '.';
 /// arguments on whitespace, so a subject containing one could never be sent
 /// back to a client intact.
 #[inline]
+/// Bytes no subject may contain: whitespace and every other ASCII control
+/// byte (NUL, VT, FF, DEL …). A control byte in a subject would reach other
+/// clients inside a MSG line, where their parsers may split it differently.
 fn is_subject_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0c | 0x0b)
+    b <= b' ' || b == 0x7f
 }
 
 /// A subscription subject: non-empty tokens split on `.`, no whitespace,

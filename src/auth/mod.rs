@@ -300,7 +300,10 @@ fn users_of_accounts(
         };
         let key = format!("accounts.{}", name.name);
         let defaults = match def.get("default_permissions") {
-            Some(v) => Some(permissions::parse(v, &format!("{key}.default_permissions"))?),
+            Some(v) => Some(permissions::parse(
+                v,
+                &format!("{key}.default_permissions"),
+            )?),
             None => None,
         };
         for (k, v) in def.iter() {

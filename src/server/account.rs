@@ -39,6 +39,8 @@ pub struct Account {
     pub reply_prefix: Box<str>,
     /// Limits from the config (`limits {}`) or the account JWT.
     pub limits: RwLock<AccountLimits>,
+    /// The claims in force, for an account loaded from a JWT.
+    pub claims: RwLock<Option<Arc<crate::jwt::AccountClaims>>>,
     /// Live client connections bound to this account.
     pub num_conns: AtomicU64,
     /// What the connections that were bound to this account did, added when
@@ -98,6 +100,7 @@ impl Account {
             has_responses: AtomicBool::new(false),
             reply_prefix: format!("_R_.{}.", super::imports::random_token(6)).into(),
             limits: RwLock::new(AccountLimits::default()),
+            claims: RwLock::new(None),
             num_conns: AtomicU64::new(0),
             closed: ClosedTotals::default(),
         }

@@ -112,7 +112,12 @@ impl AccountsConfig {
     /// # Errors
     /// Imports that are not authorized, refer to unknown accounts or form a
     /// cycle, with nats-server's text.
-    pub fn apply(&self, reg: &Registry, opts: &Options) -> Result<(), ConfigError> {
+    pub fn apply(
+        &self,
+        reg: &Registry,
+        opts: &Options,
+        operator_mode: bool,
+    ) -> Result<(), ConfigError> {
         for def in &self.accounts {
             let acc = reg.get_or_create(&def.name);
             *acc.exports.write() = def.exports.clone();
@@ -120,6 +125,8 @@ impl AccountsConfig {
         }
         if opts.no_system_account {
             reg.set_system(None);
+        } else if operator_mode {
+            // The operator's system account is loaded from its JWT.
         } else if let Some(name) = &opts.system_account {
             match reg.get(name) {
                 Some(acc) => reg.set_system(Some(acc)),
@@ -162,7 +169,10 @@ fn import_err(imp: &ImportDef, why: impl std::fmt::Display) -> ConfigError {
     )
 }
 
-fn accounts_of(reg: &Registry, imp: &ImportDef) -> Result<(Arc<Account>, Arc<Account>), ConfigError> {
+fn accounts_of(
+    reg: &Registry,
+    imp: &ImportDef,
+) -> Result<(Arc<Account>, Arc<Account>), ConfigError> {
     let Some(exporter) = reg.get(&imp.account) else {
         return Err(ConfigError::at(
             &imp.pos,
@@ -345,11 +355,7 @@ fn want_string<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, Confi
 
 fn parse_exports(v: &Value, key: &str, out: &mut Exports) -> Result<(), ConfigError> {
     let Kind::Array(items) = &v.kind else {
-        return Err(ConfigError::at(
-            &v.pos,
-            key,
-            "Exports should be an array",
-        ));
+        return Err(ConfigError::at(&v.pos, key, "Exports should be an array"));
     };
     for item in items {
         let Kind::Map(m) = &item.kind else {
@@ -381,19 +387,34 @@ fn parse_export(m: &Map, item: &Value, key: &str, out: &mut Exports) -> Result<(
                     };
                     return Err(ConfigError::at(&k.pos, key, msg));
                 }
-                let s = want_string(v, key, if stream { "stream name" } else { "service name" })?;
+                let s = want_string(
+                    v,
+                    key,
+                    if stream {
+                        "stream name"
+                    } else {
+                        "service name"
+                    },
+                )?;
                 if !crate::subject::is_valid_subject(s) {
                     return Err(ConfigError::at(
                         &v.pos,
                         key,
-                        format!("Error adding {} export {s:?}: invalid subject", kind(stream)),
+                        format!(
+                            "Error adding {} export {s:?}: invalid subject",
+                            kind(stream)
+                        ),
                     ));
                 }
                 subject = Some((stream, s.to_owned()));
             }
             "accounts" => {
                 let Kind::Array(names) = &v.kind else {
-                    return Err(ConfigError::at(&v.pos, key, "Expected accounts to be an array"));
+                    return Err(ConfigError::at(
+                        &v.pos,
+                        key,
+                        "Expected accounts to be an array",
+                    ));
                 };
                 let mut list = Vec::new();
                 for n in names {
@@ -633,7 +654,7 @@ mod tests {
         let o = opts(src);
         let cfg = AccountsConfig::from_options(&o).map_err(|e| e.to_string())?;
         let reg = Registry::new(true);
-        cfg.apply(&reg, &o).map_err(|e| e.to_string())?;
+        cfg.apply(&reg, &o, false).map_err(|e| e.to_string())?;
         Ok(reg)
     }
 
@@ -666,15 +687,24 @@ mod tests {
             r#"accounts { A: { exports: [ {stream: "x", accounts: [B]} ] }, B: {}, C: { imports: [ {stream: {account: A, subject: x}} ] } }"#,
         )
         .unwrap_err();
-        assert!(e.contains("Error adding stream import \"x\": stream import not authorized"), "{e}");
+        assert!(
+            e.contains("Error adding stream import \"x\": stream import not authorized"),
+            "{e}"
+        );
         assert!(e.contains("t.conf:"), "{e}");
         let e = apply(r#"accounts { B: { imports: [ {service: {account: NOPE, subject: x}} ] } }"#)
             .unwrap_err();
-        assert!(e.contains("\"NOPE\" account not defined for service import"), "{e}");
+        assert!(
+            e.contains("\"NOPE\" account not defined for service import"),
+            "{e}"
+        );
         let e = apply(r#"accounts { "$G": {} }"#).unwrap_err();
         assert!(e.contains("Reserved Account"), "{e}");
         let e = apply(r#"accounts { A: { limits: { max_bogus: 1 } } }"#).unwrap_err();
-        assert!(e.contains("Unknown field \"max_bogus\" parsing account limits"), "{e}");
+        assert!(
+            e.contains("Unknown field \"max_bogus\" parsing account limits"),
+            "{e}"
+        );
     }
 
     #[test]

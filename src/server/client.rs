@@ -98,6 +98,8 @@ pub struct ClientShared {
     /// Bumped when a reload replaces the permissions; the reader then
     /// adopts them before its next op.
     perms_gen: AtomicU64,
+    /// A payload limit set by a claims update (0 = the server's).
+    payload_limit: std::sync::atomic::AtomicI64,
 }
 
 /// The credentials a connection logged in with: its CONNECT and the nonce
@@ -174,6 +176,14 @@ impl ClientShared {
     pub fn replace_permissions(&self, perms: Option<Arc<Permissions>>) {
         self.set_delivery_permissions(perms);
         self.perms_gen.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Changes the payload limit (account claims update); the reader adopts
+    /// it before its next op.
+    pub fn set_payload_limit(&self, limit: i64) {
+        if self.payload_limit.swap(limit, Ordering::AcqRel) != limit {
+            self.perms_gen.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// The subscriptions the (new) permissions no longer allow, removed from
@@ -300,6 +310,8 @@ struct Client {
     nonce: Option<String>,
     /// The permissions of the authenticated user.
     perms: Option<Arc<Permissions>>,
+    /// The user's own subscription limit (JWT `subs`; 0 = none).
+    user_max_subs: usize,
     /// Publish permission results by subject (bounded).
     pub_cache: AHashMap<Box<[u8]>, bool>,
     /// The [`ClientShared::perms_gen`] the permissions above come from.
@@ -347,7 +359,7 @@ where
         info_sent: false,
         tls: None,
         peer_cert: None,
-        nonce: server.auth().needs_nonce().then(crate::auth::new_nonce),
+        nonce: server.needs_nonce().then(crate::auth::new_nonce),
     };
     serve_accepted(server, stream, accepted).await;
 }
@@ -387,6 +399,7 @@ where
         peer_cert,
         login: Mutex::new(None),
         perms_gen: AtomicU64::new(0),
+        payload_limit: std::sync::atomic::AtomicI64::new(0),
     });
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
@@ -431,10 +444,11 @@ where
         }),
         opts: Connect::default(),
         connected: false,
-        auth_required: auth.enabled(),
+        auth_required: server.auth_enabled(),
         implicit_login: auth.no_auth_user.is_some(),
         nonce,
         perms: None,
+        user_max_subs: 0,
         pub_cache: AHashMap::new(),
         perms_gen: 0,
         connect_info_due: false,
@@ -561,6 +575,21 @@ impl Client {
 
     fn process_ops(&mut self, buf: &[u8], pos: &mut usize) -> Flow {
         loop {
+            let gen = self.shared.perms_gen.load(Ordering::Acquire);
+            if gen != self.perms_gen {
+                // A config reload or claims update replaced the permissions
+                // or limits.
+                self.perms_gen = gen;
+                self.perms = self.shared.delivery.read().clone();
+                self.pub_cache.clear();
+                let limit = self.shared.payload_limit.load(Ordering::Acquire);
+                let server_max = self.server.opts().max_payload.max(0) as usize;
+                self.parser.limits.max_payload = if limit > 0 {
+                    server_max.min(limit as usize)
+                } else {
+                    server_max
+                };
+            }
             if !self.connected && self.auth_required && !self.implicit_login {
                 // Before CONNECT only CONNECT may come: refuse anything else at
                 // its first byte, so no payload is ever buffered for a client
@@ -594,13 +623,6 @@ impl Client {
             *pos += n;
             if self.trace {
                 self.trace_in(&op);
-            }
-            let gen = self.shared.perms_gen.load(Ordering::Acquire);
-            if gen != self.perms_gen {
-                // A config reload replaced the permissions.
-                self.perms_gen = gen;
-                self.perms = self.shared.delivery.read().clone();
-                self.pub_cache.clear();
             }
             let keep = match op {
                 Op::Pub {
@@ -796,6 +818,9 @@ impl Client {
             self.remember_login(c);
             return true;
         }
+        if let Some(op) = self.server.operator.clone() {
+            return self.login_jwt(&op, c);
+        }
         let presented = crate::auth::Presented {
             nonce: self.nonce.as_deref().unwrap_or("").as_bytes(),
             peer_cert: self.shared.peer_cert.as_ref(),
@@ -825,6 +850,42 @@ impl Client {
         true
     }
 
+    /// Operator mode: a user JWT signed by a trusted account, the nonce
+    /// signed by the user (unless bearer).
+    fn login_jwt(&mut self, op: &super::operator::OperatorMode, c: &Connect) -> bool {
+        let nonce = self.nonce.clone().unwrap_or_default();
+        let login = match super::jwt_account::login(
+            &self.server.accounts,
+            op,
+            c,
+            nonce.as_bytes(),
+            self.shared.addr.ip(),
+        ) {
+            Ok(l) => l,
+            Err(why) => {
+                self.auth_violation(&why);
+                return false;
+            }
+        };
+        if !self.bind_account(login.account.clone()) {
+            return false;
+        }
+        if login.max_payload > 0 && (login.max_payload as usize) < self.parser.limits.max_payload {
+            self.parser.limits.max_payload = login.max_payload as usize;
+        }
+        self.user_max_subs = login.max_subs.max(0) as usize;
+        if let Some(exp) = login.expires {
+            schedule_expiry(&self.shared, exp);
+        }
+        self.shared.meta.lock().user = login.identity.name;
+        self.remember_login(c);
+        self.pub_cache.clear();
+        self.shared
+            .set_delivery_permissions(login.identity.permissions.clone());
+        self.perms = login.identity.permissions;
+        true
+    }
+
     /// Moves the connection into `acc`, enforcing the account's connection
     /// limit and adopting its payload and subscription limits. Returns false
     /// (after closing) when the account is full.
@@ -834,7 +895,7 @@ impl Client {
         }
         let limits = acc.limits();
         let n = acc.num_conns.fetch_add(1, Ordering::Relaxed) + 1;
-        if limits.max_connections > 0 && n > limits.max_connections as u64 {
+        if limits.max_connections != 0 && n as i64 > limits.max_connections.max(0) {
             acc.num_conns.fetch_sub(1, Ordering::Relaxed);
             log::error!(
                 "{} - cid:{} - maximum account active connections exceeded ({})",
@@ -864,11 +925,11 @@ impl Client {
     fn max_subs(&self) -> usize {
         let server = self.server.opts().max_subs.max(0) as usize;
         let account = self.account.limits().max_subscriptions.max(0) as usize;
-        match (server, account) {
-            (0, a) => a,
-            (s, 0) => s,
-            (s, a) => s.min(a),
-        }
+        [server, account, self.user_max_subs]
+            .into_iter()
+            .filter(|&n| n > 0)
+            .min()
+            .unwrap_or(0)
     }
 
     /// Keeps what the client logged in with, for re-authorization on reload.
@@ -1196,6 +1257,24 @@ impl Client {
             self.in_bytes = 0;
         }
     }
+}
+
+/// Closes the connection with `User Authentication Expired` when its user
+/// JWT expires.
+fn schedule_expiry(shared: &Arc<ClientShared>, exp: i64) {
+    let now = crate::jwt::now();
+    let wait = Duration::from_secs(exp.saturating_sub(now).max(0) as u64);
+    let weak = Arc::downgrade(shared);
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        if let Some(c) = weak.upgrade() {
+            log::info!("{} - cid:{} - User Authentication Expired", c.addr, c.id);
+            c.close_with_error(
+                "User Authentication Expired",
+                CloseReason::AuthenticationExpired,
+            );
+        }
+    });
 }
 
 /// A CONNECT body fit for the trace log: secrets replaced by `[REDACTED]`

@@ -91,6 +91,18 @@ fn client_info(server: &Server, c: &ClientShared, stop: Option<SystemTime>) -> V
     if let Some(t) = stop {
         o.insert("stop".into(), json!(rfc3339(t)));
     }
+    let jwt = c.login.lock().as_ref().and_then(|l| l.connect.jwt.clone());
+    if let Some(jwt) = jwt {
+        if let Some(user) = super::jwt_account::user_claims(&jwt) {
+            o.insert("issuer_key".into(), json!(user.iss));
+        }
+        o.insert("jwt".into(), json!(jwt));
+        if let Some(claims) = c.account.read().claims.read().as_ref() {
+            if !claims.name.is_empty() {
+                o.insert("name_tag".into(), json!(claims.name));
+            }
+        }
+    }
     v
 }
 
@@ -139,7 +151,9 @@ fn closed_event(server: &Server, c: &ClientShared, reason: &str) -> Value {
 pub fn client_disconnected(server: &Server, c: &ClientShared, reason: CloseReason) {
     let acc = c.account.read().clone();
     let subject = format!("$SYS.ACCOUNT.{}.DISCONNECT", acc.name);
-    emit(server, &subject, || closed_event(server, c, reason.as_str()));
+    emit(server, &subject, || {
+        closed_event(server, c, reason.as_str())
+    });
     account_conns(server, &acc);
 }
 
@@ -257,14 +271,30 @@ pub fn install(server: &Arc<Server>) {
     let id = server.id.clone();
     let mut handlers: Vec<(String, &'static str, Answer)> = vec![
         ("$SYS.REQ.SERVER.PING".into(), "ping", answer_statsz),
-        ("$SYS.REQ.SERVER.PING.STATSZ".into(), "statsz", answer_statsz),
+        (
+            "$SYS.REQ.SERVER.PING.STATSZ".into(),
+            "statsz",
+            answer_statsz,
+        ),
         ("$SYS.REQ.SERVER.PING.IDZ".into(), "idz", answer_idz),
-        (format!("$SYS.REQ.SERVER.{id}.STATSZ"), "statsz", answer_statsz),
+        (
+            format!("$SYS.REQ.SERVER.{id}.STATSZ"),
+            "statsz",
+            answer_statsz,
+        ),
         (format!("$SYS.REQ.SERVER.{id}.IDZ"), "idz", answer_idz),
     ];
     for kind in ["VARZ", "SUBSZ", "CONNZ", "HEALTHZ", "ACCOUNTZ"] {
-        handlers.push((format!("$SYS.REQ.SERVER.PING.{kind}"), "monitor", answer_monitor));
-        handlers.push((format!("$SYS.REQ.SERVER.{id}.{kind}"), "monitor", answer_monitor));
+        handlers.push((
+            format!("$SYS.REQ.SERVER.PING.{kind}"),
+            "monitor",
+            answer_monitor,
+        ));
+        handlers.push((
+            format!("$SYS.REQ.SERVER.{id}.{kind}"),
+            "monitor",
+            answer_monitor,
+        ));
     }
     for (subject, name, answer) in handlers {
         let weak = Arc::downgrade(server);

@@ -286,7 +286,10 @@ mod tests {
     fn private_exports_admit_listed_accounts_only() {
         let ex = Exports {
             streams: vec![export("p.>", ExportAuth::Accounts(vec!["B".into()]))],
-            services: vec![export("$SYS.REQ.ACCOUNT.*.CONNZ", ExportAuth::TokenPosition(4))],
+            services: vec![export(
+                "$SYS.REQ.ACCOUNT.*.CONNZ",
+                ExportAuth::TokenPosition(4),
+            )],
         };
         assert!(ex.stream_for("B", "p.x").is_some());
         assert!(ex.stream_for("C", "p.x").is_none());

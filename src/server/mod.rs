@@ -14,11 +14,14 @@
 
 pub mod account;
 pub mod account_config;
+pub mod claims;
 pub mod client;
 pub mod close;
 pub mod events;
 pub mod imports;
+pub mod jwt_account;
 pub mod listener;
+pub mod operator;
 pub mod outbound;
 pub mod reload;
 pub mod route;
@@ -84,6 +87,8 @@ pub struct Server {
     pub id: String,
     pub name: String,
     pub accounts: Registry,
+    /// Operator (JWT) mode: the trusted operators and the account store.
+    pub operator: Option<Arc<operator::OperatorMode>>,
     clients: Mutex<AHashMap<u64, Arc<ClientShared>>>,
     /// The most recent closed connections, oldest first, bounded by
     /// `max_closed_clients`.
@@ -127,7 +132,30 @@ impl Server {
         let auth = AuthConfig::from_options(&opts)?;
         let accounts_cfg = account_config::AccountsConfig::from_options(&opts)?;
         let accounts = Registry::new(!opts.no_sublist_cache);
-        accounts_cfg.apply(&accounts, &opts)?;
+        let operator = operator::OperatorMode::from_options(&opts)?.map(Arc::new);
+        accounts_cfg.apply(&accounts, &opts, operator.is_some())?;
+        if let Some(op) = &operator {
+            if !matches!(auth.method, crate::auth::Method::None) {
+                return Err(ConfigError::new(
+                    None,
+                    Some("authorization"),
+                    "operators do not allow users to be configured directly",
+                ));
+            }
+            match &op.system_account {
+                Some(sys) => {
+                    let acc = match op.account_claims(sys) {
+                        Ok(c) => jwt_account::apply_claims(&accounts, op, &c),
+                        Err(e) => {
+                            log::warn!("system account {sys}: {e}");
+                            accounts.get_or_create(sys)
+                        }
+                    };
+                    accounts.set_system(Some(acc));
+                }
+                None => accounts.set_system(None),
+            }
+        }
         let info = Info {
             server_id: id.clone(),
             server_name: name.clone(),
@@ -137,7 +165,7 @@ impl Server {
             host: opts.host.clone(),
             port: 0,
             headers: !opts.no_header_support,
-            auth_required: auth.info_auth_required(),
+            auth_required: auth.info_auth_required() || operator.is_some(),
             max_payload: opts.max_payload,
             // As nats-server: TLS is required unless `allow_non_tls`, then
             // only available.
@@ -148,6 +176,7 @@ impl Server {
         };
         let server = Arc::new(Server {
             accounts,
+            operator,
             opts: RwLock::new(Arc::new(opts)),
             id,
             name,
@@ -163,7 +192,19 @@ impl Server {
             ldm: std::sync::atomic::AtomicBool::new(false),
         });
         events::install(&server);
+        claims::install(&server);
         Ok(server)
+    }
+
+    /// Whether INFO carries a nonce for clients to sign (nkey users or
+    /// operator mode).
+    pub fn needs_nonce(&self) -> bool {
+        self.operator.is_some() || self.auth().needs_nonce()
+    }
+
+    /// Whether clients must authenticate.
+    pub fn auth_enabled(&self) -> bool {
+        self.operator.is_some() || self.auth().enabled()
     }
 
     /// The options in force.
@@ -280,7 +321,7 @@ impl Server {
         let opts = self.opts();
         // Reloadable settings come from the options and auth in force.
         info.max_payload = opts.max_payload;
-        info.auth_required = self.auth().info_auth_required();
+        info.auth_required = self.auth().info_auth_required() || self.operator.is_some();
         if !opts.client_advertise.is_empty() {
             if let Some((h, p)) = opts.client_advertise.rsplit_once(':') {
                 info.host = h.to_owned();

@@ -21,9 +21,10 @@
 
 use std::sync::Arc;
 
+use super::client::ClientShared;
 use super::close::CloseReason;
 use super::Server;
-use crate::auth::{AuthConfig, Presented};
+use crate::auth::{AuthConfig, Permissions, Presented};
 use crate::cli::Cli;
 use crate::config::parser::format_go_duration;
 use crate::config::{Kind, Map, Options, Value};
@@ -117,41 +118,48 @@ async fn reauthorize(server: &Server, auth: &AuthConfig) {
             }
         };
         c.meta.lock().user.clone_from(&identity.name);
-        let current = c.delivery.read().clone();
-        if current != identity.permissions {
-            c.replace_permissions(identity.permissions.clone());
-        }
-        let Some(perms) = &identity.permissions else {
-            continue;
-        };
-        let user = if identity.name.is_empty() {
-            format!("cid:{}", c.id)
-        } else {
-            format!("\"{}\"", identity.name)
-        };
-        for sub in c.remove_disallowed_subs(perms) {
-            let sid = String::from_utf8_lossy(&sub.sid);
-            match &sub.queue {
-                Some(q) => {
-                    c.send_err(&format!(
-                        "Permissions Violation for Subscription to \"{}\" using queue \"{q}\" (sid \"{sid}\")",
-                        sub.subject
-                    ));
-                    log::info!(
-                        "Removed sub \"{}\" using queue \"{q}\" (sid \"{sid}\") for {user} - not authorized",
-                        sub.subject
-                    );
-                }
-                None => {
-                    c.send_err(&format!(
-                        "Permissions Violation for Subscription to \"{}\" (sid \"{sid}\")",
-                        sub.subject
-                    ));
-                    log::info!(
-                        "Removed sub \"{}\" (sid \"{sid}\") for {user} - not authorized",
-                        sub.subject
-                    );
-                }
+        adopt_permissions(&c, &identity.name, identity.permissions.clone());
+    }
+}
+
+/// Gives a live connection new permissions: delivery filtering changes at
+/// once, and subscriptions they no longer allow are removed and reported to
+/// the client as nats-server reports them.
+pub fn adopt_permissions(c: &ClientShared, name: &str, perms: Option<Arc<Permissions>>) {
+    let current = c.delivery.read().clone();
+    if current != perms {
+        c.replace_permissions(perms.clone());
+    }
+    let Some(perms) = &perms else {
+        return;
+    };
+    let user = if name.is_empty() {
+        format!("cid:{}", c.id)
+    } else {
+        format!("\"{name}\"")
+    };
+    for sub in c.remove_disallowed_subs(perms) {
+        let sid = String::from_utf8_lossy(&sub.sid);
+        match &sub.queue {
+            Some(q) => {
+                c.send_err(&format!(
+                    "Permissions Violation for Subscription to \"{}\" using queue \"{q}\" (sid \"{sid}\")",
+                    sub.subject
+                ));
+                log::info!(
+                    "Removed sub \"{}\" using queue \"{q}\" (sid \"{sid}\") for {user} - not authorized",
+                    sub.subject
+                );
+            }
+            None => {
+                c.send_err(&format!(
+                    "Permissions Violation for Subscription to \"{}\" (sid \"{sid}\")",
+                    sub.subject
+                ));
+                log::info!(
+                    "Removed sub \"{}\" (sid \"{sid}\") for {user} - not authorized",
+                    sub.subject
+                );
             }
         }
     }

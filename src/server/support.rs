@@ -10,14 +10,8 @@ use crate::config::{ConfigError, Map, Options};
 /// Top-level keys whose presence requires enforcement not built yet, with
 /// what they ask for.
 const UNSUPPORTED_TOP: &[(&str, &str)] = &[
-    ("operator", "operator mode"),
-    ("operators", "operator mode"),
-    ("root", "operator mode"),
-    ("roots", "operator mode"),
     ("trusted", "operator mode"),
     ("trusted_keys", "operator mode"),
-    ("resolver", "operator mode"),
-    ("resolver_preload", "operator mode"),
     ("mappings", "subject mappings"),
     ("https", "HTTPS monitoring"),
     ("https_port", "HTTPS monitoring"),

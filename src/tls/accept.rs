@@ -73,7 +73,7 @@ pub async fn serve(
     addr: SocketAddr,
 ) {
     let id = server.next_client_id();
-    let nonce = server.auth().needs_nonce().then(crate::auth::new_nonce);
+    let nonce = server.needs_nonce().then(crate::auth::new_nonce);
     let opts = server.opts();
     let o = &tls.options;
     let write_deadline = opts.write_deadline;

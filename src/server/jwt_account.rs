@@ -1,0 +1,390 @@
+//! JWT accounts and users: an account's claims turned into the running
+//! account (limits, exports, imports with activation checks), and a user
+//! JWT turned into an identity bound to it.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::account::{Account, AccountLimits, Registry};
+use super::account_config::{install_service_import, install_stream_import};
+use super::imports::{
+    Export, ExportAuth, Exports, ResponseType, Route, DEFAULT_RESPONSE_THRESHOLD,
+};
+use super::operator::OperatorMode;
+use crate::auth::permissions::{Entry, ResponsePermission, SubjectPermission};
+use crate::auth::{Identity, Permissions};
+use crate::jwt::{self, AccountClaims, ExportType, UserClaims};
+use crate::protocol::messages::Connect;
+
+/// Nesting of imports followed when loading an account (each import may
+/// need its exporter loaded first).
+const MAX_IMPORT_DEPTH: usize = 8;
+
+fn limit(v: i64) -> i64 {
+    if v < 0 {
+        0
+    } else if v == 0 {
+        // 0 in a JWT means "none allowed" for connections; a limit of 0
+        // would read as unlimited here, so refuse everything with -1.
+        -1
+    } else {
+        v
+    }
+}
+
+/// Converts JWT permissions; `None` when they restrict nothing.
+pub fn permissions_from_jwt(p: &jwt::Permissions) -> Option<Arc<Permissions>> {
+    fn side(p: &jwt::Permission, queues: bool) -> Option<SubjectPermission> {
+        if p.allow.is_empty() && p.deny.is_empty() {
+            return None;
+        }
+        let entry = |s: &String| {
+            let (subject, queue) = match s.split_once(' ') {
+                Some((a, b)) if queues => (a.trim().to_owned(), Some(b.trim().to_owned())),
+                _ => (s.clone(), None),
+            };
+            Entry { subject, queue }
+        };
+        Some(SubjectPermission {
+            allow: (!p.allow.is_empty()).then(|| p.allow.iter().map(entry).collect()),
+            deny: p.deny.iter().map(entry).collect(),
+        })
+    }
+    let publish = side(&p.publish, false);
+    let subscribe = side(&p.subscribe, true);
+    let response = p.resp.as_ref().map(|r| {
+        let d = ResponsePermission::default();
+        ResponsePermission {
+            max: if r.max_msgs == 0 { d.max } else { r.max_msgs },
+            expires: if r.expires_ns <= 0 {
+                d.expires
+            } else {
+                Duration::from_nanos(r.expires_ns as u64)
+            },
+        }
+    });
+    if publish.is_none() && subscribe.is_none() && response.is_none() {
+        return None;
+    }
+    let publish = match (publish, &response) {
+        // allow_responses without publish rules: everything else is denied
+        // to publish, as nats-server does.
+        (None, Some(_)) => Some(SubjectPermission {
+            allow: Some(Vec::new()),
+            deny: Vec::new(),
+        }),
+        (p, _) => p,
+    };
+    Some(Arc::new(Permissions {
+        publish,
+        subscribe,
+        response,
+    }))
+}
+
+/// Loads or refreshes the account described by `claims`. Exporters it
+/// imports from are loaded through `op` as needed.
+pub fn apply_claims(reg: &Registry, op: &OperatorMode, claims: &AccountClaims) -> Arc<Account> {
+    apply_at_depth(reg, op, claims, 0)
+}
+
+fn apply_at_depth(
+    reg: &Registry,
+    op: &OperatorMode,
+    claims: &AccountClaims,
+    depth: usize,
+) -> Arc<Account> {
+    let acc = reg.get_or_create(&claims.sub);
+    let l = &claims.nats.limits;
+    *acc.limits.write() = AccountLimits {
+        max_connections: limit(l.account.conn),
+        max_subscriptions: if l.nats.subs < 0 { 0 } else { l.nats.subs },
+        max_payload: if l.nats.payload < 0 {
+            0
+        } else {
+            l.nats.payload
+        },
+        max_leafnodes: limit(l.account.leaf_node_conn),
+    };
+    *acc.exports.write() = exports_from_claims(claims);
+    *acc.claims.write() = Some(Arc::new(claims.clone()));
+    // Re-install this account's imports from scratch.
+    acc.remove_routes(|r| matches!(r, Route::Service(_)));
+    for other in reg.all() {
+        other.remove_routes(|r| matches!(r, Route::Stream(s) if Arc::ptr_eq(&s.importer, &acc)));
+    }
+    for imp in &claims.nats.imports {
+        let exporter = match reg.get(&imp.account).filter(|a| a.claims.read().is_some()) {
+            Some(a) => a,
+            None if depth < MAX_IMPORT_DEPTH && imp.account != claims.sub => {
+                match op.account_claims(&imp.account) {
+                    Ok(c) => apply_at_depth(reg, op, &c, depth + 1),
+                    Err(e) => {
+                        log::warn!("account {}: import from {}: {e}", claims.sub, imp.account);
+                        continue;
+                    }
+                }
+            }
+            None => reg.get_or_create(&imp.account),
+        };
+        if let Err(e) = install_import(&acc, &exporter, imp) {
+            log::warn!(
+                "account {}: import {:?} from {}: {e}",
+                claims.sub,
+                imp.subject,
+                imp.account
+            );
+        }
+    }
+    acc
+}
+
+fn exports_from_claims(claims: &AccountClaims) -> Exports {
+    let mut out = Exports::default();
+    for e in &claims.nats.exports {
+        let auth = if e.account_token_position > 0 {
+            ExportAuth::TokenPosition(e.account_token_position as usize)
+        } else if e.token_req {
+            ExportAuth::Token
+        } else {
+            ExportAuth::Public
+        };
+        let ex = Export {
+            subject: e.subject.clone(),
+            auth,
+            response_type: ResponseType::parse(&e.response_type).unwrap_or_default(),
+            response_threshold: if e.response_threshold > 0 {
+                Duration::from_nanos(e.response_threshold as u64)
+            } else {
+                DEFAULT_RESPONSE_THRESHOLD
+            },
+        };
+        match e.export_type {
+            Some(ExportType::Service) => out.services.push(ex),
+            _ => out.streams.push(ex),
+        }
+    }
+    out
+}
+
+/// Checks an import against the exporter's claims (activation tokens for
+/// private exports) and installs it.
+fn install_import(
+    acc: &Arc<Account>,
+    exporter: &Arc<Account>,
+    imp: &jwt::Import,
+) -> Result<(), String> {
+    let service = matches!(imp.import_type, Some(ExportType::Service));
+    let ex_claims = exporter.claims.read().clone().ok_or("exporter unknown")?;
+    let export = ex_claims
+        .nats
+        .exports
+        .iter()
+        .find(|e| {
+            matches!(e.export_type, Some(ExportType::Service)) == service
+                && crate::subject::subject_is_subset(&imp.subject, &e.subject)
+        })
+        .ok_or("import not authorized")?;
+    let mut check_auth = true;
+    if export.token_req {
+        check_activation(&ex_claims, export, &acc.name, imp)?;
+        check_auth = false;
+    }
+    if service {
+        let (local, remote) = if !imp.local_subject.is_empty() {
+            (imp.local_subject.as_str(), imp.subject.as_str())
+        } else if !imp.to.is_empty() {
+            (imp.subject.as_str(), imp.to.as_str())
+        } else {
+            (imp.subject.as_str(), imp.subject.as_str())
+        };
+        install_service_import(acc, exporter, local, remote, check_auth)
+    } else {
+        let (prefix, to) = if !imp.local_subject.is_empty() {
+            (None, Some(imp.local_subject.as_str()))
+        } else if !imp.to.is_empty() {
+            (Some(imp.to.as_str()), None)
+        } else {
+            (None, None)
+        };
+        install_stream_import(acc, exporter, &imp.subject, prefix, to, check_auth)
+    }
+}
+
+/// An activation token: signed by the exporter (or its signing key), for
+/// this importer, covering the import, unexpired and not revoked.
+fn check_activation(
+    exporter: &AccountClaims,
+    export: &jwt::Export,
+    importer: &str,
+    imp: &jwt::Import,
+) -> Result<(), String> {
+    if imp.token.is_empty() {
+        return Err("activation token required".into());
+    }
+    let act = jwt::decode_activation(&imp.token).map_err(|e| format!("activation: {e}"))?;
+    if act.sub != importer {
+        return Err("activation is for another account".into());
+    }
+    if !exporter.did_sign_activation(&act) {
+        return Err("activation not issued by the exporter".into());
+    }
+    act.check_times(jwt::now())
+        .map_err(|e| format!("activation: {e}"))?;
+    if !crate::subject::subject_is_subset(&imp.subject, &act.nats.import_subject)
+        && act.nats.import_subject != imp.subject
+    {
+        return Err("activation does not cover the import".into());
+    }
+    if export.revocations.is_revoked(importer, act.iat) {
+        return Err("activation revoked".into());
+    }
+    Ok(())
+}
+
+/// A user logging in with a JWT.
+pub struct JwtLogin {
+    pub identity: Identity,
+    pub account: Arc<Account>,
+    /// When the user JWT expires (unix seconds).
+    pub expires: Option<i64>,
+    pub max_payload: i64,
+    pub max_subs: i64,
+}
+
+/// Authenticates a CONNECT carrying a user JWT: the account must be trusted
+/// and know the user, the nonce must be signed by the user's key (unless
+/// bearer), and the user's restrictions must admit this connection.
+pub fn login(
+    reg: &Registry,
+    op: &OperatorMode,
+    c: &Connect,
+    nonce: &[u8],
+    peer: IpAddr,
+) -> Result<JwtLogin, String> {
+    let token = c.jwt.as_deref().ok_or("no user JWT")?;
+    let user = jwt::decode_user(token).map_err(|e| format!("user JWT: {e}"))?;
+    let acc_id = user.account_id().to_owned();
+    let acc = match reg.get(&acc_id).filter(|a| a.claims.read().is_some()) {
+        Some(a) => a,
+        None => {
+            let claims = op.account_claims(&acc_id)?;
+            apply_claims(reg, op, &claims)
+        }
+    };
+    let claims = acc.claims.read().clone().ok_or("account has no claims")?;
+    let now = jwt::now();
+    let scope = claims
+        .check_user(&user, now)
+        .map_err(|e| format!("user {}: {e}", user.sub))?;
+    let limits = match scope {
+        Some(s) => s.template.clone(),
+        None => user.nats.permission_limits.clone(),
+    };
+    if !limits.bearer_token {
+        let sig = c.sig.as_deref().ok_or("missing signature")?;
+        crate::nkeys::verify_nonce_signature(&user.sub, nonce, sig)
+            .map_err(|e| format!("nonce signature: {e}"))?;
+    }
+    if !limits.allowed_connection_types.is_empty()
+        && !limits
+            .allowed_connection_types
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("STANDARD"))
+    {
+        return Err("connection type not allowed".into());
+    }
+    if !limits.src.is_empty() && !limits.src.iter().any(|n| cidr_contains(n, peer)) {
+        return Err("source network not allowed".into());
+    }
+    let perms = permissions_from_jwt(&limits.permissions)
+        .or_else(|| permissions_from_jwt(&claims.nats.default_permissions));
+    Ok(JwtLogin {
+        identity: Identity {
+            name: user.sub.clone(),
+            account: Some(acc_id),
+            permissions: perms,
+        },
+        account: acc,
+        expires: (user.exp > 0).then_some(user.exp),
+        max_payload: limits.limits.payload,
+        max_subs: limits.limits.subs,
+    })
+}
+
+/// Whether `ip` lies in the network `cidr` (`10.0.0.0/8`, `::1/128`, or a
+/// bare address).
+pub fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
+    let (addr, bits) = match cidr.trim().split_once('/') {
+        Some((a, b)) => (a, b.parse::<u32>().ok()),
+        None => (cidr.trim(), None),
+    };
+    let Ok(net) = addr.parse::<IpAddr>() else {
+        return false;
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let bits = bits.unwrap_or(32).min(32);
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let bits = bits.unwrap_or(128).min(128);
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Whether a user of `acc` that logged in with `jwt_text` is revoked by the
+/// account's current claims.
+pub fn is_revoked(acc: &Account, user_jwt: &str) -> bool {
+    let Some(claims) = acc.claims.read().clone() else {
+        return false;
+    };
+    jwt::decode_user(user_jwt).is_ok_and(|u| claims.is_revoked(&u))
+}
+
+/// The user claims of a JWT already verified at login.
+pub fn user_claims(user_jwt: &str) -> Option<UserClaims> {
+    jwt::decode_user(user_jwt).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs() {
+        let ip = "10.1.2.3".parse().unwrap();
+        assert!(cidr_contains("10.0.0.0/8", ip));
+        assert!(!cidr_contains("11.0.0.0/8", ip));
+        assert!(cidr_contains("10.1.2.3", ip));
+        assert!(cidr_contains("0.0.0.0/0", ip));
+        assert!(!cidr_contains("::1/128", ip));
+        assert!(cidr_contains("::1/128", "::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn jwt_permissions_convert() {
+        let mut p = jwt::Permissions::default();
+        assert!(permissions_from_jwt(&p).is_none());
+        p.publish.allow = vec!["a.>".into()];
+        p.subscribe.deny = vec!["b.* q".into()];
+        let c = permissions_from_jwt(&p).unwrap();
+        assert!(c.can_publish("a.x"));
+        assert!(!c.can_publish("b"));
+        let sub = c.subscribe.as_ref().unwrap();
+        assert_eq!(sub.deny[0].queue.as_deref(), Some("q"));
+    }
+}

@@ -849,7 +849,6 @@ async fn unknown_limits_field_is_refused() {
 }
 
 #[tokio::test]
-#[ignore = "bug: rnats accepts a stream import cycle (nats-server refuses it) and then delivers one publish 5 times to A and 4 times to B"]
 async fn stream_import_cycle_is_refused() {
     let conf = "accounts {\n  A: { exports: [ {stream: \"x\"} ], imports: [ {stream: {account: B, subject: x}} ] }\n  B: { exports: [ {stream: \"x\"} ], imports: [ {stream: {account: A, subject: x}} ] }\n}\n";
     let (err, path) = refused(conf).await;
@@ -861,7 +860,6 @@ async fn stream_import_cycle_is_refused() {
 }
 
 #[tokio::test]
-#[ignore = "bug: rnats accepts a duplicate stream import (nats-server refuses it) and then delivers each message twice"]
 async fn duplicate_stream_import_is_refused() {
     let conf = "accounts {\n  A: { exports: [ {stream: \"x\"} ] }\n  B: { imports: [\n    {stream: {account: A, subject: x}}\n    {stream: {account: A, subject: x}}\n  ] }\n}\n";
     let (err, path) = refused(conf).await;
@@ -873,7 +871,6 @@ async fn duplicate_stream_import_is_refused() {
 }
 
 #[tokio::test]
-#[ignore = "bug: rnats accepts a duplicate service import (nats-server refuses it) and then sends each request to the responders twice"]
 async fn duplicate_service_import_is_refused() {
     let conf = "accounts {\n  A: { exports: [ {service: \"s\"} ] }\n  B: { imports: [\n    {service: {account: A, subject: s}}\n    {service: {account: A, subject: s}}\n  ] }\n}\n";
     let (err, path) = refused(conf).await;

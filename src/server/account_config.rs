@@ -193,6 +193,7 @@ fn accounts_of(
 pub fn add_stream_import(reg: &Registry, imp: &ImportDef) -> Result<(), ConfigError> {
     let (importer, exporter) = accounts_of(reg, imp)?;
     install_stream_import(
+        reg,
         &importer,
         &exporter,
         &imp.subject,
@@ -207,6 +208,7 @@ pub fn add_stream_import(reg: &Registry, imp: &ImportDef) -> Result<(), ConfigEr
 /// `importer`. `check_auth` is false when the caller already verified the
 /// import (an activation token).
 pub fn install_stream_import(
+    reg: &Registry,
     importer: &Arc<Account>,
     exporter: &Arc<Account>,
     subject: &str,
@@ -232,6 +234,24 @@ pub fn install_stream_import(
         ),
         _ => None,
     };
+    let mut duplicate = false;
+    exporter.routes.for_each_sub(|s, _, r| {
+        if let Route::Stream(sr) = r {
+            duplicate |= s == subject && Arc::ptr_eq(&sr.importer, importer);
+        }
+    });
+    if duplicate {
+        return Err("stream import already exists".into());
+    }
+    let local = transform
+        .as_ref()
+        .map_or_else(|| subject.to_owned(), Transform::dest_pattern);
+    let mut visited = vec![importer.name.to_string()];
+    if stream_forms_cycle(reg, exporter, &local, &mut visited)
+        || stream_forms_cycle(reg, exporter, subject, &mut vec![importer.name.to_string()])
+    {
+        return Err("import forms a cycle".into());
+    }
     exporter.add_route(
         subject,
         Route::Stream(Arc::new(StreamRoute {
@@ -239,6 +259,67 @@ pub fn install_stream_import(
             transform,
         })),
     )
+}
+
+/// The stream imports of `acc`: (exporting account, subject there, subject
+/// in `acc`).
+fn stream_imports_of(reg: &Registry, acc: &Arc<Account>) -> Vec<(Arc<Account>, String, String)> {
+    let mut out = Vec::new();
+    for other in reg.all() {
+        other.routes.for_each_sub(|subject, _, r| {
+            if let Route::Stream(s) = r {
+                if Arc::ptr_eq(&s.importer, acc) {
+                    let local = s
+                        .transform
+                        .as_ref()
+                        .map_or_else(|| subject.to_owned(), Transform::dest_pattern);
+                    out.push((other.clone(), subject.to_owned(), local));
+                }
+            }
+        });
+    }
+    out
+}
+
+/// Whether messages on `subject` exported by `acc` would, through `acc`'s
+/// own stream imports, come back from an account already on the path
+/// (nats-server's `checkStreamImportsForCycles`).
+fn stream_forms_cycle(
+    reg: &Registry,
+    acc: &Arc<Account>,
+    subject: &str,
+    visited: &mut Vec<String>,
+) -> bool {
+    if visited.len() > 64 {
+        return true;
+    }
+    let exports_it = acc
+        .exports
+        .read()
+        .streams
+        .iter()
+        .any(|e| crate::subject::subject_is_subset(subject, &e.subject));
+    if !exports_it {
+        return false;
+    }
+    for (source, remote, local) in stream_imports_of(reg, acc) {
+        if !subjects_collide(subject, &local) {
+            continue;
+        }
+        if visited.iter().any(|v| **v == *source.name) {
+            return true;
+        }
+        visited.push(acc.name.to_string());
+        let next = if crate::subject::subject_is_subset(&local, subject) {
+            remote
+        } else {
+            subject.to_owned()
+        };
+        if stream_forms_cycle(reg, &source, &next, visited) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Installs a service import: a route in the importer on its local subject,
@@ -275,6 +356,19 @@ pub fn install_service_import(
             None => (ResponseType::Singleton, DEFAULT_RESPONSE_THRESHOLD),
         }
     };
+    let mut previous = None;
+    importer.routes.for_each_sub(|s, _, r| {
+        if let Route::Service(sr) = r {
+            if s == local && previous.is_none() {
+                previous = Some(sr.exporter.name.to_string());
+            }
+        }
+    });
+    if let Some(acc) = previous {
+        return Err(format!(
+            "Duplicate service import subject {local:?}, previously used in import for account {acc:?}, subject {remote:?}"
+        ));
+    }
     if forms_cycle(exporter, remote, &mut vec![importer.name.to_string()]) {
         return Err("import forms a cycle".into());
     }

@@ -128,7 +128,7 @@ fn apply_at_depth(
             }
             None => reg.get_or_create(&imp.account),
         };
-        if let Err(e) = install_import(&acc, &exporter, imp) {
+        if let Err(e) = install_import(reg, &acc, &exporter, imp) {
             log::warn!(
                 "account {}: import {:?} from {}: {e}",
                 claims.sub,
@@ -171,6 +171,7 @@ fn exports_from_claims(claims: &AccountClaims) -> Exports {
 /// Checks an import against the exporter's claims (activation tokens for
 /// private exports) and installs it.
 fn install_import(
+    reg: &Registry,
     acc: &Arc<Account>,
     exporter: &Arc<Account>,
     imp: &jwt::Import,
@@ -208,7 +209,7 @@ fn install_import(
         } else {
             (None, None)
         };
-        install_stream_import(acc, exporter, &imp.subject, prefix, to, check_auth)
+        install_stream_import(reg, acc, exporter, &imp.subject, prefix, to, check_auth)
     }
 }
 

@@ -340,7 +340,7 @@ impl Server {
             info.remote_account = acc.name.to_string();
             info.acc_is_sys = self.is_system_account(acc);
             let acc_max = acc.limits().max_payload;
-            if acc_max > 0 && (acc_max as i64) < info.max_payload as i64 {
+            if acc_max > 0 && acc_max < info.max_payload as i64 {
                 info.max_payload = acc_max as _;
             }
         }

@@ -121,7 +121,7 @@ impl Transform {
         let mut offset = 0usize;
         for (i, want) in self.source.iter().enumerate() {
             if want == ">" && i + 1 == self.source.len() {
-                if offset >= subject.len() + 1 {
+                if offset > subject.len() {
                     return None;
                 }
                 rest_start = Some(offset);

@@ -114,12 +114,7 @@ impl TrustConfig {
                 ));
             }
         }
-        for (_, op) in &operators {
-            if !op.nats.strict_signing_key_usage {
-                trusted_keys.push(op.sub.clone());
-            }
-            trusted_keys.extend(op.nats.signing_keys.iter().cloned());
-        }
+        trusted_keys.extend(issuer_keys(&operators));
         // Where errors about the operator setup as a whole point.
         let Some((anchor_key, anchor_val)) = ops_entry.or(trusted_entry) else {
             return Ok(None);
@@ -259,6 +254,28 @@ impl TrustConfig {
         }))
     }
 
+    /// Trust in the given operators, outside a server config (tools such as
+    /// the account server): trusted keys from their JWTs, the system
+    /// account of the first that names one, no preloads.
+    pub fn for_operators(
+        operators: Vec<(String, OperatorClaims)>,
+        resolver: ResolverConfig,
+    ) -> TrustConfig {
+        let trusted_keys = issuer_keys(&operators);
+        let system_account = operators
+            .iter()
+            .map(|(_, o)| o.nats.system_account.clone())
+            .find(|s| !s.is_empty());
+        TrustConfig {
+            operators,
+            trusted_keys,
+            system_account,
+            resolver,
+            preload: Vec::new(),
+            pinned_accounts: Vec::new(),
+        }
+    }
+
     /// True when `key` may issue account JWTs: a trusted operator's identity
     /// key (unless it requires signing keys) or one of its signing keys.
     pub fn is_trusted_issuer(&self, key: &str) -> bool {
@@ -319,6 +336,19 @@ impl TrustConfig {
     pub fn build_resolver(&self) -> Result<Arc<dyn AccountResolver>, ResolverError> {
         resolver::build(&self.resolver, &self.preload, Some(self.validator()))
     }
+}
+
+/// The keys that may sign accounts for these operators: identity keys
+/// (unless strict) and signing keys, as nats-server expands `TrustedKeys`.
+fn issuer_keys(operators: &[(String, OperatorClaims)]) -> Vec<String> {
+    let mut keys = Vec::new();
+    for (_, op) in operators {
+        if !op.nats.strict_signing_key_usage {
+            keys.push(op.sub.clone());
+        }
+        keys.extend(op.nats.signing_keys.iter().cloned());
+    }
+    keys
 }
 
 /// The last of `names` present in `map` (later keys win, as for all

@@ -154,6 +154,21 @@ async fn post_get_and_no_rollback() {
         v3
     );
 
+    // A server's URL resolver reads it.
+    let r = rnats::resolver::UrlResolver::new(
+        &format!("{}/jwt/v1/accounts", srv.base),
+        Default::default(),
+        None,
+    )
+    .unwrap();
+    use rnats::resolver::AccountResolver;
+    r.start().await.expect("base URL answers");
+    assert_eq!(r.fetch(&acc).await.unwrap(), v3);
+    assert!(matches!(
+        r.fetch(&other).await,
+        Err(rnats::resolver::ResolverError::NotFound(_))
+    ));
+
     // A restart serves what was stored.
     drop(srv);
     let srv = start(&op_file, &dir);

@@ -13,6 +13,8 @@
 //! - [`logging`]: nats-server style log lines to stderr or a file.
 //! - [`monitor`]: the HTTP monitoring endpoints and Prometheus metrics.
 //! - [`tls`]: TLS for client connections and client-certificate identities.
+//! - [`trust`], [`resolver`]: operator mode: trusted operators and where
+//!   account JWTs come from (memory, account server URL, JWT directory).
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -24,9 +26,11 @@ pub mod logging;
 pub mod monitor;
 pub mod nkeys;
 pub mod protocol;
+pub mod resolver;
 pub mod server;
 pub mod subject;
 pub mod tls;
+pub mod trust;
 
 /// The nats-server version rnats reports in INFO and `--version`, so clients
 /// that gate features on the server version behave as with the reference.

@@ -1,22 +1,27 @@
 //! `push`: sends account JWTs to where servers resolve them.
 //!
-//! - `http://` account server URL (nats-account-server, or any server that
-//!   speaks its API): `POST <url>/accounts/<account public key>` with the JWT
-//!   as body, over plain HTTP/1.1 on a `std::net::TcpStream`. The crate has
-//!   no HTTP client dependency; `https://` is refused with a clear error.
-//! - `nats://` URL of a server with the nats resolver: a request on
-//!   `$SYS.REQ.CLAIMS.UPDATE` per account, as a system account user (the one
-//!   given with `--system-user`, else a temporary user signed by the system
-//!   account key), over a minimal client on a `TcpStream` (no TLS).
+//! - `http(s)://` account server URL (nats-account-server,
+//!   rnats-account-server, or anything speaking its API):
+//!   `POST <url>/accounts/<account public key>` with the JWT as body, with
+//!   reqwest (rustls).
+//! - `nats://` / `tls://` URL of a server: a request per account on
+//!   `$SYS.REQ.ACCOUNT.<pubkey>.CLAIMS.UPDATE`, which servers with any
+//!   resolver handle, as a system account user (the one given with
+//!   `--system-user`, else a temporary user signed by the system account
+//!   key), with async-nats. Replies from every server that answers are
+//!   reported.
+//!
+//! Both run on a small single-threaded tokio runtime: the CLI stays
+//! synchronous.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+use futures::StreamExt;
 use rnats::jwt::{self, UserClaims};
-use rnats::nkeys::{self, KeyPair};
+use rnats::nkeys::KeyPair;
 
 use crate::env::Ctx;
 use crate::store::{ok, Store};
@@ -109,213 +114,115 @@ pub fn parse_url(s: &str) -> Result<Url> {
     })
 }
 
-fn connect(u: &Url, timeout: Duration) -> Result<TcpStream> {
-    let addrs = (u.host.as_str(), u.port)
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {}", u.host))?;
-    let mut last = None;
-    for a in addrs {
-        match TcpStream::connect_timeout(&a, timeout) {
-            Ok(s) => {
-                s.set_read_timeout(Some(timeout))?;
-                s.set_write_timeout(Some(timeout))?;
-                return Ok(s);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(anyhow!(
-        "cannot connect to {}:{}: {}",
-        u.host,
-        u.port,
-        last.map(|e| e.to_string())
-            .unwrap_or_else(|| "no address".into())
-    ))
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
-/// Decodes a chunked HTTP body (best effort, for messages).
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            return body.to_string();
+/// `POST <base>/accounts/<key>` per token; returns `(status, body)` each.
+async fn http_push(
+    base: &str,
+    tokens: &[(String, String, String)],
+    timeout: Duration,
+) -> Result<Vec<(u16, String)>> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .http1_title_case_headers()
+        .user_agent("rnats-nsc")
+        .build()
+        .context("cannot build the HTTP client")?;
+    let base = base
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(base)
+        .trim_end_matches('/');
+    let mut out = Vec::new();
+    for (name, key, token) in tokens {
+        let url = format!("{base}/accounts/{key}");
+        let resp = client
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/jwt")
+            .body(token.clone())
+            .send()
+            .await
+            .map_err(|e| anyhow!("pushing {name:?} to {url}: {}", e.without_url()))?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        out.push((status, body.trim().to_string()));
+    }
+    Ok(out)
+}
+
+/// Connects as `user_jwt`/`key` and requests a claim update per token,
+/// collecting the replies that arrive before `wait` (several servers may
+/// answer each).
+async fn nats_push(
+    url: &str,
+    user_jwt: String,
+    key: KeyPair,
+    tokens: &[(String, String, String)],
+    wait: Duration,
+) -> Result<Vec<Vec<String>>> {
+    let key = Arc::new(key);
+    let client = async_nats::ConnectOptions::with_jwt(user_jwt, move |nonce| {
+        let key = key.clone();
+        async move {
+            key.sign(&nonce)
+                .map(|s| s.to_vec())
+                .map_err(async_nats::AuthError::new)
+        }
+    })
+    .name("rnats-nsc push")
+    .connection_timeout(wait)
+    .max_reconnects(Some(1))
+    .connect(url)
+    .await
+    .map_err(|e| anyhow!("cannot connect to {url}: {e}"))?;
+    let inbox = client.new_inbox();
+    let mut sub = client
+        .subscribe(format!("{inbox}.*"))
+        .await
+        .context("cannot subscribe for replies")?;
+    for (i, (_, key, token)) in tokens.iter().enumerate() {
+        client
+            .publish_with_reply(
+                format!("$SYS.REQ.ACCOUNT.{key}.CLAIMS.UPDATE"),
+                format!("{inbox}.{i}"),
+                token.clone().into(),
+            )
+            .await
+            .context("cannot send the update")?;
+    }
+    client.flush().await.context("cannot send the update")?;
+    let mut out = vec![Vec::new(); tokens.len()];
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // Once every request has an answer, wait a little for other servers.
+        let left = if out.iter().all(|r: &Vec<String>| !r.is_empty()) {
+            left.min(Duration::from_millis(300))
+        } else {
+            left
         };
-        if n == 0 || after.len() < n {
+        if left.is_zero() {
             break;
         }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-/// `POST` over HTTP/1.1; returns the status and body.
-pub fn http_post(u: &Url, path: &str, body: &str, timeout: Duration) -> Result<(u16, String)> {
-    let mut s = connect(u, timeout)?;
-    let host = if u.port == 80 {
-        u.host.clone()
-    } else {
-        format!("{}:{}", u.host, u.port)
-    };
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: rnats-nsc\r\nContent-Type: application/jwt\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes())?;
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp)
-        .with_context(|| format!("no response from {}:{}", u.host, u.port))?;
-    let text = String::from_utf8_lossy(&resp);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse::<u16>().ok())
-        .ok_or_else(|| anyhow!("not an HTTP response from {}:{}", u.host, u.port))?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:")
-            && l.to_ascii_lowercase().contains("chunked")
-    });
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Ok((status, body.trim().to_string()))
-}
-
-/// A minimal NATS client connection: enough to authenticate with a user JWT
-/// and make requests.
-pub struct NatsConn {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl NatsConn {
-    /// Connects and authenticates with `jwt` and `key` (nonce signature).
-    pub fn connect(u: &Url, user_jwt: &str, key: &KeyPair, timeout: Duration) -> Result<NatsConn> {
-        if u.scheme != "nats" {
-            bail!("only nats:// URLs are supported for pushing to a nats-resolver server (no TLS)");
-        }
-        let s = connect(u, timeout)?;
-        let mut c = NatsConn {
-            reader: BufReader::new(s.try_clone()?),
-            writer: s,
+        let Ok(Some(msg)) = tokio::time::timeout(left, sub.next()).await else {
+            break;
         };
-        let line = c.line()?;
-        let info = line
-            .strip_prefix("INFO ")
-            .ok_or_else(|| anyhow!("not a NATS server: {line:?}"))?;
-        let info: serde_json::Value = serde_json::from_str(info).context("bad INFO from server")?;
-        if info["tls_required"].as_bool() == Some(true) {
-            bail!("the server requires TLS, which rnats-nsc push does not support");
-        }
-        let mut connect = serde_json::json!({
-            "verbose": false, "pedantic": false, "lang": "rust", "name": "rnats-nsc push",
-            "version": env!("CARGO_PKG_VERSION"), "protocol": 1, "jwt": user_jwt,
-        });
-        if let Some(nonce) = info["nonce"].as_str() {
-            connect["sig"] = serde_json::Value::from(nkeys::sign_nonce(key, nonce.as_bytes())?);
-        }
-        c.send(&format!("CONNECT {connect}\r\nPING\r\n"))?;
-        loop {
-            let l = c.line()?;
-            if l == "PONG" {
-                return Ok(c);
-            }
-            if let Some(e) = l.strip_prefix("-ERR") {
-                bail!("server refused the connection:{e}");
-            }
+        let idx = msg
+            .subject
+            .rsplit('.')
+            .next()
+            .and_then(|i| i.parse::<usize>().ok());
+        if let Some(i) = idx.filter(|i| *i < out.len()) {
+            out[i].push(String::from_utf8_lossy(&msg.payload).into_owned());
         }
     }
-
-    fn send(&mut self, s: &str) -> Result<()> {
-        self.writer.write_all(s.as_bytes())?;
-        Ok(())
-    }
-
-    fn line(&mut self) -> Result<String> {
-        let mut l = String::new();
-        let n = self.reader.read_line(&mut l)?;
-        if n == 0 {
-            bail!("connection closed by the server");
-        }
-        Ok(l.trim_end_matches(['\r', '\n']).to_string())
-    }
-
-    /// Sends `payload` to `subject` once per item and collects the replies
-    /// that arrive before `wait` (replies from several servers are all kept).
-    pub fn requests(
-        &mut self,
-        subject: &str,
-        payloads: &[String],
-        wait: Duration,
-    ) -> Result<Vec<Vec<String>>> {
-        let mut rnd = [0u8; 8];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut rnd);
-        let inbox = format!("_INBOX.{}", data_encoding::HEXUPPER.encode(&rnd));
-        self.send(&format!("SUB {inbox}.* 1\r\n"))?;
-        for (i, p) in payloads.iter().enumerate() {
-            self.send(&format!("PUB {subject} {inbox}.{i} {}\r\n{p}\r\n", p.len()))?;
-        }
-        self.send("PING\r\n")?;
-        let mut out = vec![Vec::new(); payloads.len()];
-        let deadline = Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            // Once every request has an answer, wait a little for other servers.
-            let all = out.iter().all(|r: &Vec<String>| !r.is_empty());
-            let left = if all {
-                left.min(Duration::from_millis(300))
-            } else {
-                left
-            };
-            if left.is_zero() {
-                break;
-            }
-            self.writer.set_read_timeout(Some(left))?;
-            self.reader.get_ref().set_read_timeout(Some(left))?;
-            let l = match self.line() {
-                Ok(l) => l,
-                Err(e) => {
-                    let timed_out = e.downcast_ref::<std::io::Error>().is_some_and(|io| {
-                        matches!(
-                            io.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        )
-                    });
-                    if timed_out {
-                        break;
-                    }
-                    return Err(e);
-                }
-            };
-            if l == "PING" {
-                self.send("PONG\r\n")?;
-            } else if let Some(e) = l.strip_prefix("-ERR") {
-                bail!("server error:{e}");
-            } else if let Some(args) = l.strip_prefix("MSG ") {
-                let parts: Vec<&str> = args.split_whitespace().collect();
-                let len: usize = parts
-                    .last()
-                    .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| anyhow!("bad MSG line {l:?}"))?;
-                let mut buf = vec![0u8; len + 2];
-                self.reader.read_exact(&mut buf)?;
-                buf.truncate(len);
-                let idx = parts[0]
-                    .rsplit('.')
-                    .next()
-                    .and_then(|i| i.parse::<usize>().ok());
-                if let Some(i) = idx.filter(|i| *i < out.len()) {
-                    out[i].push(String::from_utf8_lossy(&buf).into_owned());
-                }
-            }
-        }
-        Ok(out)
-    }
+    Ok(out)
 }
 
 /// A temporary system account user allowed only what push needs.
@@ -344,6 +251,7 @@ fn temp_system_user(ctx: &Ctx, store: &Store, sys_acc: &str) -> Result<(String, 
     uc.exp = jwt::now() + 120;
     let p = &mut uc.nats.permission_limits.permissions;
     p.publish.allow = vec![
+        "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE".into(),
         "$SYS.REQ.CLAIMS.UPDATE".into(),
         "$SYS.REQ.CLAIMS.LIST".into(),
     ];
@@ -387,13 +295,14 @@ pub fn run(ctx: &Ctx, a: &PushArgs) -> Result<()> {
     let u = parse_url(&url)?;
     let timeout = Duration::from_secs(a.timeout.max(1));
     match u.scheme.as_str() {
-        "http" => {
+        "http" | "https" => {
+            let replies = runtime()?.block_on(http_push(&url, &tokens, timeout))?;
             let mut failed = 0;
-            for (name, key, token) in &tokens {
-                let path = format!("{}/accounts/{key}", u.path);
-                let (status, body) = http_post(&u, &path, token, timeout)?;
+            for ((name, _, _), (status, body)) in tokens.iter().zip(replies) {
                 if (200..300).contains(&status) {
-                    ok(format!("pushed {name:?} to account server {url} ({status})"));
+                    ok(format!(
+                        "pushed {name:?} to account server {url} ({status})"
+                    ));
                 } else {
                     failed += 1;
                     eprintln!("[ERR ] pushing {name:?} to {url}: HTTP {status}: {body}");
@@ -403,8 +312,7 @@ pub fn run(ctx: &Ctx, a: &PushArgs) -> Result<()> {
                 bail!("{failed} account(s) were not pushed");
             }
         }
-        "https" => bail!("https:// account servers are not supported by rnats-nsc push (no TLS client); use http:// or a nats:// resolver URL"),
-        "nats" => {
+        "nats" | "tls" => {
             let sys_name = match &a.system_account {
                 Some(s) => s.clone(),
                 None => store
@@ -415,17 +323,14 @@ pub fn run(ctx: &Ctx, a: &PushArgs) -> Result<()> {
                 Some(u) => {
                     let name = store.user_name(&sys_name, u)?;
                     let (t, uc) = store.read_user(&sys_name, &name)?;
-                    let kp = ctx
-                        .keystore()
-                        .get(&uc.sub)?
-                        .ok_or_else(|| anyhow!("the seed of system user {name:?} is not in the keystore"))?;
+                    let kp = ctx.keystore().get(&uc.sub)?.ok_or_else(|| {
+                        anyhow!("the seed of system user {name:?} is not in the keystore")
+                    })?;
                     (t, kp)
                 }
                 None => temp_system_user(ctx, &store, &sys_name)?,
             };
-            let mut conn = NatsConn::connect(&u, &user_jwt, &key, timeout)?;
-            let payloads: Vec<String> = tokens.iter().map(|(_, _, t)| t.clone()).collect();
-            let replies = conn.requests("$SYS.REQ.CLAIMS.UPDATE", &payloads, timeout)?;
+            let replies = runtime()?.block_on(nats_push(&url, user_jwt, key, &tokens, timeout))?;
             let mut failed = 0;
             for ((name, _, _), reps) in tokens.iter().zip(replies) {
                 if reps.is_empty() {
@@ -437,9 +342,15 @@ pub fn run(ctx: &Ctx, a: &PushArgs) -> Result<()> {
                     let srv = v["server"]["name"].as_str().unwrap_or("server");
                     if let Some(e) = v.get("error") {
                         failed += 1;
-                        eprintln!("[ERR ] {srv} refused {name:?}: {}", e["description"].as_str().unwrap_or(&r));
+                        eprintln!(
+                            "[ERR ] {srv} refused {name:?}: {}",
+                            e["description"].as_str().unwrap_or(&r)
+                        );
                     } else {
-                        ok(format!("pushed {name:?} to nats-server {srv}: {}", v["data"]["message"].as_str().unwrap_or(&r)));
+                        ok(format!(
+                            "pushed {name:?} to nats-server {srv}: {}",
+                            v["data"]["message"].as_str().unwrap_or(&r)
+                        ));
                     }
                 }
             }
@@ -447,7 +358,7 @@ pub fn run(ctx: &Ctx, a: &PushArgs) -> Result<()> {
                 bail!("{failed} update(s) failed");
             }
         }
-        s => bail!("unsupported account server URL scheme {s:?}: use http:// or nats://"),
+        s => bail!("unsupported account server URL scheme {s:?}: use http(s):// or nats://"),
     }
     Ok(())
 }
@@ -474,13 +385,5 @@ mod tests {
         assert!(parse_url("localhost:4222").is_err());
         assert!(parse_url("ftp://x").is_err());
         assert!(parse_url("http://:80").is_err());
-    }
-
-    #[test]
-    fn chunked() {
-        assert_eq!(
-            dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
-            "hello world"
-        );
     }
 }

@@ -357,9 +357,12 @@ pub fn build(
             );
             Ok(())
         }
-        Err(e) => Err(ResolverError::Invalid(format!(
-            "preload account error for {account:?}: {e}"
-        ))),
+        // nats-server starts with an untrusted or invalid preload and
+        // refuses its users at login; the JWT is never stored.
+        Err(e) => {
+            log::warn!("preload account error for {account:?}: {e}");
+            Ok(())
+        }
     };
     match cfg {
         ResolverConfig::Memory => {

@@ -32,7 +32,7 @@ fn update_reply(server: &Server, account: &str, result: Result<&str, String>) ->
 
 /// Applies a pushed account JWT. `subject_key` is the account named by the
 /// request subject (`None` for `$SYS.REQ.CLAIMS.UPDATE`).
-pub fn update(server: &Server, subject_key: Option<&str>, body: &[u8]) -> Value {
+pub async fn update(server: &Server, subject_key: Option<&str>, body: &[u8]) -> Value {
     let Some(op) = &server.operator else {
         return Value::Null;
     };
@@ -61,7 +61,7 @@ pub fn update(server: &Server, subject_key: Option<&str>, body: &[u8]) -> Value 
     if known.is_none() && !op.stores_unknown() {
         return update_reply(server, &key, Ok("jwt update skipped"));
     }
-    if let Err(e) = op.store(&key, &jwt) {
+    if let Err(e) = op.store(&key, &jwt).await {
         return update_reply(server, &key, Err(e));
     }
     if known.is_some() {
@@ -123,27 +123,40 @@ pub fn enforce(server: &Server, acc: &Arc<Account>) {
     }
 }
 
-type Handler = fn(&Server, &str, &[u8]) -> Option<Value>;
+/// The claim requests the system account answers.
+#[derive(Debug, Clone, Copy)]
+enum Request {
+    /// `$SYS.REQ.ACCOUNT.<key>.CLAIMS.UPDATE`.
+    Update,
+    /// `$SYS.ACCOUNT.<key>.CLAIMS.UPDATE` (older form).
+    UpdateOld,
+    /// `$SYS.REQ.CLAIMS.UPDATE` (directory resolvers; key from the JWT).
+    UpdateAny,
+    List,
+    Lookup,
+}
 
 fn token(subject: &str, i: usize) -> Option<&str> {
     subject.split('.').nth(i)
 }
 
-fn h_update_req(s: &Server, subject: &str, body: &[u8]) -> Option<Value> {
-    Some(update(s, token(subject, 3), body))
-}
-
-fn h_update_old(s: &Server, subject: &str, body: &[u8]) -> Option<Value> {
-    Some(update(s, token(subject, 2), body))
-}
-
-fn h_update_any(s: &Server, _: &str, body: &[u8]) -> Option<Value> {
-    Some(update(s, None, body))
-}
-
-fn h_list(s: &Server, _: &str, _: &[u8]) -> Option<Value> {
-    let op = s.operator.as_ref()?;
-    Some(json!({"server": server_info(s), "data": op.list()}))
+async fn answer(server: &Server, req: Request, subject: &str, body: &[u8]) -> Option<Vec<u8>> {
+    let op = server.operator.as_ref()?;
+    let v = match req {
+        Request::Update => update(server, token(subject, 3), body).await,
+        Request::UpdateOld => update(server, token(subject, 2), body).await,
+        Request::UpdateAny => update(server, None, body).await,
+        Request::List => json!({"server": server_info(server), "data": op.list()}),
+        // LOOKUP answers with the raw JWT (empty when unknown).
+        Request::Lookup => {
+            return Some(
+                op.lookup(token(subject, 3)?)
+                    .unwrap_or_default()
+                    .into_bytes(),
+            )
+        }
+    };
+    Some(v.to_string().into_bytes())
 }
 
 /// Installs the claim requests in the system account.
@@ -151,45 +164,21 @@ pub fn install(server: &Arc<Server>) {
     let (Some(op), Some(sys)) = (&server.operator, server.accounts.system()) else {
         return;
     };
-    let mut routes: Vec<(&str, Handler)> = vec![
-        ("$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE", h_update_req),
-        ("$SYS.ACCOUNT.*.CLAIMS.UPDATE", h_update_old),
+    let mut routes = vec![
+        ("$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE", Request::Update),
+        ("$SYS.ACCOUNT.*.CLAIMS.UPDATE", Request::UpdateOld),
     ];
     if op.is_dir() {
-        routes.push(("$SYS.REQ.CLAIMS.UPDATE", h_update_any));
-        routes.push(("$SYS.REQ.CLAIMS.LIST", h_list));
+        routes.push(("$SYS.REQ.CLAIMS.UPDATE", Request::UpdateAny));
+        routes.push(("$SYS.REQ.CLAIMS.LIST", Request::List));
+        routes.push(("$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP", Request::Lookup));
     }
-    for (subject, handler) in routes {
-        add(server, &sys, subject, move |s, subj, body| {
-            handler(s, subj, body).map(|v| v.to_string().into_bytes())
-        });
-    }
-    if op.is_dir() {
-        // LOOKUP answers with the raw JWT (empty when unknown).
-        add(
-            server,
-            &sys,
-            "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP",
-            |s, subj, _| {
-                let key = token(subj, 3)?;
-                Some(
-                    s.operator
-                        .as_ref()?
-                        .lookup(key)
-                        .unwrap_or_default()
-                        .into_bytes(),
-                )
-            },
-        );
+    for (subject, req) in routes {
+        add(server, &sys, subject, req);
     }
 }
 
-fn add(
-    server: &Arc<Server>,
-    sys: &Arc<Account>,
-    subject: &str,
-    answer: impl Fn(&Server, &str, &[u8]) -> Option<Vec<u8>> + Send + Sync + Copy + 'static,
-) {
+fn add(server: &Arc<Server>, sys: &Arc<Account>, subject: &str, req: Request) {
     let weak = Arc::downgrade(server);
     let sys_weak = Arc::downgrade(sys);
     let handler = move |subj: &str, reply: Option<&[u8]>, body: &[u8]| {
@@ -206,7 +195,7 @@ fn add(
             let (Some(server), Some(sys)) = (weak.upgrade(), sys_weak.upgrade()) else {
                 return;
             };
-            let out = answer(&server, &subj, &body);
+            let out = answer(&server, req, &subj, &body).await;
             if let (Some(reply), Some(out)) = (reply, out) {
                 publish(&sys, &reply, None, &out);
             }
@@ -219,4 +208,64 @@ fn add(
     if let Err(e) = sys.add_route(subject, route) {
         log::warn!("system request {subject}: {e}");
     }
+}
+
+/// Starts operator mode once the runtime runs: checks the resolver (a URL
+/// resolver must answer), loads the system account, and applies JWTs that
+/// change outside the server (directory watcher) as they arrive.
+///
+/// # Errors
+/// The resolver's start-up check failed.
+pub async fn start(server: &Arc<Server>) -> Result<(), String> {
+    let Some(op) = server.operator.clone() else {
+        return Ok(());
+    };
+    op.resolver.start().await.map_err(|e| e.to_string())?;
+    if let Some(sys) = &op.system_account {
+        let loaded = server
+            .accounts
+            .get(sys)
+            .is_some_and(|a| a.claims.read().is_some());
+        if !loaded {
+            match op.fetch_claims(sys).await {
+                Ok(c) => {
+                    let acc = jwt_account::apply_claims(&server.accounts, &op, &c);
+                    server.accounts.set_system(Some(acc));
+                }
+                Err(e) => log::warn!("system account {sys}: {e}"),
+            }
+        }
+    }
+    if let Some(mut updates) = op.resolver.subscribe_updates() {
+        let weak = Arc::downgrade(server);
+        tokio::spawn(async move {
+            while let Some(u) = updates.recv().await {
+                let Some(server) = weak.upgrade() else {
+                    return;
+                };
+                let Some(op) = server.operator.clone() else {
+                    return;
+                };
+                let known = server
+                    .accounts
+                    .get(&u.account)
+                    .filter(|a| a.claims.read().is_some());
+                if known.is_none() {
+                    continue;
+                }
+                match op.validate(&u.jwt) {
+                    Ok(c) if c.sub == u.account => {
+                        let acc = jwt_account::apply_claims(&server.accounts, &op, &c);
+                        enforce(&server, &acc);
+                        log::info!("account {}: claims updated from the resolver", u.account);
+                    }
+                    Ok(_) => {
+                        log::warn!("account {}: subject does not match jwt content", u.account)
+                    }
+                    Err(e) => log::warn!("account {}: {e}", u.account),
+                }
+            }
+        });
+    }
+    Ok(())
 }

@@ -819,6 +819,7 @@ impl Client {
             return true;
         }
         if let Some(op) = self.server.operator.clone() {
+            self.load_account_of(&op, c).await;
             return self.login_jwt(&op, c);
         }
         let presented = crate::auth::Presented {
@@ -848,6 +849,49 @@ impl Client {
             .set_delivery_permissions(identity.permissions.clone());
         self.perms = identity.permissions;
         true
+    }
+
+    /// Makes sure the account named by the CONNECT's user JWT is loaded,
+    /// fetching it from the resolver when needed (the login checks all
+    /// claims afterwards; this only reads where to look).
+    async fn load_account_of(&self, op: &super::operator::OperatorMode, c: &Connect) {
+        let Some(token) = c.jwt.as_deref() else {
+            return;
+        };
+        let Ok((_, payload)) = crate::jwt::decode_unverified(token) else {
+            return;
+        };
+        let nats_issuer = payload
+            .get("nats")
+            .and_then(|n| n.get("issuer_account"))
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty());
+        let Some(acc) = nats_issuer.or_else(|| payload.get("iss").and_then(|v| v.as_str())) else {
+            return;
+        };
+        if self
+            .server
+            .accounts
+            .get(acc)
+            .is_some_and(|a| a.claims.read().is_some())
+        {
+            return;
+        }
+        match op.fetch_claims(acc).await {
+            Ok(claims) => {
+                // Exporters this account imports from are fetched too, so
+                // its imports can be set up.
+                for imp in &claims.nats.imports {
+                    if self.server.accounts.get(&imp.account).is_none() {
+                        if let Ok(ex) = op.fetch_claims(&imp.account).await {
+                            super::jwt_account::apply_claims(&self.server.accounts, op, &ex);
+                        }
+                    }
+                }
+                super::jwt_account::apply_claims(&self.server.accounts, op, &claims);
+            }
+            Err(e) => log::debug!("account {acc}: {e}"),
+        }
     }
 
     /// Operator mode: a user JWT signed by a trusted account, the nonce

@@ -91,6 +91,9 @@ pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
     let monitoring = opts.http_port != 0;
     let server = Server::new(opts.clone(), tls)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    super::claims::start(&server)
+        .await
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let listener = TcpListener::bind(bind_addr(&opts)).await?;
     let addr = listener.local_addr()?;
     let _ = server.listen_addr.set(addr);

@@ -100,6 +100,8 @@ pub struct ClientShared {
     perms_gen: AtomicU64,
     /// A payload limit set by a claims update (0 = the server's).
     payload_limit: std::sync::atomic::AtomicI64,
+    /// A CONNECT arrived (the connection is no longer an idle pre-login one).
+    connect_seen: AtomicBool,
 }
 
 /// The credentials a connection logged in with: its CONNECT and the nonce
@@ -176,6 +178,11 @@ impl ClientShared {
     pub fn replace_permissions(&self, perms: Option<Arc<Permissions>>) {
         self.set_delivery_permissions(perms);
         self.perms_gen.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether the client sent CONNECT.
+    pub fn connect_seen(&self) -> bool {
+        self.connect_seen.load(Ordering::Relaxed)
     }
 
     /// Changes the payload limit (account claims update); the reader adopts
@@ -400,6 +407,7 @@ where
         login: Mutex::new(None),
         perms_gen: AtomicU64::new(0),
         payload_limit: std::sync::atomic::AtomicI64::new(0),
+        connect_seen: AtomicBool::new(false),
     });
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
@@ -764,6 +772,7 @@ impl Client {
     }
 
     async fn process_connect(&mut self, json: &[u8]) -> bool {
+        self.shared.connect_seen.store(true, Ordering::Relaxed);
         let Some(c) = Connect::parse(json) else {
             log::error!(
                 "{} - cid:{} - invalid CONNECT JSON",
@@ -987,6 +996,7 @@ impl Client {
     /// Logs in without a CONNECT (an op came first and `no_auth_user` is
     /// set), with the protocol's default options.
     async fn login(&mut self, c: Connect) -> bool {
+        self.shared.connect_seen.store(true, Ordering::Relaxed);
         if !self.login_identity(&c).await {
             return false;
         }

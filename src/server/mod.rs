@@ -80,6 +80,10 @@ pub struct ClosedClient {
     pub subs: Vec<String>,
 }
 
+/// Connections that may wait for their CONNECT at the same time when
+/// clients must authenticate; the oldest is closed beyond this.
+pub const MAX_PENDING_LOGINS: usize = 1024;
+
 /// One running server.
 pub struct Server {
     opts: RwLock<Arc<Options>>,
@@ -90,6 +94,9 @@ pub struct Server {
     /// Operator (JWT) mode: the trusted operators and the account store.
     pub operator: Option<Arc<operator::OperatorMode>>,
     clients: Mutex<AHashMap<u64, Arc<ClientShared>>>,
+    /// Connections that have not sent CONNECT yet, oldest first (entries of
+    /// connections that logged in or closed are dropped lazily).
+    pending_logins: Mutex<std::collections::VecDeque<std::sync::Weak<ClientShared>>>,
     /// The most recent closed connections, oldest first, bounded by
     /// `max_closed_clients`.
     closed: Mutex<std::collections::VecDeque<ClosedClient>>,
@@ -181,6 +188,7 @@ impl Server {
             id,
             name,
             clients: Mutex::new(AHashMap::new()),
+            pending_logins: Mutex::new(std::collections::VecDeque::new()),
             closed: Mutex::new(std::collections::VecDeque::new()),
             next_cid: AtomicU64::new(1),
             auth: RwLock::new(Arc::new(auth)),
@@ -348,15 +356,53 @@ impl Server {
     }
 
     /// Adds a connection; false when `max_connections` is reached.
+    ///
+    /// When clients must authenticate, connections that have not sent
+    /// CONNECT yet are bounded: beyond [`MAX_PENDING_LOGINS`] of them, or when
+    /// the server is full, the oldest one is closed to make room. A flood of
+    /// idle or slowloris connections therefore cannot keep clients that do
+    /// log in from getting a slot.
     pub fn register_client(&self, c: &Arc<ClientShared>) -> bool {
         let max = self.opts().max_connections;
+        let auth = self.auth_enabled();
         let mut clients = self.clients.lock();
-        if max >= 0 && clients.len() >= max as usize {
+        if max >= 0 && clients.len() >= max as usize && !(auth && self.evict_pending_login()) {
             return false;
         }
         clients.insert(c.id, c.clone());
+        drop(clients);
         self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+        if auth {
+            let mut pending = self.pending_logins.lock();
+            pending.push_back(Arc::downgrade(c));
+            let over = pending.len() > MAX_PENDING_LOGINS;
+            drop(pending);
+            if over {
+                self.evict_pending_login();
+            }
+        }
         true
+    }
+
+    /// Closes the oldest connection still waiting for its CONNECT; false when
+    /// there is none.
+    fn evict_pending_login(&self) -> bool {
+        let mut pending = self.pending_logins.lock();
+        while let Some(w) = pending.pop_front() {
+            let Some(c) = w.upgrade() else { continue };
+            if c.connect_seen() || c.out.closing().is_some() {
+                continue;
+            }
+            drop(pending);
+            log::warn!(
+                "{} - cid:{} - closed before CONNECT to make room for new connections",
+                c.addr,
+                c.id
+            );
+            c.close_with_error("Authentication Timeout", CloseReason::AuthenticationTimeout);
+            return true;
+        }
+        false
     }
 
     /// Removes a closed connection, remembering it for monitoring.

@@ -74,7 +74,7 @@ impl Raw {
     }
 
     async fn fill(&mut self) -> Option<()> {
-        let mut chunk = [0u8; 65536];
+        let mut chunk = vec![0u8; 65536];
         match tokio::time::timeout(READ_TIMEOUT, self.stream.read(&mut chunk)).await {
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => None,
             Ok(Ok(n)) => {
@@ -148,7 +148,7 @@ impl Raw {
     /// stays in `buf`.
     pub async fn closed_within(&mut self, wait: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + wait;
-        let mut chunk = [0u8; 65536];
+        let mut chunk = vec![0u8; 65536];
         loop {
             match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => return true,

@@ -299,6 +299,12 @@ pub fn login(
     if !limits.src.is_empty() && !limits.src.iter().any(|n| cidr_contains(n, peer)) {
         return Err("source network not allowed".into());
     }
+    if !limits.times.is_empty() {
+        let now = time_of_day(&limits.locale)?;
+        if !limits.times.iter().any(|r| in_range(&r.start, &r.end, now)) {
+            return Err("user not allowed to connect at this time".into());
+        }
+    }
     let perms = permissions_from_jwt(&limits.permissions)
         .or_else(|| permissions_from_jwt(&claims.nats.default_permissions));
     Ok(JwtLogin {
@@ -312,6 +318,45 @@ pub fn login(
         max_payload: limits.limits.payload,
         max_subs: limits.limits.subs,
     })
+}
+
+/// Seconds since midnight now, in the user's `times_location` (the
+/// server's local time when empty). Zones other than UTC cannot be
+/// evaluated without a time-zone database, so such a user is refused
+/// rather than admitted at the wrong hours.
+fn time_of_day(location: &str) -> Result<u32, String> {
+    use chrono::Timelike;
+    let t = match location {
+        "" | "Local" => chrono::Local::now().time(),
+        "UTC" | "Etc/UTC" | "Z" => chrono::Utc::now().time(),
+        other => {
+            return Err(format!(
+                "time zone {other:?} not supported for connect times"
+            ))
+        }
+    };
+    Ok(t.num_seconds_from_midnight())
+}
+
+fn parse_hms(s: &str) -> Option<u32> {
+    let mut it = s.split(':').map(|p| p.parse::<u32>().ok());
+    let h = it.next()??;
+    let m = it.next()??;
+    let sec = it.next().unwrap_or(Some(0))?;
+    (h < 24 && m < 60 && sec < 60).then_some(h * 3600 + m * 60 + sec)
+}
+
+/// Whether `now` lies in the window; a window whose end is before its start
+/// crosses midnight.
+fn in_range(start: &str, end: &str, now: u32) -> bool {
+    let (Some(s), Some(e)) = (parse_hms(start), parse_hms(end)) else {
+        return false;
+    };
+    if s <= e {
+        (s..=e).contains(&now)
+    } else {
+        now >= s || now <= e
+    }
 }
 
 /// Whether `ip` lies in the network `cidr` (`10.0.0.0/8`, `::1/128`, or a
@@ -364,6 +409,18 @@ pub fn user_claims(user_jwt: &str) -> Option<UserClaims> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_time_windows() {
+        assert!(in_range("08:00:00", "17:00:00", 9 * 3600));
+        assert!(!in_range("08:00:00", "17:00:00", 18 * 3600));
+        assert!(in_range("22:00:00", "02:00:00", 23 * 3600));
+        assert!(in_range("22:00:00", "02:00:00", 3600));
+        assert!(!in_range("22:00:00", "02:00:00", 12 * 3600));
+        assert!(!in_range("bad", "02:00:00", 0));
+        assert!(time_of_day("UTC").is_ok());
+        assert!(time_of_day("Europe/Berlin").is_err());
+    }
 
     #[test]
     fn cidrs() {

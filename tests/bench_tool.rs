@@ -357,6 +357,74 @@ async fn user_password_and_token_auth() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_rate_with_auth_and_csv() {
+    let (h, dir) = server_conf("authorization { user: bench, password: s3cret }\n").await;
+    let csv = dir.path().join("conns.csv");
+    let o = bench(args(
+        &h,
+        &[
+            "--user",
+            "bench",
+            "--password",
+            "s3cret",
+            "connect",
+            "--clients",
+            "3",
+            "--conns",
+            "40",
+            "--csv",
+            csv.to_str().unwrap(),
+        ],
+    ))
+    .await;
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("Starting Core NATS connect benchmark") && out.contains("auth=user/password"),
+        "{out}"
+    );
+    assert!(out.contains("NATS Connect stats: "), "{out}");
+    assert!(out.contains(" conns/sec"), "{out}");
+    assert!(out.contains("Latency (40 handshakes): min "), "{out}");
+    assert!(
+        out.contains("Full cycle (handshake + flush + close): "),
+        "{out}"
+    );
+    let rows = csv_rows(&csv);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0][1], "C0");
+    let conns: u64 = rows.iter().map(|r| r[2].parse::<u64>().unwrap()).sum();
+    assert_eq!(conns, 40);
+    // All the connections are closed again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.server.num_clients() > 0 {
+        assert!(Instant::now() < deadline, "connections left open");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let bad = bench(args(
+        &h,
+        &[
+            "--user",
+            "bench",
+            "--password",
+            "wrong",
+            "connect",
+            "--conns",
+            "3",
+        ],
+    ))
+    .await;
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("no connection succeeded"),
+        "{}",
+        text(&bad)
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_server_and_bad_flags() {
     // A port nothing listens on: bind, note it, close it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -383,7 +451,7 @@ async fn unreachable_server_and_bad_flags() {
     let help = text(&o);
     assert!(o.status.success());
     for m in [
-        "pub", "sub", "pubsub", "queue", "request", "reply", "reqrep",
+        "pub", "sub", "pubsub", "queue", "request", "reply", "reqrep", "connect",
     ] {
         assert!(help.contains(&format!("  {m} ")), "{help}");
     }

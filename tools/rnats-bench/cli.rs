@@ -14,11 +14,14 @@ Examples:
   rnats-bench reqrep svc --requesters 4 --repliers 2 --msgs 20000
   rnats-bench reply svc --clients 2 &   rnats-bench request svc --clients 4
   rnats-bench -s nats://a:4222,nats://b:4222 --creds user.creds pub foo
+  rnats-bench --creds user.creds connect --clients 8 --conns 5000
 
 Message counts: pub/pubsub/queue publish --msgs in total, split over the
 publishers; each plain subscriber expects all --msgs; a queue group expects
 --msgs between its members; request/reqrep send --msgs requests in total,
-split over the requesters; reply serves --msgs requests in total.
+split over the requesters; reply serves --msgs requests in total;
+connect makes --conns connections in total (handshake with the given auth,
+one PING/PONG round trip, close), C at a time.
 Every run also stops at --max-time; an incomplete run prints what it
 measured, says so, and exits with status 2.";
 
@@ -149,6 +152,28 @@ pub enum Mode {
         #[arg(long, default_value = "5s", value_parser = parse_duration)]
         timeout: Duration,
     },
+    /// Connection rate: open, authenticate, flush and close connections
+    Connect(ConnectArgs),
+}
+
+/// The connect mode's flags.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// Number of concurrent workers, each opening one connection at a time
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub clients: u32,
+    /// Number of connections in total (handshake + round trip + close each)
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub conns: u64,
+    /// Save the per-worker results to a CSV file
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Do not show the progress bar
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Stop the run after this long even if the count is not reached
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    pub max_time: Duration,
 }
 
 /// What every mode shares.

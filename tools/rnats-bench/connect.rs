@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use async_nats::{Client, ConnectOptions, Event, ServerAddr};
+use tokio::sync::Notify;
 
 use crate::cli::ConnArgs;
 
 /// Builds one connection per benchmark client, all with the same settings.
+#[derive(Clone)]
 pub struct Connector {
     servers: Vec<ServerAddr>,
     args: ConnArgs,
@@ -86,6 +88,31 @@ impl Connector {
             .join(",")
     }
 
+    /// The authentication method, for the banner.
+    pub fn auth(&self) -> &'static str {
+        let a = &self.args;
+        let method = if a.creds.is_some() {
+            "creds"
+        } else if a.nkey.is_some() {
+            "nkey"
+        } else if a.user.is_some() {
+            "user/password"
+        } else if a.token.is_some() {
+            "token"
+        } else {
+            "none"
+        };
+        let tls = a.tlsca.is_some() || a.tlscert.is_some();
+        match (method, tls) {
+            ("none", true) => "tls",
+            ("creds", true) => "creds+tls",
+            ("nkey", true) => "nkey+tls",
+            ("user/password", true) => "user/password+tls",
+            ("token", true) => "token+tls",
+            (m, _) => m,
+        }
+    }
+
     /// Connects a client named `name`. `sub_capacity` is the number of
     /// messages the library buffers per subscription before dropping.
     pub async fn connect(
@@ -94,6 +121,25 @@ impl Connector {
         sub_capacity: usize,
         request_timeout: Option<Duration>,
     ) -> Result<Client> {
+        let o = self.options(name, sub_capacity, request_timeout, None)?;
+        self.open(o).await
+    }
+
+    /// Connects a short-lived client (the connect mode); `closed` is
+    /// notified once the library has shut the connection down (after
+    /// [`Client::drain`]).
+    pub async fn connect_once(&self, name: &str, closed: Arc<Notify>) -> Result<Client> {
+        let o = self.options(name, 1024, None, Some(closed))?;
+        self.open(o).await
+    }
+
+    fn options(
+        &self,
+        name: &str,
+        sub_capacity: usize,
+        request_timeout: Option<Duration>,
+        closed: Option<Arc<Notify>>,
+    ) -> Result<ConnectOptions> {
         let mut o = ConnectOptions::new()
             .name(name)
             .connection_timeout(Duration::from_secs(5))
@@ -124,12 +170,25 @@ impl Connector {
         let slow = self.slow_consumer_events.clone();
         o = o.event_callback(move |ev| {
             let slow = slow.clone();
+            let closed = closed.clone();
             async move {
-                if let Event::SlowConsumer(_) = ev {
-                    slow.fetch_add(1, Ordering::Relaxed);
+                match ev {
+                    Event::SlowConsumer(_) => {
+                        slow.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Event::Closed => {
+                        if let Some(c) = closed {
+                            c.notify_one();
+                        }
+                    }
+                    _ => {}
                 }
             }
         });
+        Ok(o)
+    }
+
+    async fn open(&self, o: ConnectOptions) -> Result<Client> {
         let servers = self.servers.clone();
         match tokio::time::timeout(Duration::from_secs(10), o.connect(servers)).await {
             Ok(Ok(c)) => Ok(c),

@@ -1,6 +1,7 @@
 //! rnats-bench: the job of `nats bench` for core NATS — publishers,
 //! subscribers, queue groups, requesters and repliers against rnats or
-//! nats-server, with live progress, a summary and CSV output.
+//! nats-server, with live progress, a summary and CSV output; and the
+//! connection rate (handshake, round trip, close) with each auth method.
 
 mod cli;
 mod connect;
@@ -58,18 +59,38 @@ fn banner(kind: &str, conn: &Connector, run: &RunArgs, clients: &str) {
 /// Runs the mode; `Ok(false)` when the run was incomplete.
 async fn bench(cli: Cli) -> Result<bool> {
     let conn = Connector::new(&cli.conn)?;
-    let (report, run): (Report, &RunArgs) = match &cli.mode {
+    let (report, csv): (Report, Option<&std::path::PathBuf>) = match &cli.mode {
+        Mode::Connect(args) => {
+            println!(
+                "Starting Core NATS connect benchmark [server={}, auth={}, clients={}, conns={}, max-time={:?}]",
+                conn.servers(),
+                conn.auth(),
+                args.clients,
+                commas(args.conns as f64),
+                args.max_time
+            );
+            (run::connections(&conn, args).await?, args.csv.as_ref())
+        }
         Mode::Pub { run, clients } => {
             banner("publish", &conn, run, &format!("pubs={clients}"));
-            (run::pubsub(&conn, run, *clients, 0, None).await?, run)
+            (
+                run::pubsub(&conn, run, *clients, 0, None).await?,
+                run.csv.as_ref(),
+            )
         }
         Mode::Sub { run, clients } => {
             banner("subscribe", &conn, run, &format!("subs={clients}"));
-            (run::pubsub(&conn, run, 0, *clients, None).await?, run)
+            (
+                run::pubsub(&conn, run, 0, *clients, None).await?,
+                run.csv.as_ref(),
+            )
         }
         Mode::Pubsub { run, pubs, subs } => {
             banner("pub/sub", &conn, run, &format!("pubs={pubs}, subs={subs}"));
-            (run::pubsub(&conn, run, *pubs, *subs, None).await?, run)
+            (
+                run::pubsub(&conn, run, *pubs, *subs, None).await?,
+                run.csv.as_ref(),
+            )
         }
         Mode::Queue {
             run,
@@ -85,7 +106,7 @@ async fn bench(cli: Cli) -> Result<bool> {
             );
             (
                 run::pubsub(&conn, run, *pubs, *subs, Some(queue)).await?,
-                run,
+                run.csv.as_ref(),
             )
         }
         Mode::Request {
@@ -96,7 +117,7 @@ async fn bench(cli: Cli) -> Result<bool> {
             banner("request", &conn, run, &format!("requesters={clients}"));
             (
                 run::reqrep(&conn, run, *clients, 0, "", *timeout).await?,
-                run,
+                run.csv.as_ref(),
             )
         }
         Mode::Reply {
@@ -112,7 +133,7 @@ async fn bench(cli: Cli) -> Result<bool> {
             );
             (
                 run::reqrep(&conn, run, 0, *clients, queue, std::time::Duration::ZERO).await?,
-                run,
+                run.csv.as_ref(),
             )
         }
         Mode::Reqrep {
@@ -137,13 +158,13 @@ async fn bench(cli: Cli) -> Result<bool> {
                     *timeout,
                 )
                 .await?,
-                run,
+                run.csv.as_ref(),
             )
         }
     };
     println!();
     print!("{}", report.render());
-    if let Some(path) = &run.csv {
+    if let Some(path) = csv {
         std::fs::write(path, report.csv(&stats::run_id()))
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!();

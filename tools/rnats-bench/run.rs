@@ -1,5 +1,6 @@
 //! Running a benchmark: connect the clients, start them in the right order,
-//! stop them at the count or at --max-time, and gather the report.
+//! stop them at the count or at --max-time, and gather the report. The
+//! connect mode instead opens and closes connections as fast as it can.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -8,15 +9,16 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use async_nats::{Client, Subject};
 use bytes::Bytes;
-use tokio::sync::watch;
+use hdrhistogram::Histogram;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
-use crate::cli::RunArgs;
+use crate::cli::{ConnectArgs, RunArgs};
 use crate::connect::{round_trip, Connector};
 use crate::progress::{Counter, Progress};
 use crate::pubsub::{publisher, subscriber, QueueShare};
 use crate::reqrep::{replier, requester};
-use crate::stats::{commas, Group, Report, Sample, Side};
+use crate::stats::{commas, new_histogram, percentiles, Group, Report, Sample, Side};
 
 /// Subscribers stop this long after the publishers are done and nothing
 /// more has arrived (messages lost to a slow consumer never come).
@@ -439,6 +441,156 @@ pub async fn reqrep(
     Ok(Report {
         title: title.into(),
         groups,
+        notes,
+        incomplete,
+    })
+}
+
+/// What one connection worker did.
+struct ConnResult {
+    /// Connections completed, with their handshake times.
+    sample: Sample,
+    /// Handshake + round trip + close of each completed connection.
+    cycle: Histogram<u64>,
+    failed: u64,
+    first_error: Option<String>,
+}
+
+/// One connect-mode worker: takes connection tickets from `next` until
+/// `total` are taken or the deadline passes; each is a full handshake, one
+/// PING/PONG round trip and a close that waits for the library to shut the
+/// connection.
+async fn conn_worker(
+    conn: Connector,
+    id: usize,
+    next: Arc<AtomicU64>,
+    total: u64,
+    deadline: Instant,
+    counter: Counter,
+) -> Result<ConnResult> {
+    let name = format!("rnats-bench-conn-{id}");
+    let mut handshake = new_histogram();
+    let mut cycle = new_histogram();
+    let (mut done, mut failed, mut first_error) = (0u64, 0u64, None);
+    let start = Instant::now();
+    let mut end = start;
+    while Instant::now() < deadline && next.fetch_add(1, Ordering::Relaxed) < total {
+        let t0 = Instant::now();
+        let closed = Arc::new(Notify::new());
+        let outcome = match conn.connect_once(&name, closed.clone()).await {
+            Ok(client) => {
+                let t1 = Instant::now();
+                let flushed = client.flush().await.context("flush failed");
+                let _ = client.drain().await;
+                drop(client);
+                let _ = tokio::time::timeout(CLOSE_WAIT, closed.notified()).await;
+                flushed.map(|()| t1)
+            }
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(t1) => {
+                end = Instant::now();
+                done += 1;
+                let _ = handshake.record(nanos(t1 - t0));
+                let _ = cycle.record(nanos(end - t0));
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                failed += 1;
+                first_error.get_or_insert_with(|| format!("{e:#}"));
+            }
+        }
+    }
+    Ok(ConnResult {
+        sample: Sample {
+            msgs: done,
+            bytes: 0,
+            start,
+            end,
+            latency: Some(handshake),
+        },
+        cycle,
+        failed,
+        first_error,
+    })
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)
+}
+
+/// How long a closing connection may take to be shut by the library.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// connect: `args.conns` connections in total, opened `args.clients` at a
+/// time; rate and handshake latency.
+pub async fn connections(conn: &Connector, args: &ConnectArgs) -> Result<Report> {
+    let deadline = Instant::now() + args.max_time;
+    let mut progress = Progress::new(!args.no_progress);
+    let counter = progress.add("Conn", args.conns);
+    progress.start();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Tasks::new();
+    for i in 0..args.clients as usize {
+        let task = conn_worker(
+            conn.clone(),
+            i,
+            next.clone(),
+            args.conns,
+            deadline,
+            counter.clone(),
+        );
+        spawn(&mut tasks, i, task);
+    }
+    let results = join(&mut tasks).await;
+    progress.finish();
+    let results = results?;
+
+    let done: u64 = results.iter().map(|r| r.sample.msgs).sum();
+    let failed: u64 = results.iter().map(|r| r.failed).sum();
+    let first_error = results.iter().find_map(|r| r.first_error.clone());
+    if done == 0 {
+        if let Some(e) = first_error {
+            bail!("no connection succeeded: {e}");
+        }
+    }
+    let mut cycle = new_histogram();
+    for r in &results {
+        let _ = cycle.add(&r.cycle);
+    }
+    let mut notes = Vec::new();
+    if !cycle.is_empty() {
+        notes.push(format!(
+            " Full cycle (handshake + flush + close): {}",
+            percentiles(&cycle)
+        ));
+    }
+    let mut incomplete = false;
+    if failed > 0 {
+        incomplete = true;
+        notes.push(format!(
+            "{} of {} connections failed (first: {})",
+            commas(failed as f64),
+            commas((done + failed) as f64),
+            first_error.unwrap_or_default()
+        ));
+    }
+    if done + failed < args.conns {
+        incomplete = true;
+        notes.push(format!(
+            "Incomplete: --max-time {:?} reached after {} of {} connections",
+            args.max_time,
+            commas((done + failed) as f64),
+            commas(args.conns as f64)
+        ));
+    }
+    Ok(Report {
+        title: "Connect".into(),
+        groups: vec![Group {
+            side: Side::Conn,
+            samples: results.into_iter().map(|r| r.sample).collect(),
+        }],
         notes,
         incomplete,
     })

@@ -13,6 +13,9 @@ pub enum Side {
     Sub,
     Req,
     Rep,
+    /// Connection workers of the connect mode: a "message" is one
+    /// connection, the latency that of its handshake.
+    Conn,
 }
 
 impl Side {
@@ -22,6 +25,23 @@ impl Side {
             Side::Sub => "Sub",
             Side::Req => "Req",
             Side::Rep => "Rep",
+            Side::Conn => "Connect",
+        }
+    }
+
+    /// What the counts are counted in.
+    fn unit(self) -> &'static str {
+        match self {
+            Side::Conn => "conns",
+            _ => "msgs",
+        }
+    }
+
+    /// What one latency sample is.
+    fn latency_of(self) -> &'static str {
+        match self {
+            Side::Conn => "handshakes",
+            _ => "requests",
         }
     }
 
@@ -32,6 +52,7 @@ impl Side {
             Side::Sub => "S",
             Side::Req => "RQ",
             Side::Rep => "RP",
+            Side::Conn => "C",
         }
     }
 }
@@ -43,7 +64,8 @@ pub struct Sample {
     pub bytes: u64,
     pub start: Instant,
     pub end: Instant,
-    /// Round-trip times in nanoseconds (requesters only).
+    /// Round-trip times in nanoseconds (requesters), or handshake times
+    /// (connection workers).
     pub latency: Option<Histogram<u64>>,
 }
 
@@ -195,6 +217,21 @@ pub fn human_nanos(ns: u64) -> String {
     }
 }
 
+/// `min … | p50 … | p90 … | p99 … | p99.9 … | max … | avg …` of a latency
+/// histogram in nanoseconds.
+pub fn percentiles(h: &Histogram<u64>) -> String {
+    format!(
+        "min {} | p50 {} | p90 {} | p99 {} | p99.9 {} | max {} | avg {}",
+        human_nanos(h.min()),
+        human_nanos(h.value_at_quantile(0.50)),
+        human_nanos(h.value_at_quantile(0.90)),
+        human_nanos(h.value_at_quantile(0.99)),
+        human_nanos(h.value_at_quantile(0.999)),
+        human_nanos(h.max()),
+        human_nanos(h.mean() as u64)
+    )
+}
+
 impl Report {
     fn all_span(&self) -> Option<(Instant, Instant)> {
         let spans: Vec<_> = self.groups.iter().filter_map(|g| g.span()).collect();
@@ -234,26 +271,32 @@ impl Report {
             } else {
                 g.side.label().to_string()
             };
+            let unit = g.side.unit();
+            // Connections carry no payload: no bytes/sec for them.
+            let bytes = |v: f64| match g.side {
+                Side::Conn => String::new(),
+                _ => format!(" ~ {}/sec", human_bytes(v)),
+            };
             let _ = writeln!(
                 out,
-                "{indent}{title} stats: {} msgs/sec ~ {}/sec",
+                "{indent}{title} stats: {} {unit}/sec{}",
                 commas(g.rate()),
-                human_bytes(g.throughput())
+                bytes(g.throughput())
             );
             for (i, s) in g.samples.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "{indent} [{}] {} msgs/sec ~ {}/sec ({} msgs)",
+                    "{indent} [{}] {} {unit}/sec{} ({} {unit})",
                     i + 1,
                     commas(s.rate()),
-                    human_bytes(s.throughput()),
+                    bytes(s.throughput()),
                     s.msgs
                 );
             }
             let (min, avg, max, dev) = g.rate_stats();
             let _ = writeln!(
                 out,
-                "{indent} min {} | avg {} | max {} | stddev {} msgs",
+                "{indent} min {} | avg {} | max {} | stddev {} {unit}",
                 commas(min),
                 commas(avg),
                 commas(max),
@@ -263,15 +306,10 @@ impl Report {
                 if !h.is_empty() {
                     let _ = writeln!(
                         out,
-                        "{indent} Latency ({} requests): min {} | p50 {} | p90 {} | p99 {} | p99.9 {} | max {} | avg {}",
+                        "{indent} Latency ({} {}): {}",
                         h.len(),
-                        human_nanos(h.min()),
-                        human_nanos(h.value_at_quantile(0.50)),
-                        human_nanos(h.value_at_quantile(0.90)),
-                        human_nanos(h.value_at_quantile(0.99)),
-                        human_nanos(h.value_at_quantile(0.999)),
-                        human_nanos(h.max()),
-                        human_nanos(h.mean() as u64)
+                        g.side.latency_of(),
+                        percentiles(&h)
                     );
                 }
             }

@@ -428,6 +428,20 @@ mod tests {
     }
 
     #[test]
+    fn issuer_with_whitespace_is_refused() {
+        // A token used to verify with an `iss` that had whitespace around
+        // the key (the key decoder trims), so the claims carried an issuer
+        // string that is not the key that signed them.
+        let payload = br#"{"iss":" @A@\n","sub":"@U@","iat":1,"nats":{"type":"user","version":2}}"#;
+        let (token, signer) = sign_payload(payload, 1, false);
+        assert!(matches!(
+            decode_user(&token),
+            Err(crate::jwt::Error::InvalidIssuer(_))
+        ));
+        check_token(&token, Some(&signer));
+    }
+
+    #[test]
     fn raw_keys_round_trip() {
         for k in 0..6u8 {
             let mut v = vec![0xff, k];

@@ -591,6 +591,12 @@ fn verify(token: &str) -> Result<Verified> {
         .map_err(|_| Error::Base64("signature"))?;
     let iss = payload.get("iss").and_then(|v| v.as_str()).unwrap_or("");
     let issuer = KeyPair::from_public_key(iss).map_err(Error::InvalidIssuer)?;
+    // The key decoder ignores surrounding whitespace; `iss` must be the exact
+    // key text, or the claims would name an issuer string that is not the
+    // key that signed them (and that trust checks compare as a string).
+    if issuer.public_key() != iss {
+        return Err(Error::InvalidIssuer(nkeys::Error::InvalidEncoding));
+    }
     // v1 signs the claims part only; v2 signs `header.claims`.
     let signed = if version <= 1 {
         p

@@ -25,6 +25,8 @@
 pub mod account;
 pub mod claims;
 mod error;
+#[doc(hidden)]
+pub mod fuzz_check;
 pub mod operator;
 mod serde_util;
 pub mod types;

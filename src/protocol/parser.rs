@@ -204,7 +204,14 @@ impl Parser {
         // A trailing CR may be the first half of the line end: not counted,
         // so the limit is the same whether or not the line is complete.
         let len = buf.len() - usize::from(buf.ends_with(b"\r"));
-        let (_, args_at) = split_op(&buf[..len]);
+        let (name, args_at) = split_op(&buf[..len]);
+        // Once the name is complete (a separator follows it, or it is longer
+        // than any op) an unknown name is reported as such, as the complete
+        // line would be: the error must not depend on how the bytes arrive.
+        let name_complete = name.len() < len || name.len() > MAX_OP_LEN;
+        if name_complete && match_op(name).is_none() {
+            return Err(ParseError::UnknownOp);
+        }
         if len - args_at.min(len) > self.limits.max_control_line {
             return Err(ParseError::MaxControlLine);
         }
@@ -730,6 +737,42 @@ PING\r\nPONG\r\nping\npub\tx\t\t0\r\n\r\n+OK\r\nINFO {}\r\nPUB bin 4\r\n\r\n\r\n
         );
         let mut p = Parser::new(l);
         assert_eq!(p.next(b"PUB aaaa").unwrap(), None);
+    }
+
+    #[test]
+    fn unknown_op_wins_over_long_line_when_partial() {
+        // Found by the protocol fuzz target: an unknown op name followed by
+        // a long line was UnknownOp when the line arrived whole but
+        // MaxControlLine when it arrived in pieces.
+        let l = Limits {
+            max_control_line: 16,
+            ..limits()
+        };
+        for partial in [
+            &b"PU aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"[..],
+            b"PUBLISHXXaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            b"SUBB\taaaaaaaaaaaaaaaaaaaaaaaaaaaa\r",
+        ] {
+            let mut p = Parser::new(l);
+            assert_eq!(
+                p.next(partial).unwrap_err(),
+                ParseError::UnknownOp,
+                "{partial:?}"
+            );
+            let mut whole = partial.to_vec();
+            whole.extend_from_slice(b"\r\n");
+            let mut p = Parser::new(l);
+            assert_eq!(p.next(&whole).unwrap_err(), ParseError::UnknownOp);
+        }
+        // A known op with a long line is still MaxControlLine.
+        let mut p = Parser::new(l);
+        assert_eq!(
+            p.next(b"PING aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").unwrap_err(),
+            ParseError::MaxControlLine
+        );
+        // An op name still being typed is not judged yet.
+        let mut p = Parser::new(l);
+        assert_eq!(p.next(b"CONNEC").unwrap(), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Subjects: validation and the subscription index.
 
+#[doc(hidden)]
+pub mod fuzz_check;
 pub mod sublist;
 pub mod validate;
 

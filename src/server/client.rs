@@ -1164,14 +1164,10 @@ impl Client {
             return;
         };
         // Control bytes never travel: in a MSG line they would let one
-        // client re-split the line another client parses.
-        if subject::has_control_bytes(subject) || reply.is_some_and(subject::has_control_bytes) {
-            log::error!(
-                "{} - cid:{} - control bytes in publish subject refused",
-                self.shared.addr,
-                self.shared.id
-            );
-            self.send_err("Invalid Publish Subject");
+        // client re-split the line another client parses. (The subject is
+        // checked when it misses the result cache, see `lookup`.)
+        if reply.is_some_and(subject::has_control_bytes) {
+            self.refuse_control_bytes();
             return;
         }
         if self.opts.pedantic && !subject::is_valid_literal_subject(subject_str) {
@@ -1200,8 +1196,11 @@ impl Client {
             self.send_err(&text);
             return;
         }
+        let Some(result) = self.lookup(subject, subject_str) else {
+            self.refuse_control_bytes();
+            return;
+        };
         self.send_ok();
-        let result = self.lookup(subject, subject_str);
         let msg = Message {
             subject,
             reply,
@@ -1248,20 +1247,34 @@ impl Client {
     /// The subscriptions matching `subject`, from this connection's cache
     /// when the account's index has not changed since.
     #[inline]
-    fn lookup(&mut self, subject: &[u8], subject_str: &str) -> Arc<SublistResult<SubRef>> {
+    /// `None` for a subject with control bytes: such a subject is never
+    /// cached, so a cache hit needs no scan.
+    fn lookup(&mut self, subject: &[u8], subject_str: &str) -> Option<Arc<SublistResult<SubRef>>> {
         let gen = self.account.sublist.generation();
         if gen != self.l1_gen {
             self.l1.clear();
             self.l1_gen = gen;
         } else if let Some(r) = self.l1.get(subject) {
-            return r.clone();
+            return Some(r.clone());
+        }
+        if subject::has_control_bytes(subject) {
+            return None;
         }
         let r = self.account.sublist.match_subject(subject_str);
         if self.l1.len() >= L1_CACHE_MAX {
             self.l1.clear();
         }
         self.l1.insert(subject.into(), r.clone());
-        r
+        Some(r)
+    }
+
+    fn refuse_control_bytes(&mut self) {
+        log::error!(
+            "{} - cid:{} - control bytes in publish subject refused",
+            self.shared.addr,
+            self.shared.id
+        );
+        self.send_err("Invalid Publish Subject");
     }
 
     /// Answers a request nobody listens to with a 503 status, delivered on

@@ -1203,3 +1203,95 @@ async fn dir_resolver_push_revokes_and_persists() {
     let file = dir.join(format!("{}.jwt", st.acc.public_key()));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), revoking);
 }
+
+#[tokio::test]
+async fn dir_resolver_pack_and_delete() {
+    let st = Setup::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("jwt");
+    let conf = format!(
+        "{}",
+        st.op.config(
+            &format!(
+                "{{ type: full, dir: \"{}\", allow_delete: true }}",
+                dir.display()
+            ),
+            Some(&[&st.acc_jwt])
+        )
+    );
+    let h = start_conf(&conf).await;
+    let mut victim = accepted(&h, &st.user_jwt, &st.user).await;
+
+    // PACK with a hash that is not ours: one `key|jwt` message per account,
+    // then an empty one.
+    let mut c = accepted(&h, &st.op.sys_user_jwt, &st.op.sys_user).await;
+    c.send("SUB _INBOX.pack 1\r\nPUB $SYS.REQ.CLAIMS.PACK _INBOX.pack 3\r\nabc\r\n")
+        .await;
+    let mut lines = Vec::new();
+    for _ in 0..10 {
+        let f = next(&mut c).await;
+        let body = f
+            .strip_prefix("MSG _INBOX.pack 1 ")
+            .expect("pack reply")
+            .to_owned();
+        if body.is_empty() {
+            break;
+        }
+        lines.push(body);
+    }
+    assert!(
+        lines.contains(&format!("{}|{}", st.acc.public_key(), st.acc_jwt)),
+        "{lines:?}"
+    );
+
+    // DELETE: a generic JWT self-signed by the operator naming the account.
+    let mut g = jwt::GenericClaims::new(st.op.key.public_key());
+    g.nats
+        .0
+        .insert("accounts".into(), serde_json::json!([st.acc.public_key()]));
+    let del = g.encode(&st.op.key).unwrap();
+    let reply = sys_request(&h, &st.op, "$SYS.REQ.CLAIMS.DELETE", &del).await;
+    let reply: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(reply["data"]["message"], "deleted 1 accounts", "{reply}");
+    assert!(victim.closed_within(Duration::from_secs(2)).await);
+    refused(&h, &st.user_jwt, &st.user).await;
+
+    // Deleting the system account is refused.
+    let mut g = jwt::GenericClaims::new(st.op.key.public_key());
+    g.nats.0.insert(
+        "accounts".into(),
+        serde_json::json!([st.op.sys.public_key()]),
+    );
+    let reply = sys_request(
+        &h,
+        &st.op,
+        "$SYS.REQ.CLAIMS.DELETE",
+        &g.encode(&st.op.key).unwrap(),
+    )
+    .await;
+    assert!(
+        reply.contains("not allowed to delete system account"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn removing_a_signing_key_cuts_its_users() {
+    let sk = KeyPair::new_account();
+    let st = Setup::with(|c| c.nats.signing_keys.add(&sk.public_key()));
+    let h = st.start().await;
+    let acc = st.acc.public_key();
+    let u = KeyPair::new_user();
+    let mut by_key = accepted(
+        &h,
+        &user_jwt(&u, &sk, |c| c.nats.issuer_account = acc.clone()),
+        &u,
+    )
+    .await;
+    let mut direct = accepted(&h, &st.user_jwt, &st.user).await;
+    let reply = push_claims(&h, &st.op, &st.update(|_| {})).await;
+    assert_eq!(reply["data"]["message"], "jwt updated", "{reply}");
+    assert!(by_key.closed_within(Duration::from_secs(2)).await);
+    direct.send("PING\r\n").await;
+    assert_eq!(next(&mut direct).await, "PONG");
+}

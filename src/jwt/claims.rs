@@ -583,7 +583,7 @@ fn identify(payload: &mut serde_json::Value) -> Result<(String, i64)> {
 fn verify(token: &str) -> Result<Verified> {
     let token = token.trim();
     let [h, p, s] = split(token)?;
-    parse_header(h)?;
+    let header = parse_header(h)?;
     let mut payload = parse_payload(p)?;
     let (claim_type, version) = identify(&mut payload)?;
     let sig = BASE64URL_NOPAD
@@ -597,8 +597,11 @@ fn verify(token: &str) -> Result<Verified> {
     if issuer.public_key() != iss {
         return Err(Error::InvalidIssuer(nkeys::Error::InvalidEncoding));
     }
-    // v1 signs the claims part only; v2 signs `header.claims`.
-    let signed = if version <= 1 {
+    // v1 signs the claims part only; v2 signs `header.claims`. Claims
+    // without a `nats.version` (v1, and generic claims of any version) are
+    // v2 when the header says `ed25519-nkey`.
+    let v2 = version >= 2 || header.alg.eq_ignore_ascii_case(ALGORITHM);
+    let signed = if !v2 {
         p
     } else {
         &token[..h.len() + 1 + p.len()]

@@ -87,7 +87,7 @@ pub fn enforce(server: &Server, acc: &Arc<Account>) {
         }
         let jwt = c.login.lock().as_ref().and_then(|l| l.connect.jwt.clone());
         let Some(jwt) = jwt else { continue };
-        if jwt_account::is_revoked(acc, &jwt) {
+        if jwt_account::is_revoked(acc, &jwt) || !jwt_account::still_issued(acc, &jwt) {
             log::info!("{} - cid:{} - User Authentication Revoked", c.addr, c.id);
             c.close_with_error(
                 "User Authentication Revoked",
@@ -134,14 +134,22 @@ enum Request {
     UpdateAny,
     List,
     Lookup,
+    /// `$SYS.REQ.CLAIMS.PACK`: every `pubkey|jwt`, one per message, then an
+    /// empty message (nothing but the empty message when the caller's store
+    /// hash, the body, equals ours).
+    Pack,
+    /// `$SYS.REQ.CLAIMS.DELETE` (with `allow_delete`).
+    Delete,
 }
 
 fn token(subject: &str, i: usize) -> Option<&str> {
     subject.split('.').nth(i)
 }
 
-async fn answer(server: &Server, req: Request, subject: &str, body: &[u8]) -> Option<Vec<u8>> {
-    let op = server.operator.as_ref()?;
+async fn answer(server: &Server, req: Request, subject: &str, body: &[u8]) -> Vec<Vec<u8>> {
+    let Some(op) = server.operator.as_ref() else {
+        return Vec::new();
+    };
     let v = match req {
         Request::Update => update(server, token(subject, 3), body).await,
         Request::UpdateOld => update(server, token(subject, 2), body).await,
@@ -149,14 +157,94 @@ async fn answer(server: &Server, req: Request, subject: &str, body: &[u8]) -> Op
         Request::List => json!({"server": server_info(server), "data": op.list()}),
         // LOOKUP answers with the raw JWT (empty when unknown).
         Request::Lookup => {
-            return Some(
-                op.lookup(token(subject, 3)?)
-                    .unwrap_or_default()
-                    .into_bytes(),
-            )
+            let jwt = token(subject, 3).and_then(|k| op.lookup(k));
+            return vec![jwt.unwrap_or_default().into_bytes()];
         }
+        Request::Pack => {
+            let mut out = Vec::new();
+            if body != op.resolver.hash().as_slice() {
+                for (key, jwt) in op.resolver.pack() {
+                    out.push(format!("{key}|{jwt}").into_bytes());
+                }
+            }
+            out.push(Vec::new());
+            return out;
+        }
+        Request::Delete => delete(server, op, body),
     };
-    Some(v.to_string().into_bytes())
+    vec![v.to_string().into_bytes()]
+}
+
+/// Deletes accounts named in a generic JWT self-signed by a trusted
+/// operator key (`nats.accounts`), as nats-server's directory resolver does;
+/// their connections are closed.
+fn delete(server: &Server, op: &super::operator::OperatorMode, body: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(body);
+    let mut requester = String::new();
+    let result = (|| -> Result<Vec<String>, String> {
+        let gk = crate::jwt::decode_generic(text.trim()).map_err(|e| e.to_string())?;
+        requester.clone_from(&gk.sub);
+        if gk.sub != gk.iss {
+            return Err("not self signed".into());
+        }
+        if !op.trust.is_trusted_issuer(&gk.iss) {
+            return Err("not trusted".into());
+        }
+        let list = gk
+            .nats
+            .0
+            .get("accounts")
+            .and_then(|v| v.as_array())
+            .ok_or("malformed request")?;
+        let mut keys = Vec::new();
+        for v in list {
+            let k = v
+                .as_str()
+                .filter(|k| crate::nkeys::is_valid_public_key(k, crate::nkeys::KeyKind::Account));
+            let k = k.ok_or("malformed request")?;
+            if op.system_account.as_deref() == Some(k) {
+                return Err("not allowed to delete system account".into());
+            }
+            keys.push(k.to_owned());
+        }
+        Ok(keys)
+    })();
+    let keys = match result {
+        Ok(k) => k,
+        Err(e) => return delete_reply(server, &requester, Err(e)),
+    };
+    match op.resolver.delete(&keys) {
+        Ok(n) => {
+            for key in &keys {
+                if let Some(acc) = server.accounts.get(key) {
+                    *acc.claims.write() = None;
+                    for c in server.clients() {
+                        if Arc::ptr_eq(&c.account.read(), &acc) {
+                            c.close_with_error(
+                                "User Authentication Expired",
+                                CloseReason::AuthenticationExpired,
+                            );
+                        }
+                    }
+                }
+            }
+            delete_reply(server, &requester, Ok(format!("deleted {n} accounts")))
+        }
+        Err(e) => delete_reply(server, &requester, Err(e.to_string())),
+    }
+}
+
+fn delete_reply(server: &Server, requester: &str, r: Result<String, String>) -> Value {
+    match r {
+        Ok(msg) => json!({"server": server_info(server), "data": {"code": 200, "message": msg}}),
+        Err(e) => json!({
+            "server": server_info(server),
+            "error": {
+                "code": 500,
+                "description": format!("delete accounts request by {requester} failed - {e}"),
+            },
+        }),
+    }
 }
 
 /// Installs the claim requests in the system account.
@@ -172,6 +260,8 @@ pub fn install(server: &Arc<Server>) {
         routes.push(("$SYS.REQ.CLAIMS.UPDATE", Request::UpdateAny));
         routes.push(("$SYS.REQ.CLAIMS.LIST", Request::List));
         routes.push(("$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP", Request::Lookup));
+        routes.push(("$SYS.REQ.CLAIMS.PACK", Request::Pack));
+        routes.push(("$SYS.REQ.CLAIMS.DELETE", Request::Delete));
     }
     for (subject, req) in routes {
         add(server, &sys, subject, req);
@@ -196,8 +286,10 @@ fn add(server: &Arc<Server>, sys: &Arc<Account>, subject: &str, req: Request) {
                 return;
             };
             let out = answer(&server, req, &subj, &body).await;
-            if let (Some(reply), Some(out)) = (reply, out) {
-                publish(&sys, &reply, None, &out);
+            if let Some(reply) = reply {
+                for msg in out {
+                    publish(&sys, &reply, None, &msg);
+                }
             }
         });
     };

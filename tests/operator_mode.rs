@@ -1209,15 +1209,12 @@ async fn dir_resolver_pack_and_delete() {
     let st = Setup::new();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("jwt");
-    let conf = format!(
-        "{}",
-        st.op.config(
-            &format!(
-                "{{ type: full, dir: \"{}\", allow_delete: true }}",
-                dir.display()
-            ),
-            Some(&[&st.acc_jwt])
-        )
+    let conf = st.op.config(
+        &format!(
+            "{{ type: full, dir: \"{}\", allow_delete: true }}",
+            dir.display()
+        ),
+        Some(&[&st.acc_jwt]),
     );
     let h = start_conf(&conf).await;
     let mut victim = accepted(&h, &st.user_jwt, &st.user).await;

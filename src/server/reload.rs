@@ -277,6 +277,42 @@ fn unsupported_change(cur: &Options, new: &Options) -> Result<(), String> {
     if !same_block(&cur.tls_block, &new.tls_block) {
         return Err("config reload not supported for TLSConfig in this version of rnats".into());
     }
+    // Accounts, their links and operator trust are set up once at start-up;
+    // a reload that changed them would leave the running server enforcing
+    // something other than its file, so it is refused.
+    if !same_block(&cur.accounts_block, &new.accounts_block) {
+        return Err("config reload not supported for Accounts in this version of rnats".into());
+    }
+    if cur.system_account != new.system_account {
+        return Err(refuse(
+            "SystemAccount",
+            opt_str(&cur.system_account),
+            opt_str(&new.system_account),
+        ));
+    }
+    for key in [
+        "operator",
+        "operators",
+        "root",
+        "roots",
+        "trusted",
+        "trusted_keys",
+        "resolver",
+        "resolver_preload",
+    ] {
+        let get = |o: &Options| o.raw_config.as_ref().and_then(|m| m.get(key).cloned());
+        let (a, b) = (get(cur), get(new));
+        let same = match (&a, &b) {
+            (None, None) => true,
+            (Some(x), Some(y)) => same_value(x, y),
+            _ => false,
+        };
+        if !same {
+            return Err(format!(
+                "config reload not supported for {key} in this version of rnats"
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -373,6 +409,21 @@ mod tests {
         let c = changes(&a, &b);
         assert!(c.contains(&"debug = true".to_string()), "{c:?}");
         assert!(c.contains(&"max_payload = 1024".to_string()), "{c:?}");
+    }
+
+    #[test]
+    fn account_and_operator_changes_are_refused() {
+        let a = opts("accounts { A: { exports: [ {stream: x} ] } }\n");
+        let b = opts("accounts { A: { exports: [ {stream: y} ] } }\n");
+        assert!(unsupported_change(&a, &b).unwrap_err().contains("Accounts"));
+        let moved = opts("\n# moved\naccounts { A: { exports: [ {stream: x} ] } }\n");
+        assert!(unsupported_change(&a, &moved).is_ok());
+        let b = opts("accounts { A: { exports: [ {stream: x} ] } }\nsystem_account: A\n");
+        assert!(unsupported_change(&a, &b)
+            .unwrap_err()
+            .contains("SystemAccount"));
+        let b = opts("accounts { A: { exports: [ {stream: x} ] } }\nresolver: MEMORY\n");
+        assert!(unsupported_change(&a, &b).unwrap_err().contains("resolver"));
     }
 
     #[test]

@@ -86,8 +86,14 @@ pub fn enforce(server: &Server, acc: &Arc<Account>) {
             continue;
         }
         let jwt = c.login.lock().as_ref().and_then(|l| l.connect.jwt.clone());
-        let Some(jwt) = jwt else { continue };
-        if jwt_account::is_revoked(acc, &jwt) || !jwt_account::still_issued(acc, &jwt) {
+        let Some(user) = jwt.as_deref().and_then(jwt_account::user_claims) else {
+            continue;
+        };
+        let Some(claims) = acc.claims.read().clone() else {
+            continue;
+        };
+        // Revoked, or issued by a signing key the account no longer has.
+        if claims.is_revoked(&user) || !claims.did_sign(&user) {
             log::info!("{} - cid:{} - User Authentication Revoked", c.addr, c.id);
             c.close_with_error(
                 "User Authentication Revoked",
@@ -95,18 +101,9 @@ pub fn enforce(server: &Server, acc: &Arc<Account>) {
             );
             continue;
         }
-        if let Some(user) = jwt_account::user_claims(&jwt) {
-            let own = jwt_account::permissions_from_jwt(&user.nats.permission_limits.permissions);
-            if own.is_none()
-                && acc
-                    .claims
-                    .read()
-                    .as_ref()
-                    .and_then(|cl| cl.signer_scope(&user))
-                    .is_none()
-            {
-                super::reload::adopt_permissions(&c, &user.sub, defaults.clone());
-            }
+        let own = jwt_account::permissions_from_jwt(&user.nats.permission_limits.permissions);
+        if own.is_none() && claims.signer_scope(&user).is_none() {
+            super::reload::adopt_permissions(&c, &user.sub, defaults.clone());
         }
         c.set_payload_limit(limits.max_payload);
         live.push(c);

@@ -392,25 +392,6 @@ pub fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
     }
 }
 
-/// Whether a user of `acc` that logged in with `jwt_text` is revoked by the
-/// account's current claims.
-pub fn is_revoked(acc: &Account, user_jwt: &str) -> bool {
-    let Some(claims) = acc.claims.read().clone() else {
-        return false;
-    };
-    jwt::decode_user(user_jwt).is_ok_and(|u| claims.is_revoked(&u))
-}
-
-/// Whether the account's current claims still vouch for the user: its
-/// issuer is the account or one of the account's signing keys (a removed
-/// signing key takes its users with it).
-pub fn still_issued(acc: &Account, user_jwt: &str) -> bool {
-    let Some(claims) = acc.claims.read().clone() else {
-        return true;
-    };
-    jwt::decode_user(user_jwt).map_or(true, |u| claims.did_sign(&u))
-}
-
 /// The user claims of a JWT already verified at login.
 pub fn user_claims(user_jwt: &str) -> Option<UserClaims> {
     jwt::decode_user(user_jwt).ok()

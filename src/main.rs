@@ -51,6 +51,7 @@ fn main() -> ExitCode {
     }
     if let Err(e) = rnats::server::support::check(&opts)
         .and_then(|()| rnats::auth::AuthConfig::from_options(&opts).map(drop))
+        .and_then(|()| rnats::server::account_config::check(&opts))
     {
         eprintln!("rnats-server: {e}");
         return ExitCode::FAILURE;

@@ -1236,3 +1236,176 @@ async fn sys_subjects_are_invisible_to_other_accounts() {
     assert_eq!(before_sentinel(&mut spy).await, Vec::<String>::new());
     h.shutdown().await;
 }
+
+// -------------------------------------------------------------- mappings --
+
+#[tokio::test]
+async fn global_mappings_rename_what_clients_publish() {
+    let h = start_conf(
+        "mappings {\n  foo: bar\n  \"m.*.*\": \"mapped.$2.$1\"\n  \"s.*\": \"s.{{splitFromLeft(1,2)}}\"\n}\n",
+    )
+    .await;
+    let nc = async_nats::ConnectOptions::new()
+        .connect(h.client_url())
+        .await
+        .unwrap();
+    let mut all = sub(&nc, ">").await;
+    publish(&nc, "foo", "1").await;
+    publish(&nc, "m.a.b", "2").await;
+    publish(&nc, "s.abcd", "3").await;
+    publish(&nc, "other", "4").await;
+    send_sentinel(&nc, "x.s").await;
+    assert_eq!(
+        before_sentinel(&mut all).await,
+        vec!["bar 1", "mapped.b.a 2", "s.ab.cd 3", "other 4"]
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn account_mappings_apply_only_in_their_account() {
+    let h = start_conf(&format!(
+        "accounts {{\n  A: {{ users: {}, mappings: {{ \"in.*\": \"out.$1\" }} }}\n  B: {{ users: {} }}\n}}\n",
+        users(&["a"]),
+        users(&["b"])
+    ))
+    .await;
+    let a = login(&h, "a").await;
+    let b = login(&h, "b").await;
+    let mut sa = sub(&a, ">").await;
+    let mut sb = sub(&b, ">").await;
+    publish(&a, "in.x", "a").await;
+    publish(&b, "in.x", "b").await;
+    send_sentinel(&a, "a.s").await;
+    send_sentinel(&b, "b.s").await;
+    assert_eq!(before_sentinel(&mut sa).await, vec!["out.x a"]);
+    assert_eq!(before_sentinel(&mut sb).await, vec!["in.x b"]);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn publish_permissions_see_the_mapped_subject() {
+    let h = start_conf(concat!(
+        "accounts {\n  A: {\n",
+        "    users: [ {user: a, password: apw, permissions: {publish: {allow: [\"alias\", \"ok.>\"]}}}, {user: w, password: wpw} ]\n",
+        "    mappings: { alias: \"ok.target\", \"ok.secret\": \"secret\", dropped: [ {destination: dropped, weight: 0} ] }\n",
+        "  }\n}\n",
+    ))
+    .await;
+    let w = login(&h, "w").await;
+    let mut all = sub(&w, ">").await;
+    let mut a = raw_login(&h, "a").await;
+    // "alias" maps into the allowed space: delivered on the mapped subject.
+    a.send("PUB alias 2\r\nhi\r\n").await;
+    assert_eq!(sync(&mut a).await, Vec::<String>::new());
+    // A message a mapping drops has the empty subject, which the allow
+    // list does not cover (nats-server's answer too).
+    a.send("PUB dropped 2\r\nno\r\n").await;
+    assert_eq!(
+        sync(&mut a).await,
+        vec!["-ERR 'Permissions Violation for Publish to \"\"'"]
+    );
+    assert_eq!(sync(&mut a).await, Vec::<String>::new());
+    // "ok.secret" is allowed as written but maps to a subject the user may
+    // not publish to: refused on the mapped subject, as nats-server does.
+    a.send("PUB ok.secret 2\r\nno\r\n").await;
+    assert_eq!(
+        sync(&mut a).await,
+        vec!["-ERR 'Permissions Violation for Publish to \"secret\"'"]
+    );
+    send_sentinel(&w, "w.s").await;
+    assert_eq!(before_sentinel(&mut all).await, vec!["ok.target hi"]);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn weighted_mapping_spreads_messages_over_its_destinations() {
+    let h = start_conf(
+        "mappings {\n  work: [ {destination: work.a, weight: 50%}, {destination: work.b, weight: 50%} ]\n  drop: [ {destination: drop, weight: 0} ]\n}\n",
+    )
+    .await;
+    let nc = async_nats::ConnectOptions::new()
+        .connect(h.client_url())
+        .await
+        .unwrap();
+    let mut all = sub(&nc, ">").await;
+    for i in 0..200 {
+        nc.publish("work", format!("{i}").into()).await.unwrap();
+    }
+    // The source listed at weight 0 leaves the whole 100% unassigned: dropped.
+    nc.publish("drop", "gone".into()).await.unwrap();
+    send_sentinel(&nc, "x.s").await;
+    let got = before_sentinel(&mut all).await;
+    let a = got.iter().filter(|m| m.starts_with("work.a ")).count();
+    let b = got.iter().filter(|m| m.starts_with("work.b ")).count();
+    assert_eq!(a + b, 200, "{got:?}");
+    // Each side has probability 2^-200 of getting nothing by chance.
+    assert!(a > 0 && b > 0, "a={a} b={b}");
+    assert!(!got.iter().any(|m| m.starts_with("drop")), "{got:?}");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn partition_mapping_keeps_a_key_on_one_partition() {
+    let h = start_conf("mappings {\n  \"orders.*\": \"orders.{{partition(3,1)}}.$1\"\n}\n").await;
+    let nc = async_nats::ConnectOptions::new()
+        .connect(h.client_url())
+        .await
+        .unwrap();
+    let mut all = sub(&nc, "orders.>").await;
+    for key in ["k1", "k2", "k1", "k3", "k2"] {
+        publish(&nc, &format!("orders.{key}"), key).await;
+    }
+    send_sentinel(&nc, "orders.s").await;
+    let got = before_sentinel(&mut all).await;
+    assert_eq!(got.len(), 5, "{got:?}");
+    let mut partition_of = std::collections::HashMap::new();
+    for m in &got {
+        let (subject, key) = m.split_once(' ').unwrap();
+        let toks: Vec<&str> = subject.split('.').collect();
+        assert_eq!(toks.len(), 3, "{subject}");
+        assert_eq!(toks[2], key);
+        assert!(["0", "1", "2"].contains(&toks[1]), "{subject}");
+        let p = partition_of.entry(key).or_insert(toks[1]);
+        assert_eq!(*p, toks[1], "key {key} moved partition");
+    }
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn service_import_lands_on_the_exporters_mapped_subject() {
+    let h = start_conf(&format!(
+        "accounts {{\n  A: {{ users: {}, exports: [ {{service: \"svc.req\"}} ], mappings: {{ \"svc.req\": \"svc.v2\" }} }}\n  B: {{ users: {}, imports: [ {{service: {{account: A, subject: \"svc.req\"}}}} ] }}\n}}\n",
+        users(&["a"]),
+        users(&["b"])
+    ))
+    .await;
+    let a = login(&h, "a").await;
+    let b = login(&h, "b").await;
+    responder(&a, "svc.v2", "v2:").await;
+    let r = request(&b, "svc.req", "x").await.unwrap();
+    assert_eq!(&r.payload[..], b"v2:x");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_mappings_are_refused_with_file_and_line() {
+    assert_refused(
+        "port: 4222\nmappings {\n  \"a.*\": \"b.$2\"\n}\n",
+        "Error adding mapping for \"a.*\" to \"b.$2\" : invalid mapping destination: wildcard index out of range in $2: [2]",
+        "b.$2",
+    )
+    .await;
+    assert_refused(
+        "accounts {\n  A: {\n    mappings: {\n      a: [ {destination: b, weight: 60}, {destination: c, weight: 60} ]\n    }\n  }\n}\n",
+        "Error adding mapping for \"a\" : total weight needs to be <= 100",
+        "weight: 60",
+    )
+    .await;
+    assert_refused(
+        "mappings {\n  x: \"y.{{nope(1)}}\"\n}\n",
+        "invalid mapping destination: unknown function in {{nope(1)}}",
+        "nope",
+    )
+    .await;
+}

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use parking_lot::Mutex;
 use rnats::jwt::{
     self, AccountClaims, ActivationClaims, Export, ExportType, Import, OperatorClaims, User,
-    UserClaims, UserScope,
+    UserClaims, UserScope, WeightedMapping,
 };
 use rnats::nkeys::KeyPair;
 use rnats::server::ServerHandle;
@@ -695,6 +695,33 @@ async fn updates_change_limits_and_default_permissions_live() {
         .send(format!("PUB p 100\r\n{}\r\n", "x".repeat(100)))
         .await;
     assert_eq!(next(&mut first).await, "-ERR 'Maximum Payload Violation'");
+}
+
+#[tokio::test]
+async fn jwt_mappings_apply_and_follow_claim_updates() {
+    fn map_to(c: &mut AccountClaims, dest: &str) {
+        c.nats.mappings.insert(
+            "in.*".into(),
+            vec![WeightedMapping {
+                subject: format!("{dest}.$1"),
+                ..Default::default()
+            }],
+        );
+    }
+    let st = Setup::with(|c| map_to(c, "first"));
+    let h = st.start().await;
+    let mut c = accepted(&h, &st.user_jwt, &st.user).await;
+    c.send("SUB > 1\r\nPUB in.x 1\r\na\r\n").await;
+    assert_eq!(next(&mut c).await, "MSG first.x 1 a");
+    let reply = push_claims(&h, &st.op, &st.update(|c| map_to(c, "second"))).await;
+    assert_eq!(reply["data"]["code"], 200, "{reply}");
+    c.send("PUB in.y 1\r\nb\r\n").await;
+    assert_eq!(next(&mut c).await, "MSG second.y 1 b");
+    // Mappings removed from the claims stop applying.
+    let reply = push_claims(&h, &st.op, &st.update(|_| {})).await;
+    assert_eq!(reply["data"]["code"], 200, "{reply}");
+    c.send("PUB in.z 1\r\nc\r\n").await;
+    assert_eq!(next(&mut c).await, "MSG in.z 1 c");
 }
 
 // ------------------------------------------------------------- limits --

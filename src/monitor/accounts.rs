@@ -211,6 +211,7 @@ impl Monitor {
             leafnode_connections: 0,
             client_connections: acc.conns(),
             subscriptions: acc.sublist.count() as u64,
+            mappings: acc.mappings().describe(),
             name_tag: acc.name.to_string(),
             sublist_stats: SublistJson::from(&acc.sublist.stats()),
         });
@@ -337,6 +338,8 @@ pub struct AccountInfo {
     pub leafnode_connections: u64,
     pub client_connections: u64,
     pub subscriptions: u64,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub mappings: std::collections::BTreeMap<String, Vec<crate::server::mapping::MapDestInfo>>,
     pub name_tag: String,
     pub sublist_stats: SublistJson,
 }

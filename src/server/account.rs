@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::imports::{Exports, ResponseRoute, Route};
+use super::mapping::{Mapped, Mappings};
 use super::subscription::SubRef;
 use crate::subject::Sublist;
 
@@ -41,6 +42,9 @@ pub struct Account {
     pub limits: RwLock<AccountLimits>,
     /// The claims in force, for an account loaded from a JWT.
     pub claims: RwLock<Option<Arc<crate::jwt::AccountClaims>>>,
+    /// Subject mappings applied to what clients publish here.
+    mappings: RwLock<Arc<Mappings>>,
+    has_mappings: AtomicBool,
     /// Live client connections bound to this account.
     pub num_conns: AtomicU64,
     /// What the connections that were bound to this account did, added when
@@ -101,6 +105,8 @@ impl Account {
             reply_prefix: format!("_R_.{}.", super::imports::random_token(6)).into(),
             limits: RwLock::new(AccountLimits::default()),
             claims: RwLock::new(None),
+            mappings: RwLock::new(Arc::new(Mappings::default())),
+            has_mappings: AtomicBool::new(false),
             num_conns: AtomicU64::new(0),
             closed: ClosedTotals::default(),
         }
@@ -111,6 +117,31 @@ impl Account {
     #[inline]
     pub fn has_routes(&self) -> bool {
         self.has_routes.load(Ordering::Relaxed)
+    }
+
+    /// Whether publishes here may be renamed by a subject mapping (one
+    /// relaxed load on the message path).
+    #[inline]
+    pub fn has_mappings(&self) -> bool {
+        self.has_mappings.load(Ordering::Relaxed)
+    }
+
+    /// Where a message published on `subject` goes after this account's
+    /// mappings.
+    pub fn map_subject(&self, subject: &str) -> Mapped {
+        self.mappings.read().select(subject)
+    }
+
+    /// Replaces this account's subject mappings.
+    pub fn set_mappings(&self, mappings: Arc<Mappings>) {
+        let any = !mappings.is_empty();
+        *self.mappings.write() = mappings;
+        self.has_mappings.store(any, Ordering::Relaxed);
+    }
+
+    /// The mappings in force (monitoring).
+    pub fn mappings(&self) -> Arc<Mappings> {
+        self.mappings.read().clone()
     }
 
     /// Adds a route on `subject`.

@@ -11,6 +11,8 @@ use super::imports::{
     Export, ExportAuth, Exports, ResponseType, Route, ServiceRoute, StreamRoute,
     DEFAULT_RESPONSE_THRESHOLD,
 };
+use super::mapping::Mappings;
+use super::mapping_config::{parse_map, parse_mappings};
 use super::transform::Transform;
 use crate::config::{ConfigError, Kind, Map, Options, Pos, Value};
 
@@ -32,6 +34,7 @@ pub struct AccountDef {
     pub name: String,
     pub exports: Exports,
     pub limits: AccountLimits,
+    pub mappings: Option<Arc<Mappings>>,
     pub pos: Pos,
 }
 
@@ -40,6 +43,8 @@ pub struct AccountDef {
 pub struct AccountsConfig {
     pub accounts: Vec<AccountDef>,
     pub imports: Vec<ImportDef>,
+    /// The top-level `mappings` block: mappings of the global account.
+    pub global_mappings: Option<Arc<Mappings>>,
 }
 
 /// Keys of an account definition read elsewhere or accepted as-is.
@@ -52,6 +57,9 @@ impl AccountsConfig {
     /// Malformed entries, with file, line and key.
     pub fn from_options(opts: &Options) -> Result<AccountsConfig, ConfigError> {
         let mut cfg = AccountsConfig::default();
+        if let Some(m) = &opts.mappings_block {
+            cfg.global_mappings = Some(parse_map(m, "mappings")?);
+        }
         let Some(block) = &opts.accounts_block else {
             return Ok(cfg);
         };
@@ -75,6 +83,7 @@ impl AccountsConfig {
                 name: name.clone(),
                 exports: Exports::default(),
                 limits: AccountLimits::default(),
+                mappings: None,
                 pos: k.pos.clone(),
             };
             for (key, val) in m.iter() {
@@ -84,13 +93,7 @@ impl AccountsConfig {
                     "exports" => parse_exports(val, &path, &mut def.exports)?,
                     "imports" => parse_imports(val, &path, &name, &mut cfg.imports)?,
                     "limits" => def.limits = parse_limits(val, &path)?,
-                    "mappings" | "maps" => {
-                        return Err(ConfigError::at(
-                            &key.pos,
-                            &path,
-                            "account mappings are not supported by this version of rnats",
-                        ))
-                    }
+                    "mappings" | "maps" => def.mappings = Some(parse_mappings(val, &path)?),
                     _ if OTHER_KEYS.contains(&lk.as_str()) => {}
                     _ => {
                         return Err(ConfigError::at(
@@ -122,6 +125,12 @@ impl AccountsConfig {
             let acc = reg.get_or_create(&def.name);
             *acc.exports.write() = def.exports.clone();
             *acc.limits.write() = def.limits;
+            if let Some(m) = &def.mappings {
+                acc.set_mappings(m.clone());
+            }
+        }
+        if let Some(m) = &self.global_mappings {
+            reg.get_or_create(GLOBAL_ACCOUNT).set_mappings(m.clone());
         }
         if opts.no_system_account {
             reg.set_system(None);
@@ -146,6 +155,51 @@ impl AccountsConfig {
             add_service_import(reg, imp)?;
         }
         Ok(())
+    }
+}
+
+/// Checks the accounts and mappings of `opts` without starting anything:
+/// the whole set-up runs against a scratch registry, so `-t` and start-up
+/// report the same errors.
+///
+/// # Errors
+/// What [`AccountsConfig::from_options`] or [`AccountsConfig::apply`]
+/// would refuse.
+pub fn check(opts: &Options) -> Result<(), ConfigError> {
+    let operator_mode = crate::trust::TrustConfig::from_options(opts)?.is_some();
+    AccountsConfig::from_options(opts)?.apply(&Registry::new(false), opts, operator_mode)
+}
+
+/// The check of the `config` fuzz target past parsing, also run on its
+/// seeds by `cargo test`: the options mapping, then the accounts, imports
+/// and mappings set up on a scratch registry, then a few publishes through
+/// the global mappings. Nothing may panic. Operator trust is left out: it
+/// reads files named in the config.
+#[doc(hidden)]
+pub fn fuzz_check(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    // `include` reads files relative to the working directory; the fuzzer
+    // must not wander the file system (or read /dev/zero).
+    if text.to_ascii_lowercase().contains("include") {
+        return;
+    }
+    let file = std::path::Path::new("fuzz.conf");
+    let Ok(parsed) = crate::config::parser::parse_str_tracked(text, file) else {
+        return;
+    };
+    let Ok((opts, _)) = Options::from_parsed(&parsed, Some(file)) else {
+        return;
+    };
+    let Ok(cfg) = AccountsConfig::from_options(&opts) else {
+        return;
+    };
+    let _ = cfg.apply(&Registry::new(false), &opts, false);
+    if let Some(m) = &cfg.global_mappings {
+        for subject in ["a", "a.b", "a.b.c.d", "foo", "x.yz", "orders.k1"] {
+            let _ = m.select(subject);
+        }
     }
 }
 

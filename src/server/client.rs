@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 
 use super::account::Account;
 use super::close::CloseReason;
+use super::mapping::Mapped;
 use super::outbound::Outbound;
 use super::route::{Origin, Router};
 use super::subscription::{SubRef, Subscription};
@@ -1182,6 +1183,31 @@ impl Client {
                 return;
             }
         }
+        // A subject mapping renames the message before anything else looks
+        // at it: permissions and routing see the mapped subject, as in
+        // nats-server.
+        let mapped;
+        let (subject, subject_str) = if self.account.has_mappings() {
+            match self.account.map_subject(subject_str) {
+                Mapped::Unchanged => (subject, subject_str),
+                Mapped::To(s) => {
+                    if self.trace {
+                        log::trace!(
+                            "{} - cid:{} - <<- [MAPPING {subject_str} -> {s}]",
+                            self.shared.addr,
+                            self.shared.id
+                        );
+                    }
+                    mapped = s;
+                    (mapped.as_bytes(), mapped.as_str())
+                }
+                // Routed nowhere; like nats-server, the empty subject still
+                // meets the publish permissions.
+                Mapped::Dropped => (&b""[..], ""),
+            }
+        } else {
+            (subject, subject_str)
+        };
         if subject.starts_with(b"_GR_.")
             || (subject.starts_with(b"$NRG.") && !self.server.is_system_account(&self.account))
         {
@@ -1194,6 +1220,11 @@ impl Client {
             let text = format!("Permissions Violation for Publish to \"{subject_str}\"");
             log::error!("{} - cid:{} - {text}", self.shared.addr, self.shared.id);
             self.send_err(&text);
+            return;
+        }
+        if subject.is_empty() {
+            // Dropped by a mapping.
+            self.send_ok();
             return;
         }
         let Some(result) = self.lookup(subject, subject_str) else {

@@ -11,6 +11,7 @@ use super::account_config::{install_service_import, install_stream_import};
 use super::imports::{
     Export, ExportAuth, Exports, ResponseType, Route, DEFAULT_RESPONSE_THRESHOLD,
 };
+use super::mapping::{MapDest, Mappings};
 use super::operator::OperatorMode;
 use crate::auth::permissions::{Entry, ResponsePermission, SubjectPermission};
 use crate::auth::{Identity, Permissions};
@@ -108,6 +109,7 @@ fn apply_at_depth(
         max_leafnodes: limit(l.account.leaf_node_conn),
     };
     *acc.exports.write() = exports_from_claims(claims);
+    acc.set_mappings(Arc::new(mappings_from_claims(claims)));
     *acc.claims.write() = Some(Arc::new(claims.clone()));
     // Re-install this account's imports from scratch.
     acc.remove_routes(|r| matches!(r, Route::Service(_)));
@@ -138,6 +140,26 @@ fn apply_at_depth(
         }
     }
     acc
+}
+
+/// The claims' subject mappings. As in nats-server, a mapping that cannot
+/// be added is left out (and logged) rather than failing the account.
+fn mappings_from_claims(claims: &AccountClaims) -> Mappings {
+    let mut out = Mappings::default();
+    for (source, targets) in &claims.nats.mappings {
+        let dests: Vec<MapDest> = targets
+            .iter()
+            .map(|t| MapDest {
+                subject: t.subject.clone(),
+                weight: t.weight(),
+                cluster: (!t.cluster.is_empty()).then(|| t.cluster.clone()),
+            })
+            .collect();
+        if let Err(e) = out.add(source, &dests) {
+            log::warn!("account {}: mapping {source:?}: {e}", claims.sub);
+        }
+    }
+    out
 }
 
 fn exports_from_claims(claims: &AccountClaims) -> Exports {

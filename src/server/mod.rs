@@ -21,6 +21,8 @@ pub mod events;
 pub mod imports;
 pub mod jwt_account;
 pub mod listener;
+pub mod mapping;
+pub mod mapping_config;
 pub mod operator;
 pub mod outbound;
 pub mod reload;

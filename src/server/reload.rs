@@ -299,6 +299,8 @@ fn unsupported_change(cur: &Options, new: &Options) -> Result<(), String> {
         "trusted_keys",
         "resolver",
         "resolver_preload",
+        "mappings",
+        "maps",
     ] {
         let get = |o: &Options| o.raw_config.as_ref().and_then(|m| m.get(key).cloned());
         let (a, b) = (get(cur), get(new));

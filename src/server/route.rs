@@ -18,6 +18,7 @@ use super::account::Account;
 use super::client::ClientShared;
 use super::close::CloseReason;
 use super::imports::{push_random_token, ResponseRoute, Route, ServiceRoute};
+use super::mapping::Mapped;
 use super::outbound::Appended;
 use super::subscription::SubRef;
 use crate::protocol::encode::{self, Message};
@@ -194,6 +195,24 @@ impl Router {
             None => msg.subject,
         };
         let exporter = &s.exporter;
+        // The exporter's own mappings apply to what arrives through the
+        // import, as nats-server applies them to a service import's subject.
+        let mapped;
+        let subject = if exporter.has_mappings() {
+            let Ok(to) = std::str::from_utf8(subject) else {
+                return false;
+            };
+            match exporter.map_subject(to) {
+                Mapped::Unchanged => subject,
+                Mapped::To(s) => {
+                    mapped = s;
+                    mapped.as_bytes()
+                }
+                Mapped::Dropped => return false,
+            }
+        } else {
+            subject
+        };
         let mut reply_buf = Vec::new();
         if let Some(r) = msg.reply {
             reply_buf.reserve(exporter.reply_prefix.len() + 6);

@@ -12,7 +12,6 @@ use crate::config::{ConfigError, Map, Options};
 const UNSUPPORTED_TOP: &[(&str, &str)] = &[
     ("trusted", "operator mode"),
     ("trusted_keys", "operator mode"),
-    ("mappings", "subject mappings"),
     ("https", "HTTPS monitoring"),
     ("https_port", "HTTPS monitoring"),
 ];

@@ -48,6 +48,22 @@ fn creds_seeds() {
 }
 
 #[test]
+fn transform_seeds() {
+    for (name, data) in corpus("transform") {
+        let r = std::panic::catch_unwind(|| rnats::server::mapping::fuzz_check(&data));
+        assert!(r.is_ok(), "seed file {name} failed");
+    }
+}
+
+#[test]
+fn config_seeds_through_accounts_and_mappings() {
+    for (name, data) in corpus("config") {
+        let r = std::panic::catch_unwind(|| rnats::server::account_config::fuzz_check(&data));
+        assert!(r.is_ok(), "seed file {name} failed");
+    }
+}
+
+#[test]
 fn subject_seeds() {
     for (name, data) in corpus("subject") {
         let r = std::panic::catch_unwind(|| subject_input::run(&data));

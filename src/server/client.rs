@@ -417,6 +417,15 @@ where
             // A failed or timed-out write ends the connection: wake the
             // reader, which may otherwise wait for input that never comes.
             if let Some(reason) = shared.out.run_writer(writer).await {
+                if reason == CloseReason::SlowConsumerPendingBytes {
+                    // Found by the writer settling a deferred limit check.
+                    log::info!(
+                        "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                        shared.addr,
+                        shared.id,
+                        shared.out.max_pending
+                    );
+                }
                 shared.close(reason);
             }
         })

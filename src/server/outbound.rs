@@ -12,6 +12,8 @@
 
 use bytes::BytesMut;
 use parking_lot::Mutex;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
@@ -32,6 +34,22 @@ pub struct OutboundState {
     pub in_flight: usize,
     /// Set once the connection is closing; producers stop appending.
     pub closing: Option<CloseReason>,
+    /// The writer's last write found the socket full and waits for it: the
+    /// in-flight figure is exact.
+    pub blocked: bool,
+    /// A producer went over `max_pending` only by counting `in_flight`
+    /// while the writer was between a write and its accounting; the writer
+    /// decides once it knows what the kernel took.
+    pub recheck: bool,
+}
+
+impl OutboundState {
+    /// Marks the connection closing as a slow consumer and drops its output.
+    fn cut_slow(&mut self) {
+        self.closing = Some(CloseReason::SlowConsumerPendingBytes);
+        self.buf = BytesMut::new();
+        self.recheck = false;
+    }
 }
 
 /// The outbound half of a connection.
@@ -83,8 +101,16 @@ impl Outbound {
         }
         f(&mut st.buf);
         if st.buf.len() + st.in_flight > self.max_pending {
-            st.closing = Some(CloseReason::SlowConsumerPendingBytes);
-            st.buf = BytesMut::new();
+            // The writer may have handed the in-flight bytes to the kernel
+            // already and not yet counted them (its thread can be preempted
+            // right after the write returns). Unless it is known to wait on
+            // a full socket, let it decide; what is queued here stays within
+            // the limit meanwhile, so memory is bounded by twice the limit.
+            if st.in_flight > 0 && !st.blocked && st.buf.len() <= self.max_pending {
+                st.recheck = true;
+                return Appended::Ok;
+            }
+            st.cut_slow();
             drop(st);
             self.wake.notify_one();
             self.abort.notify_one();
@@ -134,7 +160,8 @@ impl Outbound {
     /// bytes, so the pending figure the slow-consumer limit checks is what
     /// is really still queued (as nats-server counts it), not the whole batch
     /// until its last byte is out. Each write may block at most
-    /// `write_deadline`.
+    /// `write_deadline`. A limit check a producer left to the writer
+    /// ([`OutboundState::recheck`]) is settled here, with exact figures.
     async fn write_counted<W: AsyncWrite + Unpin>(
         &self,
         w: &mut W,
@@ -142,16 +169,50 @@ impl Outbound {
     ) -> Result<(), CloseReason> {
         let mut off = 0;
         while off < batch.len() {
-            match tokio::time::timeout(self.write_deadline, w.write(&batch[off..])).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return Err(CloseReason::WriteError),
+            let step =
+                std::future::poll_fn(|cx| match Pin::new(&mut *w).poll_write(cx, &batch[off..]) {
+                    Poll::Pending => {
+                        let mut st = self.state.lock();
+                        st.blocked = true;
+                        if self.settle_recheck(&mut st) {
+                            return Poll::Ready(Err(CloseReason::SlowConsumerPendingBytes));
+                        }
+                        Poll::Pending
+                    }
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                        Poll::Ready(Err(CloseReason::WriteError))
+                    }
+                    Poll::Ready(Ok(n)) => Poll::Ready(Ok(n)),
+                });
+            match tokio::time::timeout(self.write_deadline, step).await {
                 Ok(Ok(n)) => {
                     off += n;
-                    self.state.lock().in_flight = batch.len() - off;
+                    let mut st = self.state.lock();
+                    st.in_flight = batch.len() - off;
+                    st.blocked = false;
+                    if self.settle_recheck(&mut st) {
+                        return Err(CloseReason::SlowConsumerPendingBytes);
+                    }
                 }
+                Ok(Err(reason)) => return Err(reason),
                 Err(_) => return Err(CloseReason::SlowConsumerWriteDeadline),
             }
         }
         Ok(())
+    }
+
+    /// Settles a deferred limit check now that `in_flight` is exact; true
+    /// when the connection is cut as a slow consumer.
+    fn settle_recheck(&self, st: &mut OutboundState) -> bool {
+        if !st.recheck {
+            return false;
+        }
+        st.recheck = false;
+        if st.closing.is_none() && st.buf.len() + st.in_flight > self.max_pending {
+            st.cut_slow();
+            return true;
+        }
+        false
     }
 
     /// The writer loop. Returns when the connection is closing and its
@@ -168,6 +229,7 @@ impl Outbound {
                 } else {
                     std::mem::swap(&mut st.buf, &mut spare);
                     st.in_flight = spare.len();
+                    st.blocked = false;
                     None
                 }
             };
@@ -218,6 +280,45 @@ mod tests {
         assert_eq!(o.closing(), Some(CloseReason::SlowConsumerPendingBytes));
         assert_eq!(o.append(|b| b.put_slice(b"1")), Appended::Closed);
         assert_eq!(o.pending(), 0);
+    }
+
+    /// A writer preempted between its write and its accounting must not make
+    /// a healthy reader look slow: the producer leaves the decision to it.
+    #[test]
+    fn over_limit_only_by_in_flight_is_settled_by_the_writer() {
+        let o = Outbound::new(10, Duration::from_secs(1));
+        o.state.lock().in_flight = 8; // swapped, not yet counted
+        assert_eq!(o.append(|b| b.put_slice(b"12345")), Appended::Ok);
+        assert!(o.state.lock().recheck);
+        // The kernel had taken all 8 bytes: nothing is slow.
+        let mut st = o.state.lock();
+        st.in_flight = 0;
+        assert!(!o.settle_recheck(&mut st));
+        assert!(st.closing.is_none());
+        // Had it taken none, the connection is cut.
+        st.in_flight = 8;
+        st.recheck = true;
+        assert!(o.settle_recheck(&mut st));
+        assert_eq!(st.closing, Some(CloseReason::SlowConsumerPendingBytes));
+        assert!(st.buf.is_empty());
+    }
+
+    #[test]
+    fn over_limit_while_the_socket_is_full_cuts_at_once() {
+        let o = Outbound::new(10, Duration::from_secs(1));
+        {
+            let mut st = o.state.lock();
+            st.in_flight = 8;
+            st.blocked = true;
+        }
+        assert_eq!(o.append(|b| b.put_slice(b"12345")), Appended::SlowConsumer);
+        // And what is queued alone over the limit is never deferred.
+        let o = Outbound::new(10, Duration::from_secs(1));
+        o.state.lock().in_flight = 8;
+        assert_eq!(
+            o.append(|b| b.put_slice(b"12345678901")),
+            Appended::SlowConsumer
+        );
     }
 
     #[tokio::test]

@@ -1239,16 +1239,30 @@ async fn sys_subjects_are_invisible_to_other_accounts() {
 
 // -------------------------------------------------------------- mappings --
 
+/// Accounts A (user `a`) and B (user `b`), each with `extra` entries.
+fn accounts_ab(a_extra: &str, b_extra: &str) -> String {
+    format!(
+        "accounts {{\n  A: {{ users: {}, {a_extra} }}\n  B: {{ users: {}, {b_extra} }}\n}}\n",
+        users(&["a"]),
+        users(&["b"])
+    )
+}
+
+/// A client of the global account (no auth configured).
+async fn global_client(h: &ServerHandle) -> async_nats::Client {
+    tokio::time::timeout(T, opts().connect(h.client_url()))
+        .await
+        .expect("connect in time")
+        .expect("connect")
+}
+
 #[tokio::test]
 async fn global_mappings_rename_what_clients_publish() {
     let h = start_conf(
         "mappings {\n  foo: bar\n  \"m.*.*\": \"mapped.$2.$1\"\n  \"s.*\": \"s.{{splitFromLeft(1,2)}}\"\n}\n",
     )
     .await;
-    let nc = async_nats::ConnectOptions::new()
-        .connect(h.client_url())
-        .await
-        .unwrap();
+    let nc = global_client(&h).await;
     let mut all = sub(&nc, ">").await;
     publish(&nc, "foo", "1").await;
     publish(&nc, "m.a.b", "2").await;
@@ -1264,12 +1278,7 @@ async fn global_mappings_rename_what_clients_publish() {
 
 #[tokio::test]
 async fn account_mappings_apply_only_in_their_account() {
-    let h = start_conf(&format!(
-        "accounts {{\n  A: {{ users: {}, mappings: {{ \"in.*\": \"out.$1\" }} }}\n  B: {{ users: {} }}\n}}\n",
-        users(&["a"]),
-        users(&["b"])
-    ))
-    .await;
+    let h = start_conf(&accounts_ab(r#"mappings: { "in.*": "out.$1" }"#, "")).await;
     let a = login(&h, "a").await;
     let b = login(&h, "b").await;
     let mut sa = sub(&a, ">").await;
@@ -1324,10 +1333,7 @@ async fn weighted_mapping_spreads_messages_over_its_destinations() {
         "mappings {\n  work: [ {destination: work.a, weight: 50%}, {destination: work.b, weight: 50%} ]\n  drop: [ {destination: drop, weight: 0} ]\n}\n",
     )
     .await;
-    let nc = async_nats::ConnectOptions::new()
-        .connect(h.client_url())
-        .await
-        .unwrap();
+    let nc = global_client(&h).await;
     let mut all = sub(&nc, ">").await;
     for i in 0..200 {
         nc.publish("work", format!("{i}").into()).await.unwrap();
@@ -1348,10 +1354,7 @@ async fn weighted_mapping_spreads_messages_over_its_destinations() {
 #[tokio::test]
 async fn partition_mapping_keeps_a_key_on_one_partition() {
     let h = start_conf("mappings {\n  \"orders.*\": \"orders.{{partition(3,1)}}.$1\"\n}\n").await;
-    let nc = async_nats::ConnectOptions::new()
-        .connect(h.client_url())
-        .await
-        .unwrap();
+    let nc = global_client(&h).await;
     let mut all = sub(&nc, "orders.>").await;
     for key in ["k1", "k2", "k1", "k3", "k2"] {
         publish(&nc, &format!("orders.{key}"), key).await;
@@ -1374,10 +1377,9 @@ async fn partition_mapping_keeps_a_key_on_one_partition() {
 
 #[tokio::test]
 async fn service_import_lands_on_the_exporters_mapped_subject() {
-    let h = start_conf(&format!(
-        "accounts {{\n  A: {{ users: {}, exports: [ {{service: \"svc.req\"}} ], mappings: {{ \"svc.req\": \"svc.v2\" }} }}\n  B: {{ users: {}, imports: [ {{service: {{account: A, subject: \"svc.req\"}}}} ] }}\n}}\n",
-        users(&["a"]),
-        users(&["b"])
+    let h = start_conf(&accounts_ab(
+        r#"exports: [ {service: "svc.req"} ], mappings: { "svc.req": "svc.v2" }"#,
+        r#"imports: [ {service: {account: A, subject: "svc.req"}} ]"#,
     ))
     .await;
     let a = login(&h, "a").await;

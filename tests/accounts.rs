@@ -1411,3 +1411,63 @@ async fn bad_mappings_are_refused_with_file_and_line() {
     )
     .await;
 }
+
+// --------------------------------------------- account-scoped $SYS requests --
+
+#[tokio::test]
+async fn tenants_reach_only_their_own_account_through_system_requests() {
+    let h = start_conf(&format!(
+        "accounts {{\n  A: {{ users: {} }}\n  B: {{ users: {} }}\n  SYS: {{ users: {} }}\n}}\nsystem_account: SYS\n",
+        users(&["a"]),
+        users(&["b"]),
+        users(&["sys"])
+    ))
+    .await;
+    let a = login_with(&h, "a", opts().name("conn-a")).await;
+    let b = login_with(&h, "b", opts().name("conn-b")).await;
+    let sys = login(&h, "sys").await;
+    let _feed = sub(&a, "feed.a").await;
+    let names = |m: &async_nats::Message| -> Vec<String> {
+        json(m)["data"]["connections"]
+            .as_array()
+            .expect("connections")
+            .iter()
+            .map(|c| c["name"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    for subject in ["$SYS.REQ.SERVER.PING.CONNZ", "$SYS.REQ.ACCOUNT.PING.CONNZ"] {
+        let r = request(&a, subject, "").await.unwrap();
+        assert_eq!(names(&r), vec!["conn-a"], "{subject}");
+        let r = request(&b, subject, "").await.unwrap();
+        assert_eq!(names(&r), vec!["conn-b"], "{subject}");
+    }
+    let r = request(&a, "$SYS.REQ.ACCOUNT.PING.STATZ", "")
+        .await
+        .unwrap();
+    let statz = json(&r)["data"]["account_statz"].clone();
+    assert_eq!(statz.as_array().map(Vec::len), Some(1), "{statz}");
+    assert_eq!(statz[0]["acc"], "A");
+    // Other system requests stay in the system account.
+    assert_no_responders(
+        request(&a, "$SYS.REQ.ACCOUNT.B.CONNZ", "").await,
+        "another account's CONNZ",
+    );
+    // The system account asks about any account.
+    let r = request(&sys, "$SYS.REQ.ACCOUNT.A.SUBSZ", "").await.unwrap();
+    let subs = json(&r)["data"]["subscriptions_list"].clone();
+    assert!(
+        subs.as_array()
+            .is_some_and(|l| l.iter().any(|s| s["subject"] == "feed.a")),
+        "{subs}"
+    );
+    let r = request(&sys, "$SYS.REQ.ACCOUNT.A.INFO", "").await.unwrap();
+    assert_eq!(json(&r)["data"]["account_name"], "A");
+    let r = request(&sys, "$SYS.REQ.ACCOUNT.NOPE.INFO", "")
+        .await
+        .unwrap();
+    assert_eq!(
+        json(&r)["error"]["description"],
+        "Account NOPE does not exist"
+    );
+    h.shutdown().await;
+}

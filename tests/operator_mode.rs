@@ -722,6 +722,15 @@ async fn jwt_mappings_apply_and_follow_claim_updates() {
     assert_eq!(reply["data"]["code"], 200, "{reply}");
     c.send("PUB in.z 1\r\nc\r\n").await;
     assert_eq!(next(&mut c).await, "MSG in.z 1 c");
+    // Claims updates rebuild the account's imports; the ones every account
+    // gets from the system account are back too.
+    c.send(
+        "UNSUB 1\r\nSUB _INBOX.statz 2\r\nPUB $SYS.REQ.ACCOUNT.PING.STATZ _INBOX.statz 0\r\n\r\n",
+    )
+    .await;
+    let f = next(&mut c).await;
+    assert!(f.starts_with("MSG _INBOX.statz 2 "), "{f}");
+    assert!(f.contains(&st.acc.public_key()), "{f}");
 }
 
 // ------------------------------------------------------------- limits --

@@ -538,16 +538,21 @@ fn detached(server: &Arc<Server>) -> Monitor {
 
 /// What a `$SYS.REQ.SERVER.<id>.<KIND>` request answers: the JSON of the
 /// monitoring endpoint of that name, or `None` for an unknown kind.
-pub fn endpoint_json(server: &Arc<Server>, kind: &str) -> Option<serde_json::Value> {
+pub fn endpoint_json(
+    server: &Arc<Server>,
+    kind: &str,
+    query: Option<&str>,
+) -> Option<serde_json::Value> {
     let path = match kind {
         "VARZ" => VARZ_PATH,
         "CONNZ" => CONNZ_PATH,
         "SUBSZ" => SUBSZ_PATH,
         "ACCOUNTZ" => ACCOUNTZ_PATH,
+        "ACCSTATZ" => ACCSTATZ_PATH,
         "HEALTHZ" => HEALTHZ_PATH,
         _ => return None,
     };
-    let reply = detached(server).handle(path, None);
+    let reply = detached(server).handle(path, query);
     serde_json::from_slice(&reply.body).ok()
 }
 

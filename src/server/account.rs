@@ -238,7 +238,13 @@ pub struct Registry {
     /// The system account, when the server has one.
     system: RwLock<Option<Arc<Account>>>,
     cache: bool,
+    /// Called with every account created after it is set (the server's
+    /// per-account system imports), outside the registry's locks.
+    on_create: RwLock<Option<OnCreate>>,
 }
+
+/// See [`Registry::on_create`].
+pub type OnCreate = Arc<dyn Fn(&Arc<Account>) + Send + Sync>;
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -255,6 +261,7 @@ impl Registry {
             accounts: RwLock::new(HashMap::new()),
             system: RwLock::new(None),
             cache,
+            on_create: RwLock::new(None),
         };
         r.get_or_create(GLOBAL_ACCOUNT);
         let sys = r.get_or_create(SYSTEM_ACCOUNT);
@@ -292,10 +299,41 @@ impl Registry {
         if let Some(a) = self.get(name) {
             return a;
         }
-        let mut w = self.accounts.write();
-        w.entry(name.into())
-            .or_insert_with(|| Arc::new(Account::new(name, self.cache)))
-            .clone()
+        let mut created = false;
+        let acc = self
+            .accounts
+            .write()
+            .entry(name.into())
+            .or_insert_with(|| {
+                created = true;
+                Arc::new(Account::new(name, self.cache))
+            })
+            .clone();
+        if created {
+            let hook = self.on_create.read().clone();
+            if let Some(hook) = hook {
+                hook(&acc);
+            }
+        }
+        acc
+    }
+
+    /// Runs the creation hook again for `acc`, after its imports were
+    /// rebuilt from new claims.
+    pub fn refresh(&self, acc: &Arc<Account>) {
+        let hook = self.on_create.read().clone();
+        if let Some(hook) = hook {
+            hook(acc);
+        }
+    }
+
+    /// Runs `hook` for every existing account and every account created
+    /// from now on.
+    pub fn on_create(&self, hook: OnCreate) {
+        *self.on_create.write() = Some(hook.clone());
+        for acc in self.all() {
+            hook(&acc);
+        }
     }
 
     pub fn all(&self) -> Vec<Arc<Account>> {

@@ -173,13 +173,20 @@ fn account_stat(acc: &Account) -> Value {
         "leafnodes": 0,
         "total_conns": conns,
         "num_subscriptions": acc.sublist.count(),
+        // Routes, gateways and leaf nodes carry nothing on a single server.
         "sent": {
             "msgs": acc.closed.out_msgs.load(Ordering::Relaxed),
             "bytes": acc.closed.out_bytes.load(Ordering::Relaxed),
+            "gateways": {"msgs": 0, "bytes": 0},
+            "routes": {"msgs": 0, "bytes": 0},
+            "leafs": {"msgs": 0, "bytes": 0},
         },
         "received": {
             "msgs": acc.closed.in_msgs.load(Ordering::Relaxed),
             "bytes": acc.closed.in_bytes.load(Ordering::Relaxed),
+            "gateways": {"msgs": 0, "bytes": 0},
+            "routes": {"msgs": 0, "bytes": 0},
+            "leafs": {"msgs": 0, "bytes": 0},
         },
         "slow_consumers": acc.closed.slow_consumers.load(Ordering::Relaxed),
     })
@@ -237,28 +244,153 @@ fn api_reply(server: &Server, data: Value) -> Value {
     json!({ "server": server_info(server), "data": data })
 }
 
-/// One request kind the server answers.
-type Answer = fn(&Arc<Server>, &str, &[u8]) -> Value;
+/// A `{"server":…,"error":{code, description}}` reply.
+fn api_error(server: &Server, code: u16, description: String) -> Value {
+    json!({
+        "server": server_info(server),
+        "error": {"code": code, "description": description},
+    })
+}
 
-fn answer_idz(s: &Arc<Server>, _: &str, _: &[u8]) -> Value {
-    api_reply(
+/// One request kind the server answers; `None` sends no reply.
+type Answer = fn(&Arc<Server>, &str, &[u8]) -> Option<Value>;
+
+fn answer_idz(s: &Arc<Server>, _: &str, _: &[u8]) -> Option<Value> {
+    Some(api_reply(
         s,
         json!({"name": s.name, "host": s.opts().host, "id": s.id}),
-    )
+    ))
 }
 
-fn answer_statsz(s: &Arc<Server>, _: &str, _: &[u8]) -> Value {
-    statsz(s)
+fn answer_statsz(s: &Arc<Server>, _: &str, _: &[u8]) -> Option<Value> {
+    Some(statsz(s))
 }
 
-fn answer_monitor(s: &Arc<Server>, subject: &str, _: &[u8]) -> Value {
+fn answer_monitor(s: &Arc<Server>, subject: &str, _: &[u8]) -> Option<Value> {
     let kind = subject.rsplit('.').next().unwrap_or("");
-    match crate::monitor::endpoint_json(s, kind) {
+    Some(match crate::monitor::endpoint_json(s, kind, None) {
         Some(data) => api_reply(s, data),
-        None => json!({
-            "server": server_info(s),
-            "error": {"code": 400, "description": format!("unknown request {kind:?}")},
+        None => api_error(s, 400, format!("unknown request {kind:?}")),
+    })
+}
+
+/// `$SYS.REQ.ACCOUNT.<acc>.{CONNZ,SUBSZ,INFO,STATZ,CONNS}`: the monitoring
+/// views of one account. Every other account reaches its own through the
+/// imports [`import_account_requests`] installs, so a tenant sees its own
+/// connections and nobody else's.
+fn answer_account(s: &Arc<Server>, subject: &str, _: &[u8]) -> Option<Value> {
+    let toks: Vec<&str> = subject.split('.').collect();
+    let [_, _, _, acc, kind] = toks.as_slice() else {
+        return Some(api_error(
+            s,
+            500,
+            format!("subject {subject:?} is malformed"),
+        ));
+    };
+    let query = format!("acc={}", percent_encode(acc));
+    match *kind {
+        "CONNZ" => crate::monitor::endpoint_json(s, "CONNZ", Some(&query)).map(|d| api_reply(s, d)),
+        "SUBSZ" => crate::monitor::endpoint_json(s, "SUBSZ", Some(&format!("{query}&subs=1")))
+            .map(|d| api_reply(s, d)),
+        "INFO" => Some(match s.accounts.get(acc) {
+            Some(_) => {
+                let az = crate::monitor::endpoint_json(s, "ACCOUNTZ", Some(&query))?;
+                api_reply(s, az.get("account_detail").cloned().unwrap_or(Value::Null))
+            }
+            None => {
+                let mut v = api_error(s, 500, format!("Account {acc} does not exist"));
+                v["data"] = Value::Null;
+                v
+            }
         }),
+        // Like nats-server: no reply for an account without connections, nor
+        // for the PING subject, which has a handler of its own.
+        "STATZ" if *acc == "PING" => None,
+        "STATZ" => account_statz(s, Some(acc)),
+        "CONNS" => {
+            let a = s.accounts.get(acc).filter(|a| a.conns() > 0)?;
+            let (t, id, ts) = typed("io.nats.server.advisory.v1.account_connections");
+            let mut v = json!({"type": t, "id": id, "timestamp": ts, "server": server_info(s)});
+            if let (Some(o), Value::Object(stat)) = (v.as_object_mut(), account_stat(&a)) {
+                o.extend(stat);
+            }
+            Some(v)
+        }
+        _ => Some(api_error(s, 400, format!("unknown request {kind:?}"))),
+    }
+}
+
+/// `$SYS.REQ.ACCOUNT.PING.STATZ`: every account with connections.
+fn answer_account_ping_statz(s: &Arc<Server>, _: &str, _: &[u8]) -> Option<Value> {
+    account_statz(s, None)
+}
+
+/// The `/accstatz` view of one account (or all), as a reply; `None` when
+/// no account in it has connections.
+fn account_statz(s: &Arc<Server>, acc: Option<&str>) -> Option<Value> {
+    let mut v = crate::monitor::endpoint_json(s, "ACCSTATZ", None)?;
+    let list = v.get_mut("account_statz")?.as_array_mut()?;
+    if let Some(acc) = acc {
+        list.retain(|a| a.get("acc").and_then(Value::as_str) == Some(acc));
+    }
+    if list.is_empty() {
+        return None;
+    }
+    Some(api_reply(s, v))
+}
+
+/// Query-string encoding for an account name.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The service imports nats-server gives every account besides the
+/// system account, so its users can ask about their own account:
+/// `$SYS.REQ.SERVER.PING.CONNZ` and `$SYS.REQ.ACCOUNT.PING.CONNZ` answer
+/// with the account's connections, `$SYS.REQ.ACCOUNT.PING.STATZ` with its
+/// statistics. An import the account already has is left alone.
+pub fn import_account_requests(server: &Server, acc: &Arc<Account>) {
+    let Some(sys) = server.accounts.system() else {
+        return;
+    };
+    if Arc::ptr_eq(&sys, acc) {
+        return;
+    }
+    let name = &acc.name;
+    for (local, remote) in [
+        (
+            "$SYS.REQ.SERVER.PING.CONNZ",
+            format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
+        ),
+        (
+            "$SYS.REQ.ACCOUNT.PING.CONNZ",
+            format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
+        ),
+        (
+            "$SYS.REQ.ACCOUNT.PING.STATZ",
+            format!("$SYS.REQ.ACCOUNT.{name}.STATZ"),
+        ),
+    ] {
+        let mut exists = false;
+        acc.routes.for_each_sub(|s, _, r| {
+            exists |= s == local && matches!(r, Route::Service(_));
+        });
+        if exists {
+            continue;
+        }
+        if let Err(e) =
+            super::account_config::install_service_import(acc, &sys, local, &remote, false)
+        {
+            log::warn!("account {name}: system import {local}: {e}");
+        }
     }
 }
 
@@ -284,6 +416,18 @@ pub fn install(server: &Arc<Server>) {
         ),
         (format!("$SYS.REQ.SERVER.{id}.IDZ"), "idz", answer_idz),
     ];
+    for kind in ["CONNZ", "SUBSZ", "INFO", "STATZ", "CONNS"] {
+        handlers.push((
+            format!("$SYS.REQ.ACCOUNT.*.{kind}"),
+            "account",
+            answer_account,
+        ));
+    }
+    handlers.push((
+        "$SYS.REQ.ACCOUNT.PING.STATZ".into(),
+        "account",
+        answer_account_ping_statz,
+    ));
     for kind in ["VARZ", "SUBSZ", "CONNZ", "HEALTHZ", "ACCOUNTZ"] {
         handlers.push((
             format!("$SYS.REQ.SERVER.PING.{kind}"),
@@ -296,6 +440,12 @@ pub fn install(server: &Arc<Server>) {
             answer_monitor,
         ));
     }
+    let weak = Arc::downgrade(server);
+    server.accounts.on_create(Arc::new(move |acc| {
+        if let Some(server) = weak.upgrade() {
+            import_account_requests(&server, acc);
+        }
+    }));
     for (subject, name, answer) in handlers {
         let weak = Arc::downgrade(server);
         let sys2 = Arc::downgrade(&sys);
@@ -314,8 +464,9 @@ pub fn install(server: &Arc<Server>) {
                 let (Some(server), Some(sys)) = (weak.upgrade(), sys.upgrade()) else {
                     return;
                 };
-                let v = answer(&server, &subject, &body);
-                publish(&sys, &reply, None, v.to_string().as_bytes());
+                if let Some(v) = answer(&server, &subject, &body) {
+                    publish(&sys, &reply, None, v.to_string().as_bytes());
+                }
             });
         };
         let route = Route::Internal(Arc::new(InternalRoute {

@@ -139,6 +139,9 @@ fn apply_at_depth(
             );
         }
     }
+    // The imports every account gets from the system account were removed
+    // with the rest; put them back.
+    reg.refresh(&acc);
     acc
 }
 

@@ -1471,3 +1471,44 @@ async fn tenants_reach_only_their_own_account_through_system_requests() {
     );
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn users_ask_who_they_are() {
+    let h = start_conf(concat!(
+        "accounts {\n",
+        "  A: { users: [ {user: a, password: apw, permissions: {publish: [\"a.>\", \"$SYS.REQ.USER.INFO\"], subscribe: {allow: [\"_INBOX.>\", \"q work\"], deny: [\"a.secret\"]}, allow_responses: true}} ] }\n",
+        "  SYS: { users: [ {user: sys, password: syspw} ] }\n",
+        "}\nsystem_account: SYS\n",
+    ))
+    .await;
+    let a = login(&h, "a").await;
+    let r = request(&a, "$SYS.REQ.USER.INFO", "").await.unwrap();
+    let d = json(&r)["data"].clone();
+    assert_eq!(d["user"], "a", "{d}");
+    assert_eq!(d["account"], "A", "{d}");
+    assert_eq!(d["account_name"], "A", "{d}");
+    assert_eq!(
+        d["permissions"]["publish"]["allow"],
+        serde_json::json!(["a.>", "$SYS.REQ.USER.INFO"])
+    );
+    assert_eq!(
+        d["permissions"]["subscribe"]["allow"],
+        serde_json::json!(["_INBOX.>", "q work"])
+    );
+    assert_eq!(
+        d["permissions"]["subscribe"]["deny"],
+        serde_json::json!(["a.secret"])
+    );
+    assert_eq!(d["permissions"]["responses"]["max"], 1, "{d}");
+    assert!(d.get("expires").is_none(), "{d}");
+    // The system account's own users ask directly.
+    let sys = login(&h, "sys").await;
+    let r = request(&sys, "$SYS.REQ.USER.INFO", "").await.unwrap();
+    let d = json(&r)["data"].clone();
+    assert_eq!(
+        (d["user"].as_str(), d["account"].as_str()),
+        (Some("sys"), Some("SYS"))
+    );
+    assert!(d.get("permissions").is_none(), "{d}");
+    h.shutdown().await;
+}

@@ -806,6 +806,32 @@ async fn user_jwt_expiring_while_connected_is_cut() {
     );
 }
 
+#[tokio::test]
+async fn jwt_user_asks_who_it_is() {
+    let st = Setup::new();
+    let h = st.start().await;
+    let j = user_jwt(&st.user, &st.acc, |c| {
+        c.name = "alice".into();
+        c.exp = jwt::now() + 3600;
+    });
+    let mut c = accepted(&h, &j, &st.user).await;
+    c.send("SUB _INBOX.me 1\r\nPUB $SYS.REQ.USER.INFO _INBOX.me 0\r\n\r\n")
+        .await;
+    let f = next(&mut c).await;
+    let body = f.splitn(4, ' ').nth(3).expect("a MSG with a payload");
+    let v: Value = serde_json::from_str(body).unwrap();
+    let d = &v["data"];
+    assert_eq!(d["user"], st.user.public_key().as_str(), "{d}");
+    assert_eq!(d["account"], st.acc.public_key().as_str(), "{d}");
+    assert_eq!(d["account_name"], "A", "{d}");
+    assert_eq!(d["user_name"], "alice", "{d}");
+    let expires = d["expires"].as_i64().expect("expires in ns");
+    assert!(
+        (3500 * 1_000_000_000..=3600 * 1_000_000_000).contains(&expires),
+        "{d}"
+    );
+}
+
 // --------------------------------------------------- exports/imports --
 
 struct Exchange {

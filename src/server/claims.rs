@@ -268,7 +268,7 @@ pub fn install(server: &Arc<Server>) {
 fn add(server: &Arc<Server>, sys: &Arc<Account>, subject: &str, req: Request) {
     let weak = Arc::downgrade(server);
     let sys_weak = Arc::downgrade(sys);
-    let handler = move |subj: &str, reply: Option<&[u8]>, body: &[u8]| {
+    let handler = move |subj: &str, reply: Option<&[u8]>, body: &[u8], _client: u64| {
         let reply = reply
             .and_then(|r| std::str::from_utf8(r).ok())
             .map(str::to_owned);

@@ -252,22 +252,29 @@ fn api_error(server: &Server, code: u16, description: String) -> Value {
     })
 }
 
-/// One request kind the server answers; `None` sends no reply.
-type Answer = fn(&Arc<Server>, &str, &[u8]) -> Option<Value>;
+/// A request to one of the server's handlers.
+struct Request<'a> {
+    subject: &'a str,
+    /// The id of the connection that sent it (0: the server itself).
+    client: u64,
+}
 
-fn answer_idz(s: &Arc<Server>, _: &str, _: &[u8]) -> Option<Value> {
+/// One request kind the server answers; `None` sends no reply.
+type Answer = fn(&Arc<Server>, &Request<'_>) -> Option<Value>;
+
+fn answer_idz(s: &Arc<Server>, _: &Request<'_>) -> Option<Value> {
     Some(api_reply(
         s,
         json!({"name": s.name, "host": s.opts().host, "id": s.id}),
     ))
 }
 
-fn answer_statsz(s: &Arc<Server>, _: &str, _: &[u8]) -> Option<Value> {
+fn answer_statsz(s: &Arc<Server>, _: &Request<'_>) -> Option<Value> {
     Some(statsz(s))
 }
 
-fn answer_monitor(s: &Arc<Server>, subject: &str, _: &[u8]) -> Option<Value> {
-    let kind = subject.rsplit('.').next().unwrap_or("");
+fn answer_monitor(s: &Arc<Server>, req: &Request<'_>) -> Option<Value> {
+    let kind = req.subject.rsplit('.').next().unwrap_or("");
     Some(match crate::monitor::endpoint_json(s, kind, None) {
         Some(data) => api_reply(s, data),
         None => api_error(s, 400, format!("unknown request {kind:?}")),
@@ -278,7 +285,8 @@ fn answer_monitor(s: &Arc<Server>, subject: &str, _: &[u8]) -> Option<Value> {
 /// views of one account. Every other account reaches its own through the
 /// imports [`import_account_requests`] installs, so a tenant sees its own
 /// connections and nobody else's.
-fn answer_account(s: &Arc<Server>, subject: &str, _: &[u8]) -> Option<Value> {
+fn answer_account(s: &Arc<Server>, req: &Request<'_>) -> Option<Value> {
+    let subject = req.subject;
     let toks: Vec<&str> = subject.split('.').collect();
     let [_, _, _, acc, kind] = toks.as_slice() else {
         return Some(api_error(
@@ -320,8 +328,74 @@ fn answer_account(s: &Arc<Server>, subject: &str, _: &[u8]) -> Option<Value> {
     }
 }
 
+/// `$SYS.REQ.USER.INFO`: who the requesting connection is: its user, its
+/// account, its permissions and how long its credentials still last.
+fn answer_user_info(s: &Arc<Server>, req: &Request<'_>) -> Option<Value> {
+    let Some(c) = s.client(req.client) else {
+        return Some(json!({"server": server_info(s), "error": {"code": 400}}));
+    };
+    let acc = c.account.read().clone();
+    let claims = acc.claims.read().clone();
+    let account_name = match &claims {
+        Some(cl) if !cl.name.is_empty() => cl.name.clone(),
+        _ => acc.name.to_string(),
+    };
+    let mut data = json!({
+        "user": c.meta.lock().user.clone(),
+        "account": &*acc.name,
+        "account_name": account_name,
+    });
+    let login = c.login.lock().clone();
+    let user_claims = login
+        .as_ref()
+        .and_then(|l| l.connect.jwt.as_deref())
+        .and_then(|j| crate::jwt::decode_user(j).ok());
+    if let Some(u) = &user_claims {
+        if !u.name.is_empty() {
+            data["user_name"] = json!(u.name);
+        }
+        if u.exp > 0 {
+            let left = (u.exp - crate::jwt::now()).max(0);
+            data["expires"] = json!(left.saturating_mul(1_000_000_000));
+        }
+    }
+    if let Some(p) = c.delivery.read().clone() {
+        data["permissions"] = public_permissions(&p);
+    }
+    Some(api_reply(s, data))
+}
+
+/// A connection's permissions as nats-server shows them to their holder.
+fn public_permissions(p: &crate::auth::Permissions) -> Value {
+    fn side(sp: Option<&crate::auth::permissions::SubjectPermission>) -> Value {
+        let mut v = json!({});
+        let Some(sp) = sp else {
+            return v;
+        };
+        let text = |e: &crate::auth::permissions::Entry| match &e.queue {
+            Some(q) => format!("{} {q}", e.subject),
+            None => e.subject.clone(),
+        };
+        if let Some(allow) = &sp.allow {
+            v["allow"] = json!(allow.iter().map(text).collect::<Vec<_>>());
+        }
+        if !sp.deny.is_empty() {
+            v["deny"] = json!(sp.deny.iter().map(text).collect::<Vec<_>>());
+        }
+        v
+    }
+    let mut v = json!({
+        "publish": side(p.publish.as_ref()),
+        "subscribe": side(p.subscribe.as_ref()),
+    });
+    if let Some(r) = p.response {
+        v["responses"] = json!({"max": r.max, "ttl": r.expires.as_nanos() as u64});
+    }
+    v
+}
+
 /// `$SYS.REQ.ACCOUNT.PING.STATZ`: every account with connections.
-fn answer_account_ping_statz(s: &Arc<Server>, _: &str, _: &[u8]) -> Option<Value> {
+fn answer_account_ping_statz(s: &Arc<Server>, _: &Request<'_>) -> Option<Value> {
     account_statz(s, None)
 }
 
@@ -354,6 +428,7 @@ fn percent_encode(s: &str) -> String {
 
 /// The service imports nats-server gives every account besides the
 /// system account, so its users can ask about their own account:
+/// `$SYS.REQ.USER.INFO` answers who the requester is,
 /// `$SYS.REQ.SERVER.PING.CONNZ` and `$SYS.REQ.ACCOUNT.PING.CONNZ` answer
 /// with the account's connections, `$SYS.REQ.ACCOUNT.PING.STATZ` with its
 /// statistics. An import the account already has is left alone.
@@ -366,6 +441,7 @@ pub fn import_account_requests(server: &Server, acc: &Arc<Account>) {
     }
     let name = &acc.name;
     for (local, remote) in [
+        ("$SYS.REQ.USER.INFO", format!("$SYS.REQ.USER.{name}.INFO")),
         (
             "$SYS.REQ.SERVER.PING.CONNZ",
             format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
@@ -428,6 +504,9 @@ pub fn install(server: &Arc<Server>) {
         "account",
         answer_account_ping_statz,
     ));
+    // Users of other accounts reach the first through their imports.
+    handlers.push(("$SYS.REQ.USER.*.INFO".into(), "user", answer_user_info));
+    handlers.push(("$SYS.REQ.USER.INFO".into(), "user", answer_user_info));
     for kind in ["VARZ", "SUBSZ", "CONNZ", "HEALTHZ", "ACCOUNTZ"] {
         handlers.push((
             format!("$SYS.REQ.SERVER.PING.{kind}"),
@@ -449,22 +528,25 @@ pub fn install(server: &Arc<Server>) {
     for (subject, name, answer) in handlers {
         let weak = Arc::downgrade(server);
         let sys2 = Arc::downgrade(&sys);
-        let handler = move |subject: &str, reply: Option<&[u8]>, body: &[u8]| {
+        let handler = move |subject: &str, reply: Option<&[u8]>, _body: &[u8], client: u64| {
             let Some(reply) = reply.and_then(|r| std::str::from_utf8(r).ok()) else {
                 return;
             };
-            let (weak, sys, subject, reply, body) = (
+            let (weak, sys, subject, reply) = (
                 weak.clone(),
                 sys2.clone(),
                 subject.to_owned(),
                 reply.to_owned(),
-                body.to_vec(),
             );
             tokio::spawn(async move {
                 let (Some(server), Some(sys)) = (weak.upgrade(), sys.upgrade()) else {
                     return;
                 };
-                if let Some(v) = answer(&server, &subject, &body) {
+                let req = Request {
+                    subject: &subject,
+                    client,
+                };
+                if let Some(v) = answer(&server, &req) {
                     publish(&sys, &reply, None, v.to_string().as_bytes());
                 }
             });

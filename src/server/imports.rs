@@ -153,8 +153,9 @@ pub struct InternalRoute {
     pub handler: InternalHandler,
 }
 
-/// Called with (subject, reply, payload) of a message routed to it.
-pub type InternalHandler = Box<dyn Fn(&str, Option<&[u8]>, &[u8]) + Send + Sync>;
+/// Called with (subject, reply, payload, id of the publishing connection; 0
+/// for the server) of a message routed to it.
+pub type InternalHandler = Box<dyn Fn(&str, Option<&[u8]>, &[u8], u64) + Send + Sync>;
 
 impl std::fmt::Debug for InternalRoute {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -158,7 +158,7 @@ impl Router {
                             Some(h) => &msg.payload[h.min(msg.payload.len())..],
                             None => msg.payload,
                         };
-                        (h.handler)(subject, msg.reply, body);
+                        (h.handler)(subject, msg.reply, body, origin.client_id);
                         delivered = true;
                     }
                 }

@@ -1441,6 +1441,35 @@ async fn tenants_reach_only_their_own_account_through_system_requests() {
         let r = request(&b, subject, "").await.unwrap();
         assert_eq!(names(&r), vec!["conn-b"], "{subject}");
     }
+    // Options in the body apply, but the account stays the requester's.
+    let r = request(
+        &a,
+        "$SYS.REQ.SERVER.PING.CONNZ",
+        r#"{"acc":"B","subscriptions":true}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(names(&r), vec!["conn-a"]);
+    let subs = json(&r)["data"]["connections"][0]["subscriptions_list"].clone();
+    assert!(
+        subs.as_array()
+            .is_some_and(|l| l.contains(&"feed.a".into())),
+        "{subs}"
+    );
+    let r = request(&sys, "$SYS.REQ.SERVER.PING.CONNZ", r#"{"limit":1}"#)
+        .await
+        .unwrap();
+    assert_eq!(names(&r).len(), 1);
+    // A request filtered to another server gets no answer from this one.
+    let quiet = tokio::time::timeout(
+        Duration::from_millis(300),
+        sys.request(
+            "$SYS.REQ.SERVER.PING.VARZ",
+            r#"{"server_name":"not-this-one","exact_match":true}"#.into(),
+        ),
+    )
+    .await;
+    assert!(quiet.is_err(), "answered a request for another server");
     let r = request(&a, "$SYS.REQ.ACCOUNT.PING.STATZ", "")
         .await
         .unwrap();

@@ -16,6 +16,7 @@ use super::account::Account;
 use super::client::ClientShared;
 use super::close::CloseReason;
 use super::imports::{random_token, InternalRoute, Route};
+use super::request_options::{self, Decision};
 use super::route::{Origin, Router};
 use super::Server;
 use crate::monitor::format::rfc3339;
@@ -255,6 +256,8 @@ fn api_error(server: &Server, code: u16, description: String) -> Value {
 /// A request to one of the server's handlers.
 struct Request<'a> {
     subject: &'a str,
+    /// JSON options (nats-server's request options), possibly empty.
+    body: &'a [u8],
     /// The id of the connection that sent it (0: the server itself).
     client: u64,
 }
@@ -275,7 +278,12 @@ fn answer_statsz(s: &Arc<Server>, _: &Request<'_>) -> Option<Value> {
 
 fn answer_monitor(s: &Arc<Server>, req: &Request<'_>) -> Option<Value> {
     let kind = req.subject.rsplit('.').next().unwrap_or("");
-    Some(match crate::monitor::endpoint_json(s, kind, None) {
+    let query = match request_options::decide(s, kind, req.body, None) {
+        Decision::Answer(q) => q,
+        Decision::NotForUs => return None,
+        Decision::Invalid(e) => return Some(api_error(s, 400, e)),
+    };
+    Some(match crate::monitor::endpoint_json(s, kind, Some(&query)) {
         Some(data) => api_reply(s, data),
         None => api_error(s, 400, format!("unknown request {kind:?}")),
     })
@@ -295,11 +303,15 @@ fn answer_account(s: &Arc<Server>, req: &Request<'_>) -> Option<Value> {
             format!("subject {subject:?} is malformed"),
         ));
     };
-    let query = format!("acc={}", percent_encode(acc));
+    let query = match request_options::decide(s, kind, req.body, Some(acc)) {
+        Decision::Answer(q) => q,
+        Decision::NotForUs => return None,
+        Decision::Invalid(e) => return Some(api_error(s, 400, e)),
+    };
     match *kind {
-        "CONNZ" => crate::monitor::endpoint_json(s, "CONNZ", Some(&query)).map(|d| api_reply(s, d)),
-        "SUBSZ" => crate::monitor::endpoint_json(s, "SUBSZ", Some(&format!("{query}&subs=1")))
-            .map(|d| api_reply(s, d)),
+        "CONNZ" | "SUBSZ" => {
+            crate::monitor::endpoint_json(s, kind, Some(&query)).map(|d| api_reply(s, d))
+        }
         "INFO" => Some(match s.accounts.get(acc) {
             Some(_) => {
                 let az = crate::monitor::endpoint_json(s, "ACCOUNTZ", Some(&query))?;
@@ -413,19 +425,6 @@ fn account_statz(s: &Arc<Server>, acc: Option<&str>) -> Option<Value> {
     Some(api_reply(s, v))
 }
 
-/// Query-string encoding for an account name.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// The service imports nats-server gives every account besides the
 /// system account, so its users can ask about their own account:
 /// `$SYS.REQ.USER.INFO` answers who the requester is,
@@ -528,22 +527,37 @@ pub fn install(server: &Arc<Server>) {
     for (subject, name, answer) in handlers {
         let weak = Arc::downgrade(server);
         let sys2 = Arc::downgrade(&sys);
-        let handler = move |subject: &str, reply: Option<&[u8]>, _body: &[u8], client: u64| {
+        let handler = move |subject: &str, reply: Option<&[u8]>, body: &[u8], client: u64| {
             let Some(reply) = reply.and_then(|r| std::str::from_utf8(r).ok()) else {
                 return;
             };
-            let (weak, sys, subject, reply) = (
+            let (weak, sys, subject, reply, body) = (
                 weak.clone(),
                 sys2.clone(),
                 subject.to_owned(),
                 reply.to_owned(),
+                body.to_vec(),
             );
             tokio::spawn(async move {
                 let (Some(server), Some(sys)) = (weak.upgrade(), sys.upgrade()) else {
                     return;
                 };
+                // Every monitoring request honours nats-server's server
+                // filters in its body (the user-info request has no body).
+                if name != "user" {
+                    match request_options::decide(&server, "", &body, None) {
+                        Decision::NotForUs => return,
+                        Decision::Invalid(e) => {
+                            let v = api_error(&server, 400, e);
+                            publish(&sys, &reply, None, v.to_string().as_bytes());
+                            return;
+                        }
+                        Decision::Answer(_) => {}
+                    }
+                }
                 let req = Request {
                     subject: &subject,
+                    body: &body,
                     client,
                 };
                 if let Some(v) = answer(&server, &req) {

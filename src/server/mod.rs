@@ -26,6 +26,7 @@ pub mod mapping_config;
 pub mod operator;
 pub mod outbound;
 pub mod reload;
+pub mod request_options;
 pub mod route;
 pub mod run;
 pub mod subscription;

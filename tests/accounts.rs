@@ -1541,3 +1541,23 @@ async fn users_ask_who_they_are() {
     assert!(d.get("permissions").is_none(), "{d}");
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_account_named_like_a_system_token_gets_no_system_imports() {
+    let h = start_conf(&format!(
+        "accounts {{\n  PING: {{ users: {} }}\n  B: {{ users: {} }}\n  SYS: {{ users: {} }}\n}}\nsystem_account: SYS\n",
+        users(&["p"]),
+        users(&["b"]),
+        users(&["sys"])
+    ))
+    .await;
+    let _b = login(&h, "b").await;
+    let p = login(&h, "p").await;
+    // Through an import, PING's own STATZ subject would be the one that
+    // answers for every account.
+    assert_no_responders(
+        request(&p, "$SYS.REQ.ACCOUNT.PING.STATZ", "").await,
+        "all accounts' statistics",
+    );
+    h.shutdown().await;
+}

@@ -417,8 +417,9 @@ where
             // A failed or timed-out write ends the connection: wake the
             // reader, which may otherwise wait for input that never comes.
             if let Some(reason) = shared.out.run_writer(writer).await {
-                if reason == CloseReason::SlowConsumerPendingBytes {
-                    // Found by the writer settling a deferred limit check.
+                if shared.out.cut_by_writer() {
+                    // Found by the writer settling a deferred limit check
+                    // (a producer that cuts logs it itself).
                     log::info!(
                         "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
                         shared.addr,

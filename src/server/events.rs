@@ -439,6 +439,16 @@ pub fn import_account_requests(server: &Server, acc: &Arc<Account>) {
         return;
     }
     let name = &acc.name;
+    // The name becomes one token of the system subjects: a name that is not
+    // a plain token, or is `PING` (whose STATZ subject answers for every
+    // account), would reach more than the account's own data.
+    if &**name == "PING" || !crate::subject::is_valid_literal_subject(name) || name.contains('.') {
+        log::warn!("account {name}: no system imports for this account name");
+        return;
+    }
+    // Check and install as one step: claims updates may run concurrently.
+    static INSTALLING: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock();
     for (local, remote) in [
         ("$SYS.REQ.USER.INFO", format!("$SYS.REQ.USER.{name}.INFO")),
         (
@@ -468,6 +478,9 @@ pub fn import_account_requests(server: &Server, acc: &Arc<Account>) {
         }
     }
 }
+
+/// System requests answered at the same time; more are dropped.
+const MAX_REQUESTS_IN_FLIGHT: usize = 64;
 
 /// Installs the request handlers in the system account and starts the
 /// periodic work (STATSZ, account connection heartbeats, response sweeps).
@@ -524,11 +537,20 @@ pub fn install(server: &Arc<Server>) {
             import_account_requests(&server, acc);
         }
     }));
+    // Every account can send some of these requests, and each builds a
+    // monitoring view: a few run at a time and the rest are dropped
+    // unanswered, as a busy nats-server drops them from its full queue.
+    let busy = Arc::new(tokio::sync::Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
     for (subject, name, answer) in handlers {
         let weak = Arc::downgrade(server);
         let sys2 = Arc::downgrade(&sys);
+        let busy = busy.clone();
         let handler = move |subject: &str, reply: Option<&[u8]>, body: &[u8], client: u64| {
             let Some(reply) = reply.and_then(|r| std::str::from_utf8(r).ok()) else {
+                return;
+            };
+            let Ok(permit) = busy.clone().try_acquire_owned() else {
+                log::debug!("system request {subject} dropped: too many in flight");
                 return;
             };
             let (weak, sys, subject, reply, body) = (
@@ -539,6 +561,7 @@ pub fn install(server: &Arc<Server>) {
                 body.to_vec(),
             );
             tokio::spawn(async move {
+                let _permit = permit;
                 let (Some(server), Some(sys)) = (weak.upgrade(), sys.upgrade()) else {
                     return;
                 };

@@ -234,9 +234,11 @@ impl Mappings {
                 dests.iter().find(|d| w < d.upto)
             }
         };
+        // A destination that renders empty (a split of separators only)
+        // goes nowhere, as in nats-server.
         match chosen.and_then(|d| d.transform.apply(subject)) {
-            Some(s) => Mapped::To(s),
-            None => Mapped::Dropped,
+            Some(s) if !s.is_empty() => Mapped::To(s),
+            _ => Mapped::Dropped,
         }
     }
 

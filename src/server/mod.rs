@@ -471,12 +471,12 @@ impl Server {
         self.clients.lock().len()
     }
 
-    /// A snapshot of the live connections.
     /// The live connection with this id.
     pub fn client(&self, id: u64) -> Option<Arc<ClientShared>> {
         self.clients.lock().get(&id).cloned()
     }
 
+    /// A snapshot of the live connections.
     pub fn clients(&self) -> Vec<Arc<ClientShared>> {
         let mut v: Vec<_> = self.clients.lock().values().cloned().collect();
         v.sort_by_key(|c| c.id);

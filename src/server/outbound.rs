@@ -13,6 +13,7 @@
 use bytes::BytesMut;
 use parking_lot::Mutex;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -34,13 +35,13 @@ pub struct OutboundState {
     pub in_flight: usize,
     /// Set once the connection is closing; producers stop appending.
     pub closing: Option<CloseReason>,
-    /// The writer's last write found the socket full and waits for it: the
-    /// in-flight figure is exact.
-    pub blocked: bool,
     /// A producer went over `max_pending` only by counting `in_flight`
     /// while the writer was between a write and its accounting; the writer
     /// decides once it knows what the kernel took.
     pub recheck: bool,
+    /// The writer itself cut the connection settling such a check (the
+    /// producer that cuts logs the cut; this tells the writer's owner to).
+    pub cut_by_writer: bool,
 }
 
 impl OutboundState {
@@ -63,6 +64,10 @@ pub struct Outbound {
     /// that drops pending output (a slow consumer must not hold its socket
     /// open for a whole `write_deadline`).
     abort: Notify,
+    /// The writer is parked on a full socket: `in_flight` is exact. Set
+    /// when a write returns `Pending`, cleared before every write attempt,
+    /// so it is never stale while the writer is running.
+    blocked: AtomicBool,
     /// Per-connection limit of pending bytes (`max_pending`).
     pub max_pending: usize,
     /// How long one flush may block (`write_deadline`).
@@ -86,6 +91,7 @@ impl Outbound {
             state: Mutex::new(OutboundState::default()),
             wake: Notify::new(),
             abort: Notify::new(),
+            blocked: AtomicBool::new(false),
             max_pending,
             write_deadline,
         }
@@ -106,7 +112,8 @@ impl Outbound {
             // right after the write returns). Unless it is known to wait on
             // a full socket, let it decide; what is queued here stays within
             // the limit meanwhile, so memory is bounded by twice the limit.
-            if st.in_flight > 0 && !st.blocked && st.buf.len() <= self.max_pending {
+            let parked = self.blocked.load(Ordering::Acquire);
+            if st.in_flight > 0 && !parked && st.buf.len() <= self.max_pending {
                 st.recheck = true;
                 return Appended::Ok;
             }
@@ -169,11 +176,12 @@ impl Outbound {
     ) -> Result<(), CloseReason> {
         let mut off = 0;
         while off < batch.len() {
-            let step =
-                std::future::poll_fn(|cx| match Pin::new(&mut *w).poll_write(cx, &batch[off..]) {
+            let step = std::future::poll_fn(|cx| {
+                self.blocked.store(false, Ordering::Release);
+                match Pin::new(&mut *w).poll_write(cx, &batch[off..]) {
                     Poll::Pending => {
+                        self.blocked.store(true, Ordering::Release);
                         let mut st = self.state.lock();
-                        st.blocked = true;
                         if self.settle_recheck(&mut st) {
                             return Poll::Ready(Err(CloseReason::SlowConsumerPendingBytes));
                         }
@@ -183,13 +191,13 @@ impl Outbound {
                         Poll::Ready(Err(CloseReason::WriteError))
                     }
                     Poll::Ready(Ok(n)) => Poll::Ready(Ok(n)),
-                });
+                }
+            });
             match tokio::time::timeout(self.write_deadline, step).await {
                 Ok(Ok(n)) => {
                     off += n;
                     let mut st = self.state.lock();
                     st.in_flight = batch.len() - off;
-                    st.blocked = false;
                     if self.settle_recheck(&mut st) {
                         return Err(CloseReason::SlowConsumerPendingBytes);
                     }
@@ -210,9 +218,16 @@ impl Outbound {
         st.recheck = false;
         if st.closing.is_none() && st.buf.len() + st.in_flight > self.max_pending {
             st.cut_slow();
+            st.cut_by_writer = true;
             return true;
         }
         false
+    }
+
+    /// Whether the writer (not a producer) cut the connection as a slow
+    /// consumer, so the cut has not been logged yet.
+    pub fn cut_by_writer(&self) -> bool {
+        self.state.lock().cut_by_writer
     }
 
     /// The writer loop. Returns when the connection is closing and its
@@ -229,7 +244,6 @@ impl Outbound {
                 } else {
                     std::mem::swap(&mut st.buf, &mut spare);
                     st.in_flight = spare.len();
-                    st.blocked = false;
                     None
                 }
             };
@@ -301,16 +315,14 @@ mod tests {
         assert!(o.settle_recheck(&mut st));
         assert_eq!(st.closing, Some(CloseReason::SlowConsumerPendingBytes));
         assert!(st.buf.is_empty());
+        assert!(st.cut_by_writer);
     }
 
     #[test]
     fn over_limit_while_the_socket_is_full_cuts_at_once() {
         let o = Outbound::new(10, Duration::from_secs(1));
-        {
-            let mut st = o.state.lock();
-            st.in_flight = 8;
-            st.blocked = true;
-        }
+        o.state.lock().in_flight = 8;
+        o.blocked.store(true, Ordering::Release);
         assert_eq!(o.append(|b| b.put_slice(b"12345")), Appended::SlowConsumer);
         // And what is queued alone over the limit is never deferred.
         let o = Outbound::new(10, Duration::from_secs(1));

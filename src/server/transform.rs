@@ -6,7 +6,9 @@
 //! placeholder: `$n` / `{{wildcard(n)}}` (the n-th `*` of the source), or for
 //! mappings one of nats-server's mapping functions (`partition`, `split`,
 //! `splitFromLeft`, `splitFromRight`, `sliceFromLeft`, `sliceFromRight`,
-//! `random`). A token that only contains a placeholder among other text is
+//! `left`, `right`, `random`). No destination token may carry whitespace or
+//! control bytes outside a function's arguments: what a transform writes
+//! ends up in MSG lines. A token that only contains a placeholder among other text is
 //! literal, as in nats-server. Import destinations may also repeat `*` / `>`
 //! in order. Transforms are built once, when the import or mapping is set up;
 //! applying one is a token walk and one string build.
@@ -21,8 +23,8 @@ enum Part {
     Wildcard(usize),
     /// What the source's trailing `>` matched (one or more tokens).
     Rest,
-    /// FNV-1a of the given source tokens (all tokens when empty), modulo
-    /// `buckets`.
+    /// FNV-1a of the given source tokens concatenated (of the whole
+    /// subject, dots included, when none are given), modulo `buckets`.
     Partition {
         buckets: u32,
         tokens: Vec<usize>,
@@ -193,6 +195,17 @@ impl Transform {
                 }
             };
             out.push(part);
+        }
+        // Literal text goes into MSG lines as is.
+        let dirty = |t: &str| t.bytes().any(|b| b <= b' ' || b == 0x7f);
+        if out
+            .iter()
+            .any(|p| matches!(p, Part::Literal(l) if dirty(l)))
+        {
+            return Err(match mode {
+                Mode::Import => bad_subject(),
+                Mode::Mapping => dest_err("invalid transform", ""),
+            });
         }
         if mode == Mode::Import && used < stars.len() {
             return Err(dest_err("not using all of the token wildcard(s)", dest));
@@ -500,10 +513,7 @@ fn validate_mapping_dest(dest: &str) -> Result<(), TransformError> {
         }
         if tok == ">" {
             after_rest = true;
-        } else if tok
-            .bytes()
-            .any(|b| matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' '))
-        {
+        } else if tok.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(dest_err("invalid transform", ""));
         }
     }
@@ -890,6 +900,25 @@ mod tests {
         // A literal source may still partition or pick at random.
         assert!(Transform::mapping("a", "b.{{partition(3)}}").is_ok());
         assert!(Transform::mapping("a", "b.{{random(3)}}").is_ok());
+    }
+
+    #[test]
+    fn destinations_never_carry_whitespace_or_control_bytes() {
+        assert_eq!(Transform::new("a", "b c").unwrap_err().0, "invalid subject");
+        assert_eq!(
+            Transform::new("a", "b\x01").unwrap_err().0,
+            "invalid subject"
+        );
+        assert_eq!(
+            map_err("a", "b\x1b[2J"),
+            "invalid mapping destination: invalid transform"
+        );
+        assert_eq!(
+            map_err("a.*", "b.$1\x7f"),
+            "invalid mapping destination: invalid transform"
+        );
+        // Spaces inside a function's arguments are fine.
+        assert!(Transform::mapping("a.*", "{{ partition(3, 1) }}").is_ok());
     }
 
     #[test]

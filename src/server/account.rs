@@ -28,7 +28,13 @@ pub struct Account {
     /// accounts, and the server's own handlers (system account). Kept apart
     /// from `sublist` so an account without imports pays one flag check.
     pub routes: Sublist<Route>,
-    has_routes: AtomicBool,
+    /// A 64-bit filter of the first tokens of the route subjects (all bits
+    /// for a route starting with a wildcard; 0 without routes): most
+    /// publishes, say to `orders.x` in an account whose only routes are the
+    /// system imports under `$SYS`, skip the route lookup on one bit test.
+    route_heads: AtomicU64,
+    /// Serializes route changes, so the filter never loses a bit.
+    route_edit: Mutex<()>,
     /// What this account exports, checked when an import is set up.
     pub exports: RwLock<Exports>,
     /// Reply subjects handed to this account's responders for requests that
@@ -50,6 +56,31 @@ pub struct Account {
     /// What the connections that were bound to this account did, added when
     /// each closes (monitoring adds the live connections' own counters).
     pub closed: ClosedTotals,
+}
+
+fn first_token(subject: &[u8]) -> &[u8] {
+    match memchr::memchr(b'.', subject) {
+        Some(i) => &subject[..i],
+        None => subject,
+    }
+}
+
+/// One bit for a first token (FNV-1a folded to 6 bits).
+#[inline]
+fn head_bit(token: &[u8]) -> u64 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in token {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    1 << (h % 64)
+}
+
+/// The filter bits a route on `subject` needs.
+fn heads_of(subject: &str) -> u64 {
+    match first_token(subject.as_bytes()) {
+        b"*" | b">" => u64::MAX,
+        tok => head_bit(tok),
+    }
 }
 
 /// Per-account limits; 0 means unlimited.
@@ -98,7 +129,8 @@ impl Account {
             name: name.into(),
             sublist: Sublist::new(cache),
             routes: Sublist::new(cache),
-            has_routes: AtomicBool::new(false),
+            route_heads: AtomicU64::new(0),
+            route_edit: Mutex::new(()),
             exports: RwLock::new(Exports::default()),
             responses: Mutex::new(ahash::AHashMap::new()),
             has_responses: AtomicBool::new(false),
@@ -116,7 +148,14 @@ impl Account {
     /// published here (one relaxed load on the message path).
     #[inline]
     pub fn has_routes(&self) -> bool {
-        self.has_routes.load(Ordering::Relaxed)
+        self.route_heads.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether a route may match `subject`: false means certainly none.
+    #[inline]
+    pub fn may_route(&self, subject: &[u8]) -> bool {
+        let heads = self.route_heads.load(Ordering::Relaxed);
+        heads != 0 && heads & head_bit(first_token(subject)) != 0
     }
 
     /// Whether publishes here may be renamed by a subject mapping (one
@@ -146,15 +185,18 @@ impl Account {
 
     /// Adds a route on `subject`.
     pub fn add_route(&self, subject: &str, route: Route) -> Result<(), String> {
+        let _edit = self.route_edit.lock();
         self.routes
             .insert(subject, None, route)
             .map_err(|e| format!("{e}"))?;
-        self.has_routes.store(true, Ordering::Relaxed);
+        self.route_heads
+            .fetch_or(heads_of(subject), Ordering::Relaxed);
         Ok(())
     }
 
     /// Removes every route for which `drop_it` is true.
     pub fn remove_routes(&self, mut drop_it: impl FnMut(&Route) -> bool) {
+        let _edit = self.route_edit.lock();
         let mut doomed = Vec::new();
         self.routes.for_each_sub(|subject, _, r| {
             if drop_it(r) {
@@ -164,8 +206,10 @@ impl Account {
         for (subject, r) in doomed {
             let _ = self.routes.remove(&subject, None, &r);
         }
-        self.has_routes
-            .store(self.routes.count() > 0, Ordering::Relaxed);
+        let mut heads = 0;
+        self.routes
+            .for_each_sub(|subject, _, _| heads |= heads_of(subject));
+        self.route_heads.store(heads, Ordering::Relaxed);
     }
 
     /// Whether some reply subjects of this account map back to requesters.
@@ -340,5 +384,34 @@ impl Registry {
         let mut v: Vec<_> = self.accounts.read().values().cloned().collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::imports::{InternalRoute, Route};
+
+    fn internal() -> Route {
+        Route::Internal(Arc::new(InternalRoute {
+            name: "test",
+            handler: Box::new(|_, _, _, _| {}),
+        }))
+    }
+
+    #[test]
+    fn the_route_filter_lets_matching_heads_through() {
+        let a = Account::new("A", true);
+        assert!(!a.may_route(b"foo.bar"));
+        a.add_route("$SYS.REQ.USER.INFO", internal()).unwrap();
+        assert!(a.may_route(b"$SYS.REQ.USER.INFO"));
+        assert!(a.may_route(b"$SYS"));
+        if head_bit(b"foo") != head_bit(b"$SYS") {
+            assert!(!a.may_route(b"foo.bar"));
+        }
+        a.add_route("*.x", internal()).unwrap();
+        assert!(a.may_route(b"foo.bar"));
+        a.remove_routes(|_| true);
+        assert!(!a.has_routes() && !a.may_route(b"$SYS.REQ.USER.INFO"));
     }
 }

@@ -85,7 +85,7 @@ impl Router {
         origin: &Origin,
     ) -> bool {
         let mut delivered = self.deliver_result(local, msg, origin);
-        if acc.has_routes() || acc.has_responses() {
+        if acc.may_route(msg.subject) || acc.has_responses() {
             delivered |= self.cross(acc, msg, origin, 0, false);
         }
         delivered
@@ -106,7 +106,7 @@ impl Router {
         };
         let local = acc.sublist.match_subject(subject);
         let mut delivered = self.deliver_result(&local, msg, origin);
-        if acc.has_routes() || acc.has_responses() {
+        if acc.may_route(msg.subject) || acc.has_responses() {
             delivered |= self.cross(acc, msg, origin, depth, from_stream);
         }
         delivered
@@ -130,7 +130,7 @@ impl Router {
             return false;
         };
         let mut delivered = false;
-        if acc.has_routes() {
+        if acc.may_route(msg.subject) {
             let routes = acc.routes.match_subject(subject);
             for route in &routes.psubs {
                 match route {

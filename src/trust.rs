@@ -33,6 +33,26 @@ const OPERATOR_KEYS: &[&str] = &[
 ];
 const TRUSTED_KEYS: &[&str] = &["trusted", "trusted_keys"];
 const RESOLVER_KEYS: &[&str] = &["resolver", "account_resolver", "accounts_resolver"];
+const PRELOAD_KEYS: &[&str] = &["resolver_preload"];
+const PINNED_KEYS: &[&str] = &["resolver_pinned_accounts"];
+/// Accepted and not used (rnats has no TLS for the URL resolver yet).
+const RESOLVER_TLS_KEYS: &[&str] = &["resolver_tls"];
+
+/// Whether `key` (a top-level config key, any case) is one operator trust
+/// reads: the options mapping leaves these to [`TrustConfig`], and a
+/// reload must not change them.
+pub fn is_trust_key(key: &str) -> bool {
+    [
+        OPERATOR_KEYS,
+        TRUSTED_KEYS,
+        RESOLVER_KEYS,
+        PRELOAD_KEYS,
+        PINNED_KEYS,
+        RESOLVER_TLS_KEYS,
+    ]
+    .iter()
+    .any(|keys| keys.iter().any(|k| k.eq_ignore_ascii_case(key)))
+}
 const SYSTEM_KEYS: &[&str] = &["system_account", "system"];
 
 /// What an inline operator JWT starts with (base64url of `{"typ"` / `{"alg"`
@@ -186,7 +206,7 @@ impl TrustConfig {
 
         // resolver_preload
         let mut preload = Vec::new();
-        if let Some((k, v)) = find(map, &["resolver_preload"]) {
+        if let Some((k, v)) = find(map, PRELOAD_KEYS) {
             let Kind::Map(m) = &v.kind else {
                 return Err(ConfigError::at(
                     &v.pos,
@@ -226,7 +246,7 @@ impl TrustConfig {
 
         // resolver_pinned_accounts
         let mut pinned_accounts = Vec::new();
-        if let Some((k, v)) = find(map, &["resolver_pinned_accounts"]) {
+        if let Some((k, v)) = find(map, PINNED_KEYS) {
             for (pv, key) in strings(k, v, "error parsing resolver_pinned_accounts")? {
                 if !nkeys::is_valid_public_key(&key, KeyKind::Account) {
                     return Err(ConfigError::at(

@@ -49,6 +49,10 @@ fn account_jwt(signer: &KeyPair, account: &str, iat: i64, name: &str) -> String 
     c.encode_at(signer, iat).unwrap()
 }
 
+async fn body_of(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 #[tokio::test]
 async fn post_get_and_no_rollback() {
     let tmp = tempfile::tempdir().unwrap();
@@ -101,31 +105,13 @@ async fn post_get_and_no_rollback() {
         .await
         .unwrap()
         .contains("older than the one in force"));
-    assert_eq!(
-        http.get(&acc_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        v2
-    );
+    assert_eq!(body_of(&http, &acc_url).await, v2);
 
     // Newer wins.
     let v3 = account_jwt(&op, &acc, 3000, "v3");
     let r = http.post(&acc_url).body(v3.clone()).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        http.get(&acc_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        v3
-    );
+    assert_eq!(body_of(&http, &acc_url).await, v3);
 
     // Wrong account in the path, untrusted issuer, garbage.
     let other = KeyPair::new_account().public_key();
@@ -143,16 +129,7 @@ async fn post_get_and_no_rollback() {
     assert!(r.text().await.unwrap().contains("untrusted issuer"));
     let r = http.post(&acc_url).body("not a jwt").send().await.unwrap();
     assert_eq!(r.status(), 400);
-    assert_eq!(
-        http.get(&acc_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        v3
-    );
+    assert_eq!(body_of(&http, &acc_url).await, v3);
 
     // A server's URL resolver reads it.
     let r = rnats::resolver::UrlResolver::new(

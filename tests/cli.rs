@@ -1,20 +1,14 @@
 //! The `rnats-server` binary: flags, config testing, start-up, logging and
 //! graceful shutdown on SIGTERM/SIGINT.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rnats-server");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Waits until the server accepts connections and sends INFO.
 fn wait_ready(port: u16) -> TcpStream {
@@ -107,12 +101,15 @@ fn test_config_flag_reports_file_line_and_key() {
 #[test]
 fn flags_override_config_and_sigterm_shuts_down_gracefully() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let conf = dir.path().join("s.conf");
     // The file asks for another port; the flag wins.
     std::fs::write(
         &conf,
-        format!("listen: 127.0.0.1:{}\nmax_payload: 4096\n", free_port()),
+        format!(
+            "listen: 127.0.0.1:{}\nmax_payload: 4096\n",
+            common::free_port()
+        ),
     )
     .unwrap();
     let log = dir.path().join("server.log");
@@ -162,7 +159,7 @@ fn flags_override_config_and_sigterm_shuts_down_gracefully() {
 
 #[test]
 fn sigint_also_shuts_down() {
-    let port = free_port();
+    let port = common::free_port();
     let mut child = Command::new(BIN)
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())

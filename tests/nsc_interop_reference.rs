@@ -7,6 +7,8 @@
 //! it from `../shared/bin/reference-server`). Without it every test here
 //! prints "skipped: RNATS_REFERENCE_SERVER not set" and passes.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -80,14 +82,6 @@ impl Nsc {
         std::fs::write(&p, format!("{conf}\nlisten: \"127.0.0.1:{port}\"\n")).unwrap();
         p
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The reference server, killed when dropped.
@@ -200,7 +194,7 @@ async fn mem_resolver_operator_account_user() {
     nsc.ok(&["add", "operator", "-n", "OP", "--sys"]);
     nsc.ok(&["add", "account", "-n", "A"]);
     nsc.ok(&["add", "user", "-a", "A", "-n", "U"]);
-    let port = free_port();
+    let port = common::free_port();
     let conf = nsc.config("--mem-resolver", port);
     let server = Server::start(&bin, &conf, nsc.dir.path(), port);
 
@@ -277,7 +271,7 @@ async fn permissions_scoped_keys_and_revocation() {
     nsc.ok(&["add", "user", "-a", "A", "-n", "worker", "-K", "svc"]);
     nsc.ok(&["add", "user", "-a", "A", "-n", "gone"]);
     nsc.ok(&["revocations", "add-user", "-a", "A", "-n", "gone"]);
-    let port = free_port();
+    let port = common::free_port();
     let conf = nsc.config("--mem-resolver", port);
     let server = Server::start(&bin, &conf, nsc.dir.path(), port);
     let url = server.url();
@@ -342,7 +336,7 @@ async fn private_export_with_activation() {
         "-s",
         "imported.>",
     ]);
-    let port = free_port();
+    let port = common::free_port();
     let conf = nsc.config("--mem-resolver", port);
     let server = Server::start(&bin, &conf, nsc.dir.path(), port);
     let a = connect(&server.url(), &nsc.creds("A", "pub"))
@@ -363,7 +357,7 @@ async fn push_to_nats_resolver() {
     let Some(bin) = reference() else { return };
     let nsc = Nsc::new();
     nsc.ok(&["add", "operator", "-n", "OP", "--sys"]);
-    let port = free_port();
+    let port = common::free_port();
     nsc.ok(&[
         "edit",
         "operator",

@@ -1,6 +1,8 @@
 //! Config reload (SIGHUP, `--signal reload`), log reopen (SIGUSR1) and lame
 //! duck mode (SIGUSR2) against the `rnats-server` binary.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -8,14 +10,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rnats-server");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A server process killed when the test ends, whatever happens.
 struct Server {
@@ -35,7 +29,7 @@ impl Server {
     /// Starts the binary with `conf` (the port and a log file are added).
     fn start(body: &str, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = common::free_port();
         let conf = dir.path().join("server.conf");
         let log = dir.path().join("server.log");
         write_conf(&conf, port, body);
@@ -357,7 +351,10 @@ fn broken_or_restart_only_config_is_refused_and_old_one_stays() {
     // A port change needs a restart: refused in nats-server's words.
     std::fs::write(
         s.conf(),
-        format!("host: 127.0.0.1\nport: {}\n{USERS_AB}\n", free_port()),
+        format!(
+            "host: 127.0.0.1\nport: {}\n{USERS_AB}\n",
+            common::free_port()
+        ),
     )
     .unwrap();
     let log = s.reload();

@@ -1,19 +1,13 @@
 //! rnats-top's text snapshot (`--once`) against the reference nats-server
 //! (path in RNATS_REFERENCE_SERVER), and its errors without one.
 
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const TOP: &str = env!("CARGO_BIN_EXE_rnats-top");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Runs rnats-top, killed if it outlives 30 s.
 fn top(args: &[&str]) -> Output {
@@ -62,7 +56,7 @@ fn reference() -> Option<Reference> {
         println!("skipped: RNATS_REFERENCE_SERVER not set");
         return None;
     };
-    let (port, monitor) = (free_port(), free_port());
+    let (port, monitor) = (common::free_port(), common::free_port());
     let child = Command::new(bin)
         .args([
             "-a",
@@ -207,7 +201,7 @@ async fn once_lists_the_connections_of_the_reference_server() {
 
 #[test]
 fn unreachable_monitor_fails_clearly() {
-    let port = free_port();
+    let port = common::free_port();
     let o = top(&["--once", &format!("http://127.0.0.1:{port}")]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");

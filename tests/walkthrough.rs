@@ -43,6 +43,8 @@
 //!
 //! The test uses free ports instead of 4222/9090 and a temporary directory.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -99,14 +101,6 @@ fn nsc(root: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Waits until a NATS server answers with INFO on `port`.
@@ -169,7 +163,7 @@ async fn readme_walkthrough() {
     assert!(op_jwt.exists());
 
     // 2. The account server, notifying the (not yet started) NATS server.
-    let nats_port = free_port();
+    let nats_port = common::free_port();
     let as_log = root.join("account-server.log");
     let mut acc_srv = Command::new(ACCOUNT_SERVER)
         .current_dir(root)

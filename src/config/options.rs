@@ -216,24 +216,10 @@ impl Default for Options {
     }
 }
 
-/// Top-level keys nats-server knows that rnats reads elsewhere (from
-/// [`Options::raw_config`]) or that have no effect without clustering; they are
-/// accepted silently.
+/// Top-level keys nats-server knows that have no effect without clustering;
+/// they are accepted silently (as are the operator-trust keys
+/// [`crate::trust`] reads from [`Options::raw_config`]).
 const PASS_THROUGH_KEYS: &[&str] = &[
-    "operator",
-    "operators",
-    "root",
-    "roots",
-    "root_operator",
-    "root_operators",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
-    "resolver_tls",
-    "resolver_preload",
-    "resolver_pinned_accounts",
-    "trusted",
-    "trusted_keys",
     "default_sentinel",
     "connect_error_reports",
     "reconnect_error_reports",
@@ -889,7 +875,8 @@ impl Options {
                     self.server_metadata.insert(mk.name.clone(), s.to_owned());
                 }
             }
-            _ if PASS_THROUGH_KEYS.contains(&lower.as_str()) => {}
+            _ if PASS_THROUGH_KEYS.contains(&lower.as_str())
+                || crate::trust::is_trust_key(&lower) => {}
             _ if UNSUPPORTED_KEYS.contains(&lower.as_str()) => {
                 cx.warnings.push(format!(
                     "{}: field {k:?} is not supported by rnats and is ignored",

@@ -290,23 +290,28 @@ fn unsupported_change(cur: &Options, new: &Options) -> Result<(), String> {
             opt_str(&new.system_account),
         ));
     }
-    for key in [
-        "operator",
-        "operators",
-        "root",
-        "roots",
-        "trusted",
-        "trusted_keys",
-        "resolver",
-        "resolver_preload",
-        "mappings",
-        "maps",
-    ] {
-        let get = |o: &Options| o.raw_config.as_ref().and_then(|m| m.get(key).cloned());
-        let (a, b) = (get(cur), get(new));
-        let same = match (&a, &b) {
+    // Operator trust, resolvers and the global mappings: every alias, in
+    // either file.
+    let watched = |k: &str| {
+        crate::trust::is_trust_key(k)
+            || k.eq_ignore_ascii_case("mappings")
+            || k.eq_ignore_ascii_case("maps")
+    };
+    let keys = |o: &Options| -> Vec<String> {
+        o.raw_config
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(k, _)| k.name.clone())
+            .filter(|k| watched(k))
+            .collect()
+    };
+    let mut all = keys(cur);
+    all.extend(keys(new));
+    for key in all {
+        let get = |o: &Options| o.raw_config.as_ref().and_then(|m| m.get(&key).cloned());
+        let same = match (get(cur), get(new)) {
             (None, None) => true,
-            (Some(x), Some(y)) => same_value(x, y),
+            (Some(x), Some(y)) => same_value(&x, &y),
             _ => false,
         };
         if !same {
@@ -426,6 +431,13 @@ mod tests {
             .contains("SystemAccount"));
         let b = opts("accounts { A: { exports: [ {stream: x} ] } }\nresolver: MEMORY\n");
         assert!(unsupported_change(&a, &b).unwrap_err().contains("resolver"));
+        // Every alias counts.
+        let b = opts("accounts { A: { exports: [ {stream: x} ] } }\naccount_resolver: MEMORY\n");
+        assert!(unsupported_change(&a, &b)
+            .unwrap_err()
+            .contains("account_resolver"));
+        let b = opts("accounts { A: { exports: [ {stream: x} ] } }\nmaps { a: b }\n");
+        assert!(unsupported_change(&a, &b).unwrap_err().contains("maps"));
     }
 
     #[test]

@@ -10,6 +10,16 @@ use rnats::config::Options;
 use rnats::server::ServerHandle;
 
 /// Options for a test server: loopback, any free port.
+/// A loopback port free at the time of the call (for a server started as a
+/// separate process).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn test_options() -> Options {
     Options {
         host: "127.0.0.1".into(),

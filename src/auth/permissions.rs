@@ -131,13 +131,21 @@ impl Permissions {
         }
     }
 
-    /// Whether messages on `subject` must be withheld from this client
-    /// because a subscribe deny entry matches it.
-    pub fn denies_delivery(&self, subject: &str) -> bool {
+    /// Whether a message on `subject` must be withheld from a subscription
+    /// of this client in `queue` (`None`: a plain subscription) because a
+    /// subscribe deny entry matches it. A queue entry (`"foo.bar q"`) keeps
+    /// the subject from every subscription of the groups it names, however
+    /// wide their subject, and from no other.
+    pub fn denies_delivery(&self, subject: &str, queue: Option<&str>) -> bool {
         self.subscribe.as_ref().is_some_and(|p| {
-            p.deny
-                .iter()
-                .any(|e| e.queue.is_none() && subject_matches(&e.subject, subject))
+            p.deny.iter().any(|e| {
+                subject_matches(&e.subject, subject)
+                    && match (&e.queue, queue) {
+                        (None, _) => true,
+                        (Some(pat), Some(q)) => subject_matches(pat, q),
+                        (Some(_), None) => false,
+                    }
+            })
         })
     }
 
@@ -341,8 +349,10 @@ mod tests {
         // The reference admits these by comparing '>' as a literal token.
         assert!(!ok(">"), "'*' must not admit '>'");
         assert!(!ok("foo.>"), "'foo.*' must not admit 'foo.>'");
-        assert!(p.denies_delivery("sub.private") && p.denies_delivery("sub.hidden.deep"));
-        assert!(!p.denies_delivery("sub.ok"));
+        assert!(
+            p.denies_delivery("sub.private", None) && p.denies_delivery("sub.hidden.deep", None)
+        );
+        assert!(!p.denies_delivery("sub.ok", None));
     }
 
     #[test]
@@ -361,6 +371,15 @@ mod tests {
         assert_eq!(deny_q.can_subscribe("foo", Some("bad")), SubCheck::Denied);
         assert_eq!(deny_q.can_subscribe("foo", Some("good")), SubCheck::Allowed);
         assert_eq!(deny_q.can_subscribe("foo", None), SubCheck::Allowed);
+        // Wider subscriptions in the group are admitted, but never get it.
+        let deny_q = perms(r#"{ subscribe: { deny: ["foo.bar q"] } }"#);
+        for sub in ["foo.*", "foo.>", ">", "*.bar"] {
+            assert_eq!(deny_q.can_subscribe(sub, Some("q")), SubCheck::Allowed);
+        }
+        assert!(deny_q.denies_delivery("foo.bar", Some("q")));
+        assert!(!deny_q.denies_delivery("foo.baz", Some("q")));
+        assert!(!deny_q.denies_delivery("foo.bar", Some("other")));
+        assert!(!deny_q.denies_delivery("foo.bar", None));
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use super::imports::{Exports, ResponseRoute, Route};
 use super::mapping::{Mapped, Mappings};
 use super::subscription::SubRef;
@@ -27,14 +29,28 @@ pub struct Account {
     /// exports to importing accounts, service imports into exporting
     /// accounts, and the server's own handlers (system account). Kept apart
     /// from `sublist` so an account without imports pays one flag check.
-    pub routes: Sublist<Route>,
+    /// Replaced whole on every change ([`Account::edit_routes`]), so a
+    /// publisher sees either the old table or the new one, never a table
+    /// half rebuilt.
+    routes: ArcSwap<Sublist<Route>>,
     /// A 64-bit filter of the first tokens of the route subjects (all bits
     /// for a route starting with a wildcard; 0 without routes): most
     /// publishes, say to `orders.x` in an account whose only routes are the
     /// system imports under `$SYS`, skip the route lookup on one bit test.
     route_heads: AtomicU64,
-    /// Serializes route changes, so the filter never loses a bit.
-    route_edit: Mutex<()>,
+    /// The routes as a list, the source each new table is built from; its
+    /// lock serializes route changes.
+    route_list: Mutex<Vec<(Box<str>, Route)>>,
+    /// Whether route tables keep a result cache.
+    cache: bool,
+    /// Serializes the application of claims to this account and remembers
+    /// the `iat` of the claims in force, so an older JWT never replaces a
+    /// newer one whatever order concurrent updates arrive in.
+    pub claims_owner: Mutex<ClaimsVersion>,
+    /// When the first activation token granting one of this account's
+    /// imports expires (unix seconds, 0 = none): the imports are checked
+    /// again then.
+    activation_expiry: std::sync::atomic::AtomicI64,
     /// What this account exports, checked when an import is set up.
     pub exports: RwLock<Exports>,
     /// Reply subjects handed to this account's responders for requests that
@@ -83,6 +99,13 @@ fn heads_of(subject: &str) -> u64 {
     }
 }
 
+/// Which claims an account runs on, by issue time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClaimsVersion {
+    /// `iat` of the claims in force (0 before any).
+    pub iat: i64,
+}
+
 /// Per-account limits; 0 means unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AccountLimits {
@@ -128,9 +151,12 @@ impl Account {
         Account {
             name: name.into(),
             sublist: Sublist::new(cache),
-            routes: Sublist::new(cache),
+            routes: ArcSwap::from_pointee(Sublist::new(cache)),
             route_heads: AtomicU64::new(0),
-            route_edit: Mutex::new(()),
+            route_list: Mutex::new(Vec::new()),
+            cache,
+            claims_owner: Mutex::new(ClaimsVersion::default()),
+            activation_expiry: std::sync::atomic::AtomicI64::new(0),
             exports: RwLock::new(Exports::default()),
             responses: Mutex::new(ahash::AHashMap::new()),
             has_responses: AtomicBool::new(false),
@@ -183,33 +209,67 @@ impl Account {
         self.mappings.read().clone()
     }
 
+    /// Notes when the first activation behind this account's imports
+    /// expires (0 = none).
+    pub fn set_activation_expiry(&self, at: i64) {
+        self.activation_expiry.store(at, Ordering::Relaxed);
+    }
+
+    /// Whether an activation behind this account's imports has expired by
+    /// `now` (unix seconds).
+    pub fn activation_due(&self, now: i64) -> bool {
+        let at = self.activation_expiry.load(Ordering::Relaxed);
+        at > 0 && now >= at
+    }
+
+    /// The route table in force.
+    #[inline]
+    pub fn routes(&self) -> arc_swap::Guard<Arc<Sublist<Route>>> {
+        self.routes.load()
+    }
+
+    /// Calls `f` with every route's subject and route.
+    pub fn for_each_route(&self, mut f: impl FnMut(&str, &Route)) {
+        for (subject, route) in self.route_list.lock().iter() {
+            f(subject, route);
+        }
+    }
+
+    /// Changes the routes in one step: `f` edits the list, a new table is
+    /// built from it and swapped in. Publishers keep using the old table
+    /// until the swap and never see a partial one.
+    ///
+    /// # Errors
+    /// A subject the index refuses; nothing changes then.
+    pub fn edit_routes(&self, f: impl FnOnce(&mut Vec<(Box<str>, Route)>)) -> Result<(), String> {
+        let mut list = self.route_list.lock();
+        let mut next = list.clone();
+        f(&mut next);
+        let table = Sublist::new(self.cache);
+        let mut heads = 0;
+        for (subject, route) in &next {
+            table
+                .insert(subject, None, route.clone())
+                .map_err(|e| format!("{e}"))?;
+            heads |= heads_of(subject);
+        }
+        // Widen the filter before the swap and narrow it after, so no
+        // publish skips a route that is in the table it reads.
+        self.route_heads.fetch_or(heads, Ordering::Release);
+        self.routes.store(Arc::new(table));
+        self.route_heads.store(heads, Ordering::Release);
+        *list = next;
+        Ok(())
+    }
+
     /// Adds a route on `subject`.
     pub fn add_route(&self, subject: &str, route: Route) -> Result<(), String> {
-        let _edit = self.route_edit.lock();
-        self.routes
-            .insert(subject, None, route)
-            .map_err(|e| format!("{e}"))?;
-        self.route_heads
-            .fetch_or(heads_of(subject), Ordering::Relaxed);
-        Ok(())
+        self.edit_routes(|l| l.push((subject.into(), route)))
     }
 
     /// Removes every route for which `drop_it` is true.
     pub fn remove_routes(&self, mut drop_it: impl FnMut(&Route) -> bool) {
-        let _edit = self.route_edit.lock();
-        let mut doomed = Vec::new();
-        self.routes.for_each_sub(|subject, _, r| {
-            if drop_it(r) {
-                doomed.push((subject.to_owned(), r.clone()));
-            }
-        });
-        for (subject, r) in doomed {
-            let _ = self.routes.remove(&subject, None, &r);
-        }
-        let mut heads = 0;
-        self.routes
-            .for_each_sub(|subject, _, _| heads |= heads_of(subject));
-        self.route_heads.store(heads, Ordering::Relaxed);
+        let _ = self.edit_routes(|l| l.retain(|(_, r)| !drop_it(r)));
     }
 
     /// Whether some reply subjects of this account map back to requesters.

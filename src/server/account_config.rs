@@ -246,7 +246,9 @@ fn accounts_of(
 /// subject, renaming into the importer.
 pub fn add_stream_import(reg: &Registry, imp: &ImportDef) -> Result<(), ConfigError> {
     let (importer, exporter) = accounts_of(reg, imp)?;
-    install_stream_import(
+    let mut plan = ImportPlan::default();
+    plan_stream_import(
+        &mut plan,
         reg,
         &importer,
         &exporter,
@@ -255,13 +257,15 @@ pub fn add_stream_import(reg: &Registry, imp: &ImportDef) -> Result<(), ConfigEr
         imp.to.as_deref(),
         true,
     )
+    .and_then(|()| plan.commit(reg))
     .map_err(|e| import_err(imp, e))
 }
 
 /// Checks and installs a stream import of `subject` from `exporter` into
 /// `importer`. `check_auth` is false when the caller already verified the
 /// import (an activation token).
-pub fn install_stream_import(
+pub fn plan_stream_import(
+    plan: &mut ImportPlan,
     reg: &Registry,
     importer: &Arc<Account>,
     exporter: &Arc<Account>,
@@ -288,12 +292,11 @@ pub fn install_stream_import(
         ),
         _ => None,
     };
-    let mut duplicate = false;
-    exporter.routes.for_each_sub(|s, _, r| {
-        if let Route::Stream(sr) = r {
-            duplicate |= s == subject && Arc::ptr_eq(&sr.importer, importer);
-        }
-    });
+    let same = |s: &str, r: &Route| matches!(r, Route::Stream(sr) if s == subject && Arc::ptr_eq(&sr.importer, importer));
+    let mut duplicate = plan.holds(exporter, same);
+    if !plan.replaces(importer) {
+        exporter.for_each_route(|s, r| duplicate |= same(s, r));
+    }
     if duplicate {
         return Err("stream import already exists".into());
     }
@@ -306,13 +309,15 @@ pub fn install_stream_import(
     {
         return Err("import forms a cycle".into());
     }
-    exporter.add_route(
+    plan.add(
+        exporter,
         subject,
         Route::Stream(Arc::new(StreamRoute {
             importer: importer.clone(),
             transform,
         })),
-    )
+    );
+    Ok(())
 }
 
 /// The stream imports of `acc`: (exporting account, subject there, subject
@@ -320,7 +325,7 @@ pub fn install_stream_import(
 fn stream_imports_of(reg: &Registry, acc: &Arc<Account>) -> Vec<(Arc<Account>, String, String)> {
     let mut out = Vec::new();
     for other in reg.all() {
-        other.routes.for_each_sub(|subject, _, r| {
+        other.for_each_route(|subject, r| {
             if let Route::Stream(s) = r {
                 if Arc::ptr_eq(&s.importer, acc) {
                     let local = s
@@ -381,13 +386,16 @@ fn stream_forms_cycle(
 pub fn add_service_import(reg: &Registry, imp: &ImportDef) -> Result<(), ConfigError> {
     let (importer, exporter) = accounts_of(reg, imp)?;
     let local = imp.to.clone().unwrap_or_else(|| imp.subject.clone());
-    install_service_import(&importer, &exporter, &local, &imp.subject, true)
+    let mut plan = ImportPlan::default();
+    plan_service_import(&mut plan, &importer, &exporter, &local, &imp.subject, true)
+        .and_then(|()| plan.commit(reg))
         .map_err(|e| import_err(imp, e))
 }
 
 /// Checks and installs a service import: requests published on `local` in
 /// `importer` go to `remote` in `exporter`.
-pub fn install_service_import(
+pub fn plan_service_import(
+    plan: &mut ImportPlan,
     importer: &Arc<Account>,
     exporter: &Arc<Account>,
     local: &str,
@@ -411,13 +419,21 @@ pub fn install_service_import(
         }
     };
     let mut previous = None;
-    importer.routes.for_each_sub(|s, _, r| {
+    let mut find = |s: &str, r: &Route| {
         if let Route::Service(sr) = r {
             if s == local && previous.is_none() {
                 previous = Some(sr.exporter.name.to_string());
             }
         }
-    });
+    };
+    if !plan.replaces(importer) {
+        importer.for_each_route(&mut find);
+    }
+    for (owner, s, r) in &plan.entries {
+        if Arc::ptr_eq(owner, importer) {
+            find(s, r);
+        }
+    }
     if let Some(acc) = previous {
         return Err(format!(
             "Duplicate service import subject {local:?}, previously used in import for account {acc:?}, subject {remote:?}"
@@ -431,15 +447,141 @@ pub fn install_service_import(
     } else {
         Some(Transform::new(local, remote).map_err(|e| e.0)?)
     };
-    importer.add_route(
+    plan.add(
+        importer,
         local,
         Route::Service(Arc::new(ServiceRoute {
             exporter: exporter.clone(),
             transform,
             response_type,
             response_threshold,
+            automatic: plan.automatic,
         })),
-    )
+    );
+    Ok(())
+}
+
+/// Import routes checked and waiting to be installed together, so the
+/// tables they go into change in one step each ([`Account::edit_routes`]):
+/// re-applied claims replace an account's imports without a moment in
+/// which neither the old nor the new ones deliver.
+#[derive(Default)]
+pub struct ImportPlan {
+    /// The importer whose own imports this plan replaces (claims applied
+    /// again); `None` adds to what is there.
+    replacing: Option<Arc<Account>>,
+    /// Routes marked as the server's own (see [`ServiceRoute::automatic`]).
+    automatic: bool,
+    /// (account whose table gets it, subject, route).
+    entries: Vec<(Arc<Account>, Box<str>, Route)>,
+}
+
+impl ImportPlan {
+    /// A plan that replaces every import of `importer`.
+    pub fn replacing(importer: &Arc<Account>) -> ImportPlan {
+        ImportPlan {
+            replacing: Some(importer.clone()),
+            ..ImportPlan::default()
+        }
+    }
+
+    /// A plan for the imports the server gives every account.
+    pub fn automatic() -> ImportPlan {
+        ImportPlan {
+            automatic: true,
+            ..ImportPlan::default()
+        }
+    }
+
+    fn replaces(&self, acc: &Arc<Account>) -> bool {
+        self.replacing.as_ref().is_some_and(|r| Arc::ptr_eq(r, acc))
+    }
+
+    fn holds(&self, owner: &Arc<Account>, mut f: impl FnMut(&str, &Route) -> bool) -> bool {
+        self.entries
+            .iter()
+            .any(|(o, s, r)| Arc::ptr_eq(o, owner) && f(s, r))
+    }
+
+    fn add(&mut self, owner: &Arc<Account>, subject: &str, route: Route) {
+        self.entries.push((owner.clone(), subject.into(), route));
+    }
+
+    /// Whether `r`, in some account's table, is one of the imports of the
+    /// account this plan replaces.
+    fn is_replaced(&self, r: &Route) -> bool {
+        let Some(importer) = &self.replacing else {
+            return false;
+        };
+        match r {
+            Route::Stream(s) => Arc::ptr_eq(&s.importer, importer),
+            _ => false,
+        }
+    }
+
+    /// Installs the planned routes: each table that changes is edited once,
+    /// dropping the replaced imports and adding the new ones in one swap.
+    ///
+    /// # Errors
+    /// A subject a route table refuses (that table stays as it was).
+    pub fn commit(self, reg: &Registry) -> Result<(), String> {
+        let mut owners: Vec<Arc<Account>> = Vec::new();
+        if let Some(importer) = &self.replacing {
+            owners = reg.all();
+            if !owners.iter().any(|o| Arc::ptr_eq(o, importer)) {
+                owners.push(importer.clone());
+            }
+        }
+        for (o, _, _) in &self.entries {
+            if !owners.iter().any(|x| Arc::ptr_eq(x, o)) {
+                owners.push(o.clone());
+            }
+        }
+        let mut result = Ok(());
+        for owner in owners {
+            let own_imports = self.replaces(&owner);
+            let mut touched = self.entries.iter().any(|(o, _, _)| Arc::ptr_eq(o, &owner));
+            if !touched {
+                owner.for_each_route(|_, r| touched |= self.is_replaced(r));
+            }
+            if !touched && !own_imports {
+                continue;
+            }
+            let edit = owner.edit_routes(|list| {
+                list.retain(|(_, r)| {
+                    let own = own_imports && matches!(r, Route::Service(s) if !s.automatic);
+                    !own && !self.is_replaced(r)
+                });
+                for (o, s, r) in &self.entries {
+                    if Arc::ptr_eq(o, &owner) {
+                        list.push((s.clone(), r.clone()));
+                    }
+                }
+            });
+            if let Err(e) = edit {
+                result = Err(e);
+            }
+        }
+        result
+    }
+}
+
+/// Checks and installs one service import on its own (the server's
+/// automatic imports use [`ImportPlan::automatic`]).
+///
+/// # Errors
+/// Why the import is refused.
+pub fn install_service_import(
+    plan: ImportPlan,
+    reg: &Registry,
+    importer: &Arc<Account>,
+    exporter: &Arc<Account>,
+    local: &str,
+    remote: &str,
+) -> Result<(), String> {
+    let mut plan = plan;
+    plan_service_import(&mut plan, importer, exporter, local, remote, false)?;
+    plan.commit(reg)
 }
 
 /// Whether a request on `subject` in `acc` would, through `acc`'s own
@@ -449,7 +591,7 @@ fn forms_cycle(acc: &Arc<Account>, subject: &str, visited: &mut Vec<String>) -> 
         return true;
     }
     let mut next = Vec::new();
-    acc.routes.for_each_sub(|local, _, r| {
+    acc.for_each_route(|local, r| {
         if let Route::Service(s) = r {
             if subjects_collide(subject, local) {
                 next.push((s.exporter.clone(), local.to_owned(), s.transform.clone()));
@@ -819,8 +961,8 @@ mod tests {
         let a = reg.get("A").unwrap();
         let b = reg.get("B").unwrap();
         assert!(a.has_routes() && b.has_routes());
-        assert_eq!(a.routes.match_subject("events.x").psubs.len(), 1);
-        match &b.routes.match_subject("echo").psubs[0] {
+        assert_eq!(a.routes().match_subject("events.x").psubs.len(), 1);
+        match &b.routes().match_subject("echo").psubs[0] {
             Route::Service(s) => {
                 assert_eq!(s.response_type, ResponseType::Stream);
                 assert_eq!(s.response_threshold, Duration::from_secs(5));

@@ -66,47 +66,26 @@ pub async fn update(server: &Server, subject_key: Option<&str>, body: &[u8]) -> 
     }
     if known.is_some() {
         let acc = jwt_account::apply_claims(&server.accounts, op, &claims);
-        enforce(server, &acc);
+        enforce(server, &acc).await;
     }
     log::info!("account {key}: claims updated");
     update_reply(server, &key, Ok("jwt updated"))
 }
 
-/// Makes the live connections of `acc` obey its new claims.
-pub fn enforce(server: &Server, acc: &Arc<Account>) {
+/// Makes the live connections of `acc` obey its new claims: each is checked
+/// again through the login pipeline (revoked users and users of a removed
+/// signing key are cut, new permissions and limits apply at once), then
+/// connections over a lowered connection limit are closed, newest first.
+pub async fn enforce(server: &Server, acc: &Arc<Account>) {
     let limits = acc.limits();
-    let defaults = acc
-        .claims
-        .read()
-        .as_ref()
-        .and_then(|c| jwt_account::permissions_from_jwt(&c.nats.default_permissions));
     let mut live = Vec::new();
     for c in server.clients() {
         if !Arc::ptr_eq(&c.account.read(), acc) {
             continue;
         }
-        let jwt = c.login.lock().as_ref().and_then(|l| l.connect.jwt.clone());
-        let Some(user) = jwt.as_deref().and_then(jwt_account::user_claims) else {
-            continue;
-        };
-        let Some(claims) = acc.claims.read().clone() else {
-            continue;
-        };
-        // Revoked, or issued by a signing key the account no longer has.
-        if claims.is_revoked(&user) || !claims.did_sign(&user) {
-            log::info!("{} - cid:{} - User Authentication Revoked", c.addr, c.id);
-            c.close_with_error(
-                "User Authentication Revoked",
-                CloseReason::AuthenticationRevoked,
-            );
-            continue;
+        if super::login::recheck(server, &c).await {
+            live.push(c);
         }
-        let own = jwt_account::permissions_from_jwt(&user.nats.permission_limits.permissions);
-        if own.is_none() && claims.signer_scope(&user).is_none() {
-            super::reload::adopt_permissions(&c, &user.sub, defaults.clone());
-        }
-        c.set_payload_limit(limits.max_payload);
-        live.push(c);
     }
     if limits.max_connections != 0 {
         let max = limits.max_connections.max(0) as usize;
@@ -345,7 +324,7 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
                 match op.validate(&u.jwt) {
                     Ok(c) if c.sub == u.account => {
                         let acc = jwt_account::apply_claims(&server.accounts, &op, &c);
-                        enforce(&server, &acc);
+                        enforce(&server, &acc).await;
                         log::info!("account {}: claims updated from the resolver", u.account);
                     }
                     Ok(_) => {

@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 
 use super::account::Account;
 use super::close::CloseReason;
+use super::login::{Credentials, Login, Peer};
 use super::mapping::Mapped;
 use super::outbound::Outbound;
 use super::route::{Origin, Router};
@@ -92,10 +93,10 @@ pub struct ClientShared {
     /// The client certificate's identity, when the client presented one
     /// (`tls { verify }`): what `verify_and_map` maps to a user.
     pub peer_cert: Option<crate::tls::PeerCert>,
-    /// What the client presented when it logged in, so a config reload can
-    /// check it again against the new auth configuration (`None` until
+    /// What the client presented when it logged in, so reload and claim
+    /// updates can check it again through the login pipeline (`None` until
     /// CONNECT succeeded).
-    pub login: Mutex<Option<Login>>,
+    pub credentials: Mutex<Option<Credentials>>,
     /// Bumped when a reload replaces the permissions; the reader then
     /// adopts them before its next op.
     perms_gen: AtomicU64,
@@ -103,14 +104,6 @@ pub struct ClientShared {
     payload_limit: std::sync::atomic::AtomicI64,
     /// A CONNECT arrived (the connection is no longer an idle pre-login one).
     connect_seen: AtomicBool,
-}
-
-/// The credentials a connection logged in with: its CONNECT and the nonce
-/// it signed, as nats-server keeps them to re-authorize on reload.
-#[derive(Debug, Clone)]
-pub struct Login {
-    pub connect: Connect,
-    pub nonce: Option<String>,
 }
 
 /// Responses a connection may publish to one reply subject it received.
@@ -221,10 +214,11 @@ impl ClientShared {
         self.replies.lock().clear();
     }
 
-    /// Whether a message on `subject` must be withheld from this connection
-    /// (a subscribe deny entry matches it).
+    /// Whether a message on `subject` must be withheld from this
+    /// connection's subscription in `queue` (a subscribe deny entry matches
+    /// it).
     #[inline]
-    pub(super) fn withholds(&self, subject: &[u8]) -> bool {
+    pub(super) fn withholds(&self, subject: &[u8], queue: Option<&str>) -> bool {
         if !self.filter_delivery.load(Ordering::Acquire) {
             return false;
         }
@@ -234,7 +228,7 @@ impl ClientShared {
         self.delivery
             .read()
             .as_ref()
-            .is_some_and(|p| p.denies_delivery(subject))
+            .is_some_and(|p| p.denies_delivery(subject, queue))
     }
 
     /// Records a reply subject this connection received, so that it may
@@ -405,7 +399,7 @@ where
         replies: Mutex::new(AHashMap::new()),
         tls,
         peer_cert,
-        login: Mutex::new(None),
+        credentials: Mutex::new(None),
         perms_gen: AtomicU64::new(0),
         payload_limit: std::sync::atomic::AtomicI64::new(0),
         connect_seen: AtomicBool::new(false),
@@ -436,17 +430,25 @@ where
         let info = server.client_info_line(id, addr, None, nonce.as_deref());
         shared.out.append(|b| b.extend_from_slice(&info));
     }
-    if !server.register_client(&shared) {
-        log::error!(
-            "{addr} - cid:{id} - maximum connections exceeded ({})",
-            opts.max_connections
-        );
-        shared.close_with_error(
-            "maximum connections exceeded",
-            CloseReason::MaxConnectionsExceeded,
-        );
-        let _ = writer_task.await;
-        return;
+    match server.register_client(&shared) {
+        super::Registration::Registered => {}
+        super::Registration::ShuttingDown => {
+            shared.close(CloseReason::ServerShutdown);
+            let _ = writer_task.await;
+            return;
+        }
+        super::Registration::Full => {
+            log::error!(
+                "{addr} - cid:{id} - maximum connections exceeded ({})",
+                opts.max_connections
+            );
+            shared.close_with_error(
+                "maximum connections exceeded",
+                CloseReason::MaxConnectionsExceeded,
+            );
+            let _ = writer_task.await;
+            return;
+        }
     }
     shared.out.flush();
     account.num_conns.fetch_add(1, Ordering::Relaxed);
@@ -800,6 +802,9 @@ impl Client {
             );
             return false;
         }
+        if self.connected {
+            return self.process_second_connect(c);
+        }
         if c.account.is_some() || c.new_account.is_some() {
             self.auth_violation("obsolete account field in CONNECT");
             return false;
@@ -814,15 +819,7 @@ impl Client {
         if !self.login_identity(&c).await {
             return false;
         }
-        let headers = c.headers && self.server.headers_supported();
-        self.shared.headers.store(headers, Ordering::Relaxed);
-        self.parser.limits.headers = headers;
-        {
-            let mut meta = self.shared.meta.lock();
-            meta.name = c.name.clone().unwrap_or_default();
-            meta.lang = c.lang.clone().unwrap_or_default();
-            meta.version = c.version.clone().unwrap_or_default();
-        }
+        self.apply_connect_options(&c);
         self.connect_info_due = c.protocol >= 1;
         self.opts = c;
         self.connected = true;
@@ -831,107 +828,73 @@ impl Client {
         true
     }
 
-    /// Runs the auth pipeline and adopts the identity. Returns false (after
-    /// closing with `Authorization Violation`) when it fails.
+    /// A CONNECT after the first never changes who the connection is: one
+    /// that carries credentials is refused (the connection would otherwise
+    /// publish as one user while still receiving as another), one without
+    /// only changes the protocol options.
+    fn process_second_connect(&mut self, c: Connect) -> bool {
+        if self.auth_required && Credentials::names_anyone(&c) {
+            self.auth_violation("second CONNECT with credentials");
+            return false;
+        }
+        if c.no_responders && !c.headers {
+            self.shared.close_with_error(
+                "no responders requires headers support",
+                CloseReason::ProtocolViolation,
+            );
+            return false;
+        }
+        self.apply_connect_options(&c);
+        if let Some(cred) = self.shared.credentials.lock().as_mut() {
+            // Re-checks keep using the credentials of the first CONNECT.
+            cred.connect.protocol = c.protocol;
+        }
+        self.opts = c;
+        self.send_ok();
+        true
+    }
+
+    /// The CONNECT options that describe the client rather than who it is.
+    fn apply_connect_options(&mut self, c: &Connect) {
+        let headers = c.headers && self.server.headers_supported();
+        self.shared.headers.store(headers, Ordering::Relaxed);
+        self.parser.limits.headers = headers;
+        let mut meta = self.shared.meta.lock();
+        meta.name = c.name.clone().unwrap_or_default();
+        meta.lang = c.lang.clone().unwrap_or_default();
+        meta.version = c.version.clone().unwrap_or_default();
+    }
+
+    /// Runs the login pipeline and adopts what it admits. Returns false
+    /// (after closing with `Authorization Violation`) when it refuses.
     async fn login_identity(&mut self, c: &Connect) -> bool {
         if !self.auth_required {
             self.remember_login(c);
             return true;
         }
-        if let Some(op) = self.server.operator.clone() {
-            self.load_account_of(&op, c).await;
-            return self.login_jwt(&op, c);
-        }
-        let presented = crate::auth::Presented {
-            nonce: self.nonce.as_deref().unwrap_or("").as_bytes(),
-            peer_cert: self.shared.peer_cert.as_ref(),
-        };
-        let identity = match self.server.authenticate(c, presented).await {
-            Ok(id) => id,
-            Err(why) => {
-                self.auth_violation(&why);
-                return false;
-            }
-        };
-        if let Some(name) = &identity.account {
-            let Some(acc) = self.server.accounts.get(name) else {
-                self.auth_violation(&format!("account {name:?} not found"));
-                return false;
-            };
-            if !self.bind_account(acc) {
-                return false;
-            }
-        }
-        self.shared.meta.lock().user = identity.name;
-        self.remember_login(c);
-        self.pub_cache.clear();
-        self.shared
-            .set_delivery_permissions(identity.permissions.clone());
-        self.perms = identity.permissions;
-        true
-    }
-
-    /// Makes sure the account named by the CONNECT's user JWT is loaded,
-    /// fetching it from the resolver when needed (the login checks all
-    /// claims afterwards; this only reads where to look).
-    async fn load_account_of(&self, op: &super::operator::OperatorMode, c: &Connect) {
-        let Some(token) = c.jwt.as_deref() else {
-            return;
-        };
-        let Ok((_, payload)) = crate::jwt::decode_unverified(token) else {
-            return;
-        };
-        let nats_issuer = payload
-            .get("nats")
-            .and_then(|n| n.get("issuer_account"))
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty());
-        let Some(acc) = nats_issuer.or_else(|| payload.get("iss").and_then(|v| v.as_str())) else {
-            return;
-        };
-        if self
-            .server
-            .accounts
-            .get(acc)
-            .is_some_and(|a| a.claims.read().is_some())
-        {
-            return;
-        }
-        match op.fetch_claims(acc).await {
-            Ok(claims) => {
-                // Exporters this account imports from are fetched too, so
-                // its imports can be set up.
-                for imp in &claims.nats.imports {
-                    if self.server.accounts.get(&imp.account).is_none() {
-                        if let Ok(ex) = op.fetch_claims(&imp.account).await {
-                            super::jwt_account::apply_claims(&self.server.accounts, op, &ex);
-                        }
-                    }
-                }
-                super::jwt_account::apply_claims(&self.server.accounts, op, &claims);
-            }
-            Err(e) => log::debug!("account {acc}: {e}"),
-        }
-    }
-
-    /// Operator mode: a user JWT signed by a trusted account, the nonce
-    /// signed by the user (unless bearer).
-    fn login_jwt(&mut self, op: &super::operator::OperatorMode, c: &Connect) -> bool {
         let nonce = self.nonce.clone().unwrap_or_default();
-        let login = match super::jwt_account::login(
-            &self.server.accounts,
-            op,
-            c,
-            nonce.as_bytes(),
-            self.shared.addr.ip(),
-        ) {
-            Ok(l) => l,
-            Err(why) => {
-                self.auth_violation(&why);
-                return false;
-            }
+        let peer = Peer {
+            nonce: nonce.as_bytes(),
+            cert: self.shared.peer_cert.as_ref(),
+            ip: self.shared.addr.ip(),
         };
-        if !self.bind_account(login.account.clone()) {
+        let authenticator = self.server.authenticator();
+        match authenticator
+            .authenticate(&self.server.accounts, c, peer)
+            .await
+        {
+            Ok(login) => self.adopt_login(login, c),
+            Err(e) => {
+                self.auth_violation(&e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Binds the connection to what the pipeline admitted: account, limits,
+    /// expiry and permissions.
+    fn adopt_login(&mut self, login: Login, c: &Connect) -> bool {
+        if !self.bind_account(login.account) {
             return false;
         }
         if login.max_payload > 0 && (login.max_payload as usize) < self.parser.limits.max_payload {
@@ -941,12 +904,12 @@ impl Client {
         if let Some(exp) = login.expires {
             schedule_expiry(&self.shared, exp);
         }
-        self.shared.meta.lock().user = login.identity.name;
+        self.shared.meta.lock().user = login.name;
         self.remember_login(c);
         self.pub_cache.clear();
         self.shared
-            .set_delivery_permissions(login.identity.permissions.clone());
-        self.perms = login.identity.permissions;
+            .set_delivery_permissions(login.permissions.clone());
+        self.perms = login.permissions;
         true
     }
 
@@ -998,7 +961,7 @@ impl Client {
 
     /// Keeps what the client logged in with, for re-authorization on reload.
     fn remember_login(&self, c: &Connect) {
-        *self.shared.login.lock() = Some(Login {
+        *self.shared.credentials.lock() = Some(Credentials {
             connect: c.clone(),
             nonce: self.nonce.clone(),
         });
@@ -1151,8 +1114,15 @@ impl Client {
         let sub = self.shared.subs.lock().get(sid).cloned();
         if let Some(sub) = sub {
             match max {
-                UnsubMax::After(n) if n > sub.delivered.load(Ordering::Relaxed) => {
-                    sub.max.store(n, Ordering::Relaxed);
+                // The limit is stored before the count is read: a delivery
+                // that read no limit yet and pushes the count to or past it
+                // is seen here, and any later one finds the limit and
+                // removes the subscription itself (see `Router::deliver`).
+                UnsubMax::After(n) => {
+                    sub.max.store(n, Ordering::SeqCst);
+                    if sub.delivered.load(Ordering::SeqCst) >= n {
+                        self.shared.remove_sub(&sub);
+                    }
                 }
                 _ => self.shared.remove_sub(&sub),
             }

@@ -92,7 +92,11 @@ fn client_info(server: &Server, c: &ClientShared, stop: Option<SystemTime>) -> V
     if let Some(t) = stop {
         o.insert("stop".into(), json!(rfc3339(t)));
     }
-    let jwt = c.login.lock().as_ref().and_then(|l| l.connect.jwt.clone());
+    let jwt = c
+        .credentials
+        .lock()
+        .as_ref()
+        .and_then(|l| l.connect.jwt.clone());
     if let Some(jwt) = jwt {
         if let Some(user) = super::jwt_account::user_claims(&jwt) {
             o.insert("issuer_key".into(), json!(user.iss));
@@ -357,7 +361,7 @@ fn answer_user_info(s: &Arc<Server>, req: &Request<'_>) -> Option<Value> {
         "account": &*acc.name,
         "account_name": account_name,
     });
-    let login = c.login.lock().clone();
+    let login = c.credentials.lock().clone();
     let user_claims = login
         .as_ref()
         .and_then(|l| l.connect.jwt.as_deref())
@@ -465,15 +469,20 @@ pub fn import_account_requests(server: &Server, acc: &Arc<Account>) {
         ),
     ] {
         let mut exists = false;
-        acc.routes.for_each_sub(|s, _, r| {
+        acc.for_each_route(|s, r| {
             exists |= s == local && matches!(r, Route::Service(_));
         });
         if exists {
             continue;
         }
-        if let Err(e) =
-            super::account_config::install_service_import(acc, &sys, local, &remote, false)
-        {
+        if let Err(e) = super::account_config::install_service_import(
+            super::account_config::ImportPlan::automatic(),
+            &server.accounts,
+            acc,
+            &sys,
+            local,
+            &remote,
+        ) {
             log::warn!("account {name}: system import {local}: {e}");
         }
     }
@@ -610,8 +619,12 @@ pub async fn run_periodic(server: Weak<Server>) {
             return;
         };
         let now = Instant::now();
+        let unix_now = crate::jwt::now();
         for acc in server.accounts.all() {
             acc.sweep_responses(now);
+            if acc.activation_due(unix_now) {
+                super::jwt_account::reinstall_imports(&server.accounts, &acc);
+            }
         }
         if now >= next_statsz {
             let subject = format!("$SYS.SERVER.{}.STATSZ", server.id);

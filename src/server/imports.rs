@@ -145,6 +145,10 @@ pub struct ServiceRoute {
     pub transform: Option<Transform>,
     pub response_type: ResponseType,
     pub response_threshold: Duration,
+    /// Installed by the server in every account (the system requests an
+    /// account may make about itself), not by the account's own imports:
+    /// re-applying the account's claims keeps it.
+    pub automatic: bool,
 }
 
 /// A request or event the server handles itself (system account).

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::account::{Account, AccountLimits, Registry};
-use super::account_config::{install_service_import, install_stream_import};
-use super::imports::{
-    Export, ExportAuth, Exports, ResponseType, Route, DEFAULT_RESPONSE_THRESHOLD,
-};
+use super::account_config::{plan_service_import, plan_stream_import, ImportPlan};
+use super::imports::{Export, ExportAuth, Exports, ResponseType, DEFAULT_RESPONSE_THRESHOLD};
+use super::login::{Login, LoginError};
 use super::mapping::{MapDest, Mappings};
 use super::operator::OperatorMode;
 use crate::auth::permissions::{Entry, ResponsePermission, SubjectPermission};
-use crate::auth::{Identity, Permissions};
+use crate::auth::Permissions;
 use crate::jwt::{self, AccountClaims, ExportType, UserClaims};
 use crate::protocol::messages::Connect;
 
@@ -96,53 +95,108 @@ fn apply_at_depth(
     claims: &AccountClaims,
     depth: usize,
 ) -> Arc<Account> {
-    let acc = reg.get_or_create(&claims.sub);
-    let l = &claims.nats.limits;
-    *acc.limits.write() = AccountLimits {
-        max_connections: limit(l.account.conn),
-        max_subscriptions: if l.nats.subs < 0 { 0 } else { l.nats.subs },
-        max_payload: if l.nats.payload < 0 {
-            0
-        } else {
-            l.nats.payload
-        },
-        max_leafnodes: limit(l.account.leaf_node_conn),
-    };
-    *acc.exports.write() = exports_from_claims(claims);
-    acc.set_mappings(Arc::new(mappings_from_claims(claims)));
-    *acc.claims.write() = Some(Arc::new(claims.clone()));
-    // Re-install this account's imports from scratch.
-    acc.remove_routes(|r| matches!(r, Route::Service(_)));
-    for other in reg.all() {
-        other.remove_routes(|r| matches!(r, Route::Stream(s) if Arc::ptr_eq(&s.importer, &acc)));
-    }
+    // Exporters this account imports from are loaded first, before this
+    // account's claims lock is taken, so no two claim locks are ever held
+    // at once.
     for imp in &claims.nats.imports {
-        let exporter = match reg.get(&imp.account).filter(|a| a.claims.read().is_some()) {
-            Some(a) => a,
-            None if depth < MAX_IMPORT_DEPTH && imp.account != claims.sub => {
-                match op.account_claims(&imp.account) {
-                    Ok(c) => apply_at_depth(reg, op, &c, depth + 1),
-                    Err(e) => {
-                        log::warn!("account {}: import from {}: {e}", claims.sub, imp.account);
-                        continue;
-                    }
+        let loaded = reg
+            .get(&imp.account)
+            .is_some_and(|a| a.claims.read().is_some());
+        if !loaded && depth < MAX_IMPORT_DEPTH && imp.account != claims.sub {
+            match op.account_claims(&imp.account) {
+                Ok(c) => {
+                    apply_at_depth(reg, op, &c, depth + 1);
                 }
+                Err(e) => log::warn!("account {}: import from {}: {e}", claims.sub, imp.account),
             }
-            None => reg.get_or_create(&imp.account),
+        }
+    }
+    let acc = reg.get_or_create(&claims.sub);
+    {
+        // The account's one owner: updates apply one at a time, and an
+        // older JWT never replaces a newer one, whatever order concurrent
+        // updates arrive in.
+        let mut owner = acc.claims_owner.lock();
+        if claims.iat < owner.iat {
+            log::info!(
+                "account {}: claims issued at {} ignored, {} is in force",
+                claims.sub,
+                claims.iat,
+                owner.iat
+            );
+            drop(owner);
+            return acc;
+        }
+        owner.iat = claims.iat;
+        let l = &claims.nats.limits;
+        *acc.limits.write() = AccountLimits {
+            max_connections: limit(l.account.conn),
+            max_subscriptions: if l.nats.subs < 0 { 0 } else { l.nats.subs },
+            max_payload: if l.nats.payload < 0 {
+                0
+            } else {
+                l.nats.payload
+            },
+            max_leafnodes: limit(l.account.leaf_node_conn),
         };
-        if let Err(e) = install_import(reg, &acc, &exporter, imp) {
-            log::warn!(
+        *acc.exports.write() = exports_from_claims(claims);
+        acc.set_mappings(Arc::new(mappings_from_claims(claims)));
+        *acc.claims.write() = Some(Arc::new(claims.clone()));
+        install_imports(reg, &acc, claims);
+    }
+    // Accounts importing from this one re-check their imports against its
+    // new exports: a withdrawn export or a revoked activation stops at once.
+    for other in reg.all() {
+        if Arc::ptr_eq(&other, &acc) {
+            continue;
+        }
+        let imports_from_here = other
+            .claims
+            .read()
+            .as_ref()
+            .is_some_and(|c| c.nats.imports.iter().any(|i| i.account == *acc.name));
+        if imports_from_here {
+            reinstall_imports(reg, &other);
+        }
+    }
+    acc
+}
+
+/// Installs the imports of `claims` into `acc`, replacing the ones it had in
+/// one step per route table, and notes when the first activation expires.
+/// The caller holds `acc`'s claims lock.
+fn install_imports(reg: &Registry, acc: &Arc<Account>, claims: &AccountClaims) {
+    let mut plan = ImportPlan::replacing(acc);
+    let mut expiry = 0i64;
+    for imp in &claims.nats.imports {
+        let exporter = reg.get_or_create(&imp.account);
+        match plan_import(&mut plan, reg, acc, &exporter, imp) {
+            Ok(Some(exp)) => {
+                expiry = if expiry == 0 { exp } else { expiry.min(exp) };
+            }
+            Ok(None) => {}
+            Err(e) => log::warn!(
                 "account {}: import {:?} from {}: {e}",
                 claims.sub,
                 imp.subject,
                 imp.account
-            );
+            ),
         }
     }
-    // The imports every account gets from the system account were removed
-    // with the rest; put them back.
-    reg.refresh(&acc);
-    acc
+    if let Err(e) = plan.commit(reg) {
+        log::warn!("account {}: imports: {e}", claims.sub);
+    }
+    acc.set_activation_expiry(expiry);
+}
+
+/// Checks the imports of `acc` again against its exporters' current claims
+/// and the clock (an exporter's update, an activation that expired).
+pub fn reinstall_imports(reg: &Registry, acc: &Arc<Account>) {
+    let _owner = acc.claims_owner.lock();
+    let Some(claims) = acc.claims.read().clone() else {
+        return;
+    };
+    install_imports(reg, acc, &claims);
 }
 
 /// The claims' subject mappings. As in nats-server, a mapping that cannot
@@ -194,13 +248,15 @@ fn exports_from_claims(claims: &AccountClaims) -> Exports {
 }
 
 /// Checks an import against the exporter's claims (activation tokens for
-/// private exports) and installs it.
-fn install_import(
+/// private exports) and adds it to `plan`. Returns when the activation
+/// that grants it expires, if it does.
+fn plan_import(
+    plan: &mut ImportPlan,
     reg: &Registry,
     acc: &Arc<Account>,
     exporter: &Arc<Account>,
     imp: &jwt::Import,
-) -> Result<(), String> {
+) -> Result<Option<i64>, String> {
     let service = matches!(imp.import_type, Some(ExportType::Service));
     let ex_claims = exporter.claims.read().clone().ok_or("exporter unknown")?;
     let export = ex_claims
@@ -213,8 +269,9 @@ fn install_import(
         })
         .ok_or("import not authorized")?;
     let mut check_auth = true;
+    let mut expires = None;
     if export.token_req {
-        check_activation(&ex_claims, export, &acc.name, imp)?;
+        expires = check_activation(&ex_claims, export, &acc.name, imp)?;
         check_auth = false;
     }
     if service {
@@ -225,7 +282,7 @@ fn install_import(
         } else {
             (imp.subject.as_str(), imp.subject.as_str())
         };
-        install_service_import(acc, exporter, local, remote, check_auth)
+        plan_service_import(plan, acc, exporter, local, remote, check_auth)?;
     } else {
         let (prefix, to) = if !imp.local_subject.is_empty() {
             (None, Some(imp.local_subject.as_str()))
@@ -234,18 +291,29 @@ fn install_import(
         } else {
             (None, None)
         };
-        install_stream_import(reg, acc, exporter, &imp.subject, prefix, to, check_auth)
+        plan_stream_import(
+            plan,
+            reg,
+            acc,
+            exporter,
+            &imp.subject,
+            prefix,
+            to,
+            check_auth,
+        )?;
     }
+    Ok(expires)
 }
 
 /// An activation token: signed by the exporter (or its signing key), for
-/// this importer, covering the import, unexpired and not revoked.
+/// this importer, covering the import, unexpired and not revoked. Returns
+/// when it expires, if it does.
 fn check_activation(
     exporter: &AccountClaims,
     export: &jwt::Export,
     importer: &str,
     imp: &jwt::Import,
-) -> Result<(), String> {
+) -> Result<Option<i64>, String> {
     if imp.token.is_empty() {
         return Err("activation token required".into());
     }
@@ -266,29 +334,20 @@ fn check_activation(
     if export.revocations.is_revoked(importer, act.iat) {
         return Err("activation revoked".into());
     }
-    Ok(())
-}
-
-/// A user logging in with a JWT.
-pub struct JwtLogin {
-    pub identity: Identity,
-    pub account: Arc<Account>,
-    /// When the user JWT expires (unix seconds).
-    pub expires: Option<i64>,
-    pub max_payload: i64,
-    pub max_subs: i64,
+    Ok((act.exp > 0).then_some(act.exp))
 }
 
 /// Authenticates a CONNECT carrying a user JWT: the account must be trusted
 /// and know the user, the nonce must be signed by the user's key (unless
-/// bearer), and the user's restrictions must admit this connection.
+/// bearer), and the user's restrictions must admit this connection. Part
+/// of the login pipeline ([`super::login::Authenticator`]).
 pub fn login(
     reg: &Registry,
     op: &OperatorMode,
     c: &Connect,
     nonce: &[u8],
     peer: IpAddr,
-) -> Result<JwtLogin, String> {
+) -> Result<Login, LoginError> {
     let token = c.jwt.as_deref().ok_or("no user JWT")?;
     let user = jwt::decode_user(token).map_err(|e| format!("user JWT: {e}"))?;
     let acc_id = user.account_id().to_owned();
@@ -301,9 +360,14 @@ pub fn login(
     };
     let claims = acc.claims.read().clone().ok_or("account has no claims")?;
     let now = jwt::now();
-    let scope = claims
-        .check_user(&user, now)
-        .map_err(|e| format!("user {}: {e}", user.sub))?;
+    let scope = claims.check_user(&user, now).map_err(|e| {
+        let why = format!("user {}: {e}", user.sub);
+        match e {
+            jwt::Error::Revoked | jwt::Error::NotIssuedByAccount => LoginError::Revoked(why),
+            jwt::Error::Expired { .. } => LoginError::Expired(why),
+            _ => LoginError::Refused(why),
+        }
+    })?;
     let limits = match scope {
         Some(s) => s.template.clone(),
         None => user.nats.permission_limits.clone(),
@@ -330,15 +394,12 @@ pub fn login(
             return Err("user not allowed to connect at this time".into());
         }
     }
-    let perms = permissions_from_jwt(&limits.permissions)
+    let permissions = permissions_from_jwt(&limits.permissions)
         .or_else(|| permissions_from_jwt(&claims.nats.default_permissions));
-    Ok(JwtLogin {
-        identity: Identity {
-            name: user.sub.clone(),
-            account: Some(acc_id),
-            permissions: perms,
-        },
+    Ok(Login {
+        name: user.sub.clone(),
         account: acc,
+        permissions,
         expires: (user.exp > 0).then_some(user.exp),
         max_payload: limits.limits.payload,
         max_subs: limits.limits.subs,

@@ -50,6 +50,7 @@ impl ServerHandle {
         if let Some(m) = self.monitor {
             m.shutdown().await;
         }
+        self.server.stop_registrations();
         for c in self.server.clients() {
             c.close(CloseReason::ServerShutdown);
         }

@@ -21,6 +21,7 @@ pub mod events;
 pub mod imports;
 pub mod jwt_account;
 pub mod listener;
+pub mod login;
 pub mod mapping;
 pub mod mapping_config;
 pub mod operator;
@@ -40,10 +41,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::auth::{AuthConfig, Identity, Presented};
+use crate::auth::AuthConfig;
 use crate::config::ConfigError;
 use crate::config::Options;
-use crate::protocol::messages::{Connect, Info};
+use crate::protocol::messages::Info;
 use account::{Account, Registry};
 use client::ClientShared;
 use close::CloseReason;
@@ -115,6 +116,18 @@ pub struct Server {
     pub tls: Option<Arc<crate::tls::TlsConfig>>,
     /// Lame-duck mode: no new clients, the existing ones are being closed.
     ldm: std::sync::atomic::AtomicBool,
+    /// Shutting down: no connection registers any more.
+    stopping: std::sync::atomic::AtomicBool,
+}
+
+/// The outcome of [`Server::register_client`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Registered,
+    /// `max_connections` reached.
+    Full,
+    /// The server is shutting down or in lame-duck mode.
+    ShuttingDown,
 }
 
 impl std::fmt::Debug for Server {
@@ -201,6 +214,7 @@ impl Server {
             listen_addr: std::sync::OnceLock::new(),
             tls,
             ldm: std::sync::atomic::AtomicBool::new(false),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         });
         events::install(&server);
         claims::install(&server);
@@ -239,9 +253,20 @@ impl Server {
         self.ldm.load(Ordering::Acquire)
     }
 
-    /// Enters lame-duck mode; false when it already was.
+    /// Enters lame-duck mode; false when it already was. From here on no
+    /// connection registers, so the snapshot of clients lame duck closes
+    /// is complete.
     pub fn set_lame_duck(&self) -> bool {
+        let _clients = self.clients.lock();
         !self.ldm.swap(true, Ordering::AcqRel)
+    }
+
+    /// Stops new registrations for shutdown: a connection still in its TLS
+    /// handshake when the clients are closed is refused when it finishes,
+    /// instead of living on unclosed while shutdown waits for it.
+    pub fn stop_registrations(&self) {
+        let _clients = self.clients.lock();
+        self.stopping.store(true, Ordering::Release);
     }
 
     /// The INFO line telling a client the server is in lame-duck mode.
@@ -276,13 +301,13 @@ impl Server {
         self.tls.as_ref().is_some_and(|t| t.options.map)
     }
 
-    /// Runs the auth pipeline for a CONNECT.
-    ///
-    /// # Errors
-    /// The reason for the log (the client hears `Authorization Violation`).
-    pub async fn authenticate(&self, c: &Connect, p: Presented<'_>) -> Result<Identity, String> {
-        let auth = self.auth();
-        auth.authenticate(c, p).await
+    /// The login pipeline in force: operator trust in operator mode, else
+    /// the configured users (replaced as a whole on reload).
+    pub fn authenticator(&self) -> login::Authenticator {
+        match &self.operator {
+            Some(op) => login::Authenticator::Operator(op.clone()),
+            None => login::Authenticator::Config(self.auth()),
+        }
     }
 
     pub fn headers_supported(&self) -> bool {
@@ -365,12 +390,15 @@ impl Server {
     /// the server is full, the oldest one is closed to make room. A flood of
     /// idle or slowloris connections therefore cannot keep clients that do
     /// log in from getting a slot.
-    pub fn register_client(&self, c: &Arc<ClientShared>) -> bool {
+    pub fn register_client(&self, c: &Arc<ClientShared>) -> Registration {
         let max = self.opts().max_connections;
         let auth = self.auth_enabled();
         let mut clients = self.clients.lock();
+        if self.stopping.load(Ordering::Acquire) || self.is_lame_duck() {
+            return Registration::ShuttingDown;
+        }
         if max >= 0 && clients.len() >= max as usize && !(auth && self.evict_pending_login()) {
-            return false;
+            return Registration::Full;
         }
         clients.insert(c.id, c.clone());
         drop(clients);
@@ -384,7 +412,7 @@ impl Server {
                 self.evict_pending_login();
             }
         }
-        true
+        Registration::Registered
     }
 
     /// Closes the oldest connection still waiting for its CONNECT; false when

@@ -21,10 +21,9 @@
 
 use std::sync::Arc;
 
-use super::client::ClientShared;
 use super::close::CloseReason;
 use super::Server;
-use crate::auth::{AuthConfig, Permissions, Presented};
+use crate::auth::AuthConfig;
 use crate::cli::Cli;
 use crate::config::parser::format_go_duration;
 use crate::config::{Kind, Map, Options, Value};
@@ -67,7 +66,7 @@ pub async fn reload(server: &Arc<Server>, cli: &Cli) -> Result<(), String> {
         log::info!("Reloaded: authorization");
     }
     enforce_max_connections(server, new.max_connections);
-    reauthorize(server, &auth).await;
+    reauthorize(server).await;
     log::info!("Reloaded server configuration");
     Ok(())
 }
@@ -92,76 +91,11 @@ fn enforce_max_connections(server: &Server, max: i32) {
     log::info!("Closed {excess} connections to fall within max_connections");
 }
 
-/// Checks every logged-in connection against the new auth configuration.
-async fn reauthorize(server: &Server, auth: &AuthConfig) {
+/// Checks every logged-in connection again through the login pipeline
+/// that admitted it, now with the reloaded configuration.
+async fn reauthorize(server: &Server) {
     for c in server.clients() {
-        let Some(login) = c.login.lock().clone() else {
-            continue; // Not logged in yet: CONNECT will use the new config.
-        };
-        let presented = Presented {
-            nonce: login.nonce.as_deref().unwrap_or("").as_bytes(),
-            peer_cert: c.peer_cert.as_ref(),
-        };
-        let identity = match auth.authenticate(&login.connect, presented).await {
-            Ok(id) => id,
-            Err(why) => {
-                log::error!(
-                    "{} - cid:{} - authentication error after reload: {why}",
-                    c.addr,
-                    c.id
-                );
-                c.close_with_error(
-                    "Authorization Violation",
-                    CloseReason::AuthenticationViolation,
-                );
-                continue;
-            }
-        };
-        c.meta.lock().user.clone_from(&identity.name);
-        adopt_permissions(&c, &identity.name, identity.permissions.clone());
-    }
-}
-
-/// Gives a live connection new permissions: delivery filtering changes at
-/// once, and subscriptions they no longer allow are removed and reported to
-/// the client as nats-server reports them.
-pub fn adopt_permissions(c: &ClientShared, name: &str, perms: Option<Arc<Permissions>>) {
-    let current = c.delivery.read().clone();
-    if current != perms {
-        c.replace_permissions(perms.clone());
-    }
-    let Some(perms) = &perms else {
-        return;
-    };
-    let user = if name.is_empty() {
-        format!("cid:{}", c.id)
-    } else {
-        format!("\"{name}\"")
-    };
-    for sub in c.remove_disallowed_subs(perms) {
-        let sid = String::from_utf8_lossy(&sub.sid);
-        match &sub.queue {
-            Some(q) => {
-                c.send_err(&format!(
-                    "Permissions Violation for Subscription to \"{}\" using queue \"{q}\" (sid \"{sid}\")",
-                    sub.subject
-                ));
-                log::info!(
-                    "Removed sub \"{}\" using queue \"{q}\" (sid \"{sid}\") for {user} - not authorized",
-                    sub.subject
-                );
-            }
-            None => {
-                c.send_err(&format!(
-                    "Permissions Violation for Subscription to \"{}\" (sid \"{sid}\")",
-                    sub.subject
-                ));
-                log::info!(
-                    "Removed sub \"{}\" (sid \"{sid}\") for {user} - not authorized",
-                    sub.subject
-                );
-            }
-        }
+        super::login::recheck(server, &c).await;
     }
 }
 

@@ -57,6 +57,55 @@ pub struct Router {
     rng: SmallRng,
     /// Connections appended to since the last flush.
     pcd: Vec<Arc<ClientShared>>,
+    /// The (account, subject) pairs the message being routed passed through
+    /// on its way across imports: entering one of them again would deliver
+    /// the same message to the same subscribers once more (an account that
+    /// imports its own export, or a chain of imports leading back), so that
+    /// branch stops there.
+    path: ImportPath,
+}
+
+/// A stack of (account, subject) pairs, kept in reused buffers so crossing
+/// an import allocates nothing once warm.
+#[derive(Default)]
+struct ImportPath {
+    entries: Vec<(usize, usize, usize)>,
+    subjects: Vec<u8>,
+}
+
+impl ImportPath {
+    fn start(&mut self, acc: &Arc<Account>, subject: &[u8]) {
+        self.entries.clear();
+        self.subjects.clear();
+        self.push(acc, subject);
+    }
+
+    /// Enters (`acc`, `subject`); false when the path already went through
+    /// it.
+    fn enter(&mut self, acc: &Arc<Account>, subject: &[u8]) -> bool {
+        let id = Arc::as_ptr(acc) as usize;
+        let seen = self
+            .entries
+            .iter()
+            .any(|&(a, from, to)| a == id && &self.subjects[from..to] == subject);
+        if !seen {
+            self.push(acc, subject);
+        }
+        !seen
+    }
+
+    fn push(&mut self, acc: &Arc<Account>, subject: &[u8]) {
+        let from = self.subjects.len();
+        self.subjects.extend_from_slice(subject);
+        self.entries
+            .push((Arc::as_ptr(acc) as usize, from, self.subjects.len()));
+    }
+
+    fn leave(&mut self) {
+        if let Some((_, from, _)) = self.entries.pop() {
+            self.subjects.truncate(from);
+        }
+    }
 }
 
 impl Default for Router {
@@ -70,6 +119,7 @@ impl Router {
         Router {
             rng: SmallRng::from_entropy(),
             pcd: Vec::new(),
+            path: ImportPath::default(),
         }
     }
 
@@ -86,6 +136,7 @@ impl Router {
     ) -> bool {
         let mut delivered = self.deliver_result(local, msg, origin);
         if acc.may_route(msg.subject) || acc.has_responses() {
+            self.path.start(acc, msg.subject);
             delivered |= self.cross(acc, msg, origin, 0, false);
         }
         delivered
@@ -107,6 +158,9 @@ impl Router {
         let local = acc.sublist.match_subject(subject);
         let mut delivered = self.deliver_result(&local, msg, origin);
         if acc.may_route(msg.subject) || acc.has_responses() {
+            if depth == 0 {
+                self.path.start(acc, msg.subject);
+            }
             delivered |= self.cross(acc, msg, origin, depth, from_stream);
         }
         delivered
@@ -131,7 +185,7 @@ impl Router {
         };
         let mut delivered = false;
         if acc.may_route(msg.subject) {
-            let routes = acc.routes.match_subject(subject);
+            let routes = acc.routes().match_subject(subject);
             for route in &routes.psubs {
                 match route {
                     Route::Stream(s) => {
@@ -146,8 +200,12 @@ impl Router {
                             },
                             None => msg.subject,
                         };
+                        if !self.path.enter(&s.importer, subject) {
+                            continue;
+                        }
                         let m = Message { subject, ..*msg };
                         delivered |= self.route_in(&s.importer, &m, origin, depth + 1, true);
+                        self.path.leave();
                     }
                     Route::Service(s) if !from_stream => {
                         delivered |= self.service_request(acc, s, subject, msg, origin, depth);
@@ -213,6 +271,11 @@ impl Router {
         } else {
             subject
         };
+        if !self.path.enter(exporter, subject) {
+            // The request came back to where it already was: the
+            // subscribers there have it.
+            return false;
+        }
         let mut reply_buf = Vec::new();
         if let Some(r) = msg.reply {
             reply_buf.reserve(exporter.reply_prefix.len() + 6);
@@ -236,6 +299,7 @@ impl Router {
             payload: &payload,
         };
         let delivered = self.route_in(exporter, &m, origin, depth + 1, false);
+        self.path.leave();
         if !delivered && msg.reply.is_some() {
             exporter.remove_response(&reply_buf);
         }
@@ -299,10 +363,13 @@ impl Router {
     #[inline]
     pub fn deliver(&mut self, sub: &SubRef, msg: &Message<'_>) -> bool {
         let target = &sub.client;
-        if target.withholds(msg.subject) {
+        if target.withholds(msg.subject, sub.queue.as_deref()) {
             return false;
         }
         let Some(last) = sub.count_delivery() else {
+            // Past its `UNSUB` limit (set while other deliveries were under
+            // way): the subscription goes now.
+            target.remove_sub(sub);
             return false;
         };
         let headers = target.headers.load(Ordering::Relaxed);

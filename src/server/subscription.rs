@@ -25,8 +25,8 @@ impl Subscription {
     /// reached its `max`, else whether this delivery is the last one.
     #[inline]
     pub fn count_delivery(&self) -> Option<bool> {
-        let max = self.max.load(Ordering::Relaxed);
-        let n = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;
+        let max = self.max.load(Ordering::SeqCst);
+        let n = self.delivered.fetch_add(1, Ordering::SeqCst) + 1;
         if max == 0 {
             return Some(false);
         }

@@ -10,8 +10,6 @@ use crate::config::{ConfigError, Map, Options};
 /// Top-level keys whose presence requires enforcement not built yet, with
 /// what they ask for.
 const UNSUPPORTED_TOP: &[(&str, &str)] = &[
-    ("trusted", "operator mode"),
-    ("trusted_keys", "operator mode"),
     ("https", "HTTPS monitoring"),
     ("https_port", "HTTPS monitoring"),
 ];

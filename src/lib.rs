@@ -7,8 +7,15 @@
 //!   a token trie with `*`/`>` wildcards and a generation-checked result cache.
 //! - [`protocol`]: the client protocol parser (a state machine over the read
 //!   buffer) and the encoders for server-to-client operations.
-//! - [`server`]: listener, per-connection client loop, outbound buffers,
-//!   accounts registry and routing.
+//! - [`server`]: the core: listener, per-connection client loop, outbound
+//!   buffers, the login pipeline and the fan-out of a publish.
+//! - [`tenancy`]: accounts, exports/imports, JWT accounts, subject mappings
+//!   and how account claims are applied.
+//! - [`system`]: the system account's services (`$SYS` events, requests,
+//!   claim updates), built on the core.
+//! - [`node`]: starts a whole node (core, system services, monitoring) and
+//!   stops it gracefully. See ARCHITECTURE.md for the paths of a PUB and a
+//!   CONNECT and the lock order.
 //! - [`nkeys`], [`jwt`], [`creds`]: NATS keys, JWT claims and creds files.
 //! - [`logging`]: nats-server style log lines to stderr or a file.
 //! - [`monitor`]: the HTTP monitoring endpoints and Prometheus metrics.
@@ -25,10 +32,13 @@ pub mod jwt;
 pub mod logging;
 pub mod monitor;
 pub mod nkeys;
+pub mod node;
 pub mod protocol;
 pub mod resolver;
 pub mod server;
 pub mod subject;
+pub mod system;
+pub mod tenancy;
 pub mod tls;
 pub mod trust;
 

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(sig) = &cli.signal {
-        return match rnats::server::run::send_signal(sig, cli.pid_file.as_deref()) {
+        return match rnats::node::run::send_signal(sig, cli.pid_file.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("rnats-server: {e}");
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     }
     if let Err(e) = rnats::server::support::check(&opts)
         .and_then(|()| rnats::auth::AuthConfig::from_options(&opts).map(drop))
-        .and_then(|()| rnats::server::account_config::check(&opts))
+        .and_then(|()| rnats::tenancy::account_config::check(&opts))
     {
         eprintln!("rnats-server: {e}");
         return ExitCode::FAILURE;
@@ -80,7 +80,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(rnats::server::run::run_with_cli(opts, cli)) {
+    match runtime.block_on(rnats::node::run::run_with_cli(opts, cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e}");

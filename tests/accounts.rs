@@ -11,7 +11,7 @@ mod common;
 
 use common::{start_conf, Raw};
 use futures::StreamExt;
-use rnats::server::ServerHandle;
+use rnats::node::ServerHandle;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -744,7 +744,7 @@ async fn refused(conf: &str) -> (String, String) {
         Ok(mut opts) => {
             opts.host = "127.0.0.1".into();
             opts.port = -1;
-            match rnats::server::start(opts).await {
+            match rnats::node::start(opts).await {
                 Err(e) => e.to_string(),
                 Ok(h) => {
                     h.shutdown().await;

@@ -6,14 +6,14 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rnats::config::Options;
-use rnats::server::ServerHandle;
+use rnats::node::ServerHandle;
 
 const BENCH: &str = env!("CARGO_BIN_EXE_rnats-bench");
 /// Bound of one tool run (each run also gets --max-time below it).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 async fn server() -> ServerHandle {
-    rnats::server::start(Options {
+    rnats::node::start(Options {
         host: "127.0.0.1".into(),
         port: -1,
         ..Default::default()
@@ -27,10 +27,7 @@ async fn server_conf(conf: &str) -> (ServerHandle, tempfile::TempDir) {
     let path = dir.path().join("server.conf");
     std::fs::write(&path, format!("listen: 127.0.0.1:-1\n{conf}")).unwrap();
     let opts = Options::from_file(&path).expect("config parses");
-    (
-        rnats::server::start(opts).await.expect("server starts"),
-        dir,
-    )
+    (rnats::node::start(opts).await.expect("server starts"), dir)
 }
 
 /// Runs the tool (off the runtime, so the in-process server keeps

@@ -50,7 +50,7 @@ fn creds_seeds() {
 #[test]
 fn transform_seeds() {
     for (name, data) in corpus("transform") {
-        let r = std::panic::catch_unwind(|| rnats::server::mapping::fuzz_check(&data));
+        let r = std::panic::catch_unwind(|| rnats::tenancy::mapping::fuzz_check(&data));
         assert!(r.is_ok(), "seed file {name} failed");
     }
 }
@@ -58,7 +58,7 @@ fn transform_seeds() {
 #[test]
 fn config_seeds_through_accounts_and_mappings() {
     for (name, data) in corpus("config") {
-        let r = std::panic::catch_unwind(|| rnats::server::account_config::fuzz_check(&data));
+        let r = std::panic::catch_unwind(|| rnats::tenancy::account_config::fuzz_check(&data));
         assert!(r.is_ok(), "seed file {name} failed");
     }
 }

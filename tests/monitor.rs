@@ -8,7 +8,7 @@ use common::{start, test_options, Raw};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use rnats::config::Options;
-use rnats::server::ServerHandle;
+use rnats::node::ServerHandle;
 use serde_json::Value;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -555,7 +555,7 @@ async fn shutdown_closes_the_monitoring_port() {
 #[tokio::test]
 async fn monitor_port_in_use_fails_start() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let err = rnats::server::start(Options {
+    let err = rnats::node::start(Options {
         http_port: taken.local_addr().unwrap().port().into(),
         ..test_options()
     })

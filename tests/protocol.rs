@@ -168,7 +168,7 @@ async fn errors_that_keep_the_connection() {
     h.shutdown().await;
 }
 
-async fn expect_close(h: &rnats::server::ServerHandle, send: &str, expect: &[&str]) {
+async fn expect_close(h: &rnats::node::ServerHandle, send: &str, expect: &[&str]) {
     let mut c = Raw::connected(h, r#"{"headers":false}"#).await;
     c.send(send).await;
     assert!(c.closed_within(CLOSE_WAIT).await, "{send:?} did not close");

@@ -15,7 +15,7 @@ accounts {
 "#;
 
 /// A client of account B that must still be served after an attack.
-async fn bystander_still_works(h: &rnats::server::ServerHandle) {
+async fn bystander_still_works(h: &rnats::node::ServerHandle) {
     let mut b = Raw::connected(h, r#"{"user":"b","pass":"b"}"#).await;
     b.send("SUB ok 1\r\nPUB ok 2\r\nhi\r\n").await;
     assert_eq!(b.sync().await, vec!["MSG ok 1 hi".to_owned()]);

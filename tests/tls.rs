@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,24 +13,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::{start_conf, Raw};
-use rnats::server::ServerHandle;
-
-fn cert(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/certs")
-        .join(name)
-}
-
-/// A `tls {}` block with the fixture server certificate and CA.
-fn tls_conf(extra: &str) -> String {
-    format!(
-        "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n{extra}\n}}\n",
-        cert("server.pem").display(),
-        cert("server-key.pem").display(),
-        cert("ca.pem").display()
-    )
-}
+use common::{cert, client_config, start_conf, tls_conf, Raw};
+use rnats::node::ServerHandle;
 
 fn url(h: &ServerHandle) -> String {
     format!("tls://localhost:{}", h.addr.port())
@@ -65,34 +48,6 @@ async fn works(h: &ServerHandle, opts: async_nats::ConnectOptions) -> bool {
         .ok()
         .flatten()
         .unwrap_or(false)
-}
-
-fn client_config(
-    versions: &[&'static rustls::SupportedProtocolVersion],
-    client: Option<&str>,
-    ca: &str,
-) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(cert(ca)).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let b = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(versions)
-    .unwrap()
-    .with_root_certificates(roots);
-    Arc::new(match client {
-        Some(c) => {
-            let chain: Vec<_> = CertificateDer::pem_file_iter(cert(&format!("{c}.pem")))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-            let key = PrivateKeyDer::from_pem_file(cert(&format!("{c}-key.pem"))).unwrap();
-            b.with_client_auth_cert(chain, key).unwrap()
-        }
-        None => b.with_no_client_auth(),
-    })
 }
 
 const BOTH: &[&rustls::SupportedProtocolVersion] =
@@ -395,6 +350,6 @@ async fn bad_tls_config_fails_startup_with_position() {
         e.contains("server.conf:3:3: tls.cert_file: error parsing X509 certificate/key pair"),
         "{e}"
     );
-    let e = rnats::server::start(opts).await.err().unwrap().to_string();
+    let e = rnats::node::start(opts).await.err().unwrap().to_string();
     assert!(e.contains("tls.cert_file"), "{e}");
 }

@@ -1,10 +1,10 @@
 //! Feeds arbitrary text to the config parser, the options mapping and the
 //! accounts and mappings set-up: none may panic, hang or run out of memory.
-//! See `rnats::server::account_config::fuzz_check`.
+//! See `rnats::tenancy::account_config::fuzz_check`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rnats::server::account_config::fuzz_check(data);
+    rnats::tenancy::account_config::fuzz_check(data);
 });

@@ -2,7 +2,7 @@
 //!
 //! Per-account message counters are not kept on the message path. An
 //! account's totals are its closed connections' counters (added once per
-//! connection when it closes, [`crate::server::account::ClosedTotals`]) plus
+//! connection when it closes, [`crate::tenancy::account::ClosedTotals`]) plus
 //! the live counters of the connections bound to it now. Closed totals are
 //! read before the live connections are listed, so a connection closing
 //! meanwhile is at worst missed for one look, never counted twice; the
@@ -339,7 +339,7 @@ pub struct AccountInfo {
     pub client_connections: u64,
     pub subscriptions: u64,
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub mappings: std::collections::BTreeMap<String, Vec<crate::server::mapping::MapDestInfo>>,
+    pub mappings: std::collections::BTreeMap<String, Vec<crate::tenancy::mapping::MapDestInfo>>,
     pub name_tag: String,
     pub sublist_stats: SublistJson,
 }

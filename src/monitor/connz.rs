@@ -18,9 +18,9 @@ use std::time::{Duration, SystemTime};
 use super::format::{go_duration, rfc3339, since, uptime};
 use super::query::{BadRequest, Query};
 use super::Monitor;
-use crate::server::account::GLOBAL_ACCOUNT;
 use crate::server::client::ClientShared;
 use crate::server::ClosedClient;
+use crate::tenancy::account::GLOBAL_ACCOUNT;
 
 /// Default and maximum page when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 1024;

@@ -233,7 +233,7 @@ pub fn system_account(opts: &Options) -> String {
     }
     opts.system_account
         .clone()
-        .unwrap_or_else(|| crate::server::account::SYSTEM_ACCOUNT.to_owned())
+        .unwrap_or_else(|| crate::tenancy::account::SYSTEM_ACCOUNT.to_owned())
 }
 
 /// A limit from the options as nats-server reports it (never negative).

@@ -19,12 +19,10 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Notify;
 
-use super::account::Account;
 use super::close::CloseReason;
+use super::fanout::{Fanout, Origin};
 use super::login::{Credentials, Login, Peer};
-use super::mapping::Mapped;
 use super::outbound::Outbound;
-use super::route::{Origin, Router};
 use super::subscription::{SubRef, Subscription};
 use super::Server;
 use crate::auth::permissions::{ResponsePermission, SubCheck};
@@ -33,6 +31,8 @@ use crate::protocol::encode::{self, Message};
 use crate::protocol::messages::Connect;
 use crate::protocol::{Limits, Op, ParseError, Parser, UnsubMax};
 use crate::subject::{self, SublistResult};
+use crate::tenancy::account::Account;
+use crate::tenancy::mapping::Mapped;
 
 /// Smallest and largest read buffer; it grows while reads fill it and
 /// shrinks back when the connection goes quiet, so idle connections stay
@@ -326,8 +326,8 @@ struct Client {
     active: bool,
     l1_gen: u64,
     l1: AHashMap<Box<[u8]>, Arc<SublistResult<SubRef>>>,
-    /// Routes this connection's publishes; flushed once per read batch.
-    router: Router,
+    /// Fans out this connection's publishes; flushed once per read batch.
+    fanout: Fanout,
     in_msgs: u64,
     in_bytes: u64,
     /// `-V`: log every protocol op (checked once per op, not per log call).
@@ -477,7 +477,7 @@ where
         active: false,
         l1_gen: 0,
         l1: AHashMap::new(),
-        router: Router::new(),
+        fanout: Fanout::new(),
         in_msgs: 0,
         in_bytes: 0,
         trace: log::log_enabled!(log::Level::Trace),
@@ -500,7 +500,9 @@ where
     let _ = writer_task.await;
     server.unregister_client(&shared, reason, subs);
     if was_connected {
-        super::events::client_disconnected(&server, &shared, reason);
+        if let Some(e) = server.events() {
+            e.disconnected(&server, &shared, reason);
+        }
     }
     let name = shared.meta.lock().name.clone();
     if name.is_empty() {
@@ -773,11 +775,13 @@ impl Client {
             self.shared.addr,
             self.shared.id
         );
-        super::events::auth_error(
-            &self.server,
-            &self.shared,
-            CloseReason::AuthenticationViolation.as_str(),
-        );
+        if let Some(e) = self.server.events() {
+            e.auth_failed(
+                &self.server,
+                &self.shared,
+                CloseReason::AuthenticationViolation.as_str(),
+            );
+        }
         self.shared.close_with_error(
             "Authorization Violation",
             CloseReason::AuthenticationViolation,
@@ -824,7 +828,9 @@ impl Client {
         self.opts = c;
         self.connected = true;
         self.send_ok();
-        super::events::client_connected(&self.server, &self.shared);
+        if let Some(e) = self.server.events() {
+            e.connected(&self.server, &self.shared);
+        }
         true
     }
 
@@ -975,7 +981,9 @@ impl Client {
             return false;
         }
         self.connected = true;
-        super::events::client_connected(&self.server, &self.shared);
+        if let Some(e) = self.server.events() {
+            e.connected(&self.server, &self.shared);
+        }
         true
     }
 
@@ -1117,7 +1125,7 @@ impl Client {
                 // The limit is stored before the count is read: a delivery
                 // that read no limit yet and pushes the count to or past it
                 // is seen here, and any later one finds the limit and
-                // removes the subscription itself (see `Router::deliver`).
+                // removes the subscription itself (see `Fanout::deliver`).
                 UnsubMax::After(n) => {
                     sub.max.store(n, Ordering::SeqCst);
                     if sub.delivered.load(Ordering::SeqCst) >= n {
@@ -1223,7 +1231,7 @@ impl Client {
             echo: self.opts.echo,
             rtt_ns: 0,
         };
-        let delivered = self.router.route(&self.account, &result, &msg, &origin);
+        let delivered = self.fanout.publish(&self.account, &result, &msg, &origin);
         if !delivered && reply.is_some() && self.opts.no_responders {
             self.send_no_responders(subject, reply.unwrap_or_default());
         }
@@ -1313,19 +1321,19 @@ impl Client {
             header_len: Some(hdr.len()),
             payload: &hdr,
         };
-        self.router.deliver(&sub, &msg);
+        self.fanout.deliver(&sub, &msg);
     }
 
     #[inline]
     fn mark_self(&mut self) {
         let me = self.shared.clone();
-        self.router.mark(me);
+        self.fanout.mark(me);
     }
 
     /// Ends a read batch: wakes the writer of every connection appended to,
     /// once, and publishes this batch's inbound counters.
     fn flush_batch(&mut self) {
-        self.router.flush();
+        self.fanout.flush();
         if self.in_msgs > 0 {
             let s = &self.shared.stats;
             s.in_msgs.fetch_add(self.in_msgs, Ordering::Relaxed);

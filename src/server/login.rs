@@ -16,14 +16,14 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::account::{Account, Registry};
 use super::client::ClientShared;
 use super::close::CloseReason;
-use super::jwt_account;
-use super::operator::OperatorMode;
 use super::Server;
 use crate::auth::{AuthConfig, Permissions, Presented};
 use crate::protocol::messages::Connect;
+use crate::tenancy::account::{Account, Registry};
+use crate::tenancy::jwt_account;
+use crate::tenancy::operator::OperatorMode;
 
 /// What a connection presented when it logged in, kept so that reload and
 /// claim updates can check it again through the same pipeline.

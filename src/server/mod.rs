@@ -1,7 +1,9 @@
 //! The server: accepts connections, binds each to an account and routes
 //! messages between them.
 //!
-//! - [`listener`]: the accept loop and graceful shutdown.
+//! - [`listener`]: the accept loop.
+//! - [`login`]: the login pipeline every way in goes through.
+//! - [`fanout`]: delivery of a publish to subscribers, across imports.
 //! - [`client`]: one connection's reader and the state it shares.
 //! - [`outbound`]: the batched, double-buffered writer.
 //! - [`account`]: accounts and their subject indexes.
@@ -12,27 +14,15 @@
 //! Lock order (outer first): `Server::clients` → `ClientShared::subs` →
 //! account sublist → `Outbound` state. No lock is held across `.await`.
 
-pub mod account;
-pub mod account_config;
-pub mod claims;
 pub mod client;
 pub mod close;
-pub mod events;
-pub mod imports;
-pub mod jwt_account;
+pub mod fanout;
 pub mod listener;
 pub mod login;
-pub mod mapping;
-pub mod mapping_config;
-pub mod operator;
 pub mod outbound;
 pub mod reload;
-pub mod request_options;
-pub mod route;
-pub mod run;
 pub mod subscription;
 pub mod support;
-pub mod transform;
 
 use ahash::AHashMap;
 use parking_lot::{Mutex, RwLock};
@@ -45,11 +35,10 @@ use crate::auth::AuthConfig;
 use crate::config::ConfigError;
 use crate::config::Options;
 use crate::protocol::messages::Info;
-use account::{Account, Registry};
+use crate::tenancy::account::{Account, Registry};
+use crate::tenancy::{account_config, jwt_account, operator};
 use client::ClientShared;
 use close::CloseReason;
-
-pub use listener::{start, ServerHandle};
 
 /// Server-wide message counters (monitoring reads them). Outbound totals of
 /// live connections are summed from their own counters; what closed
@@ -118,6 +107,21 @@ pub struct Server {
     ldm: std::sync::atomic::AtomicBool,
     /// Shutting down: no connection registers any more.
     stopping: std::sync::atomic::AtomicBool,
+    /// Who hears about logins and disconnects ([`crate::system`] installs
+    /// the `$SYS` advisories here); nobody without it.
+    events: std::sync::OnceLock<Box<dyn ConnectionEvents>>,
+}
+
+/// What the system services hear about connections. The server core calls
+/// these without knowing what they publish, so it does not depend on the
+/// system services built on top of it.
+pub trait ConnectionEvents: Send + Sync {
+    /// A client logged in.
+    fn connected(&self, server: &Server, c: &ClientShared);
+    /// A client that had logged in is gone.
+    fn disconnected(&self, server: &Server, c: &ClientShared, reason: CloseReason);
+    /// A login was refused.
+    fn auth_failed(&self, server: &Server, c: &ClientShared, reason: &str);
 }
 
 /// The outcome of [`Server::register_client`].
@@ -215,10 +219,19 @@ impl Server {
             tls,
             ldm: std::sync::atomic::AtomicBool::new(false),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            events: std::sync::OnceLock::new(),
         });
-        events::install(&server);
-        claims::install(&server);
         Ok(server)
+    }
+
+    /// Installs who hears about connections (once; later calls are ignored).
+    pub fn set_events(&self, events: Box<dyn ConnectionEvents>) {
+        let _ = self.events.set(events);
+    }
+
+    /// Who hears about connections, if anyone.
+    pub fn events(&self) -> Option<&dyn ConnectionEvents> {
+        self.events.get().map(|e| &**e)
     }
 
     /// Whether INFO carries a nonce for clients to sign (nkey users or

@@ -2,12 +2,19 @@
 //! loopback port, and a raw protocol client for wire-level checks.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use rnats::config::Options;
-use rnats::server::ServerHandle;
+use rnats::node::ServerHandle;
+
+pub mod operator;
+pub mod process;
 
 /// Options for a test server: loopback, any free port.
 /// A loopback port free at the time of the call (for a server started as a
@@ -30,7 +37,7 @@ pub fn test_options() -> Options {
 
 /// Starts a server with `opts` on the current runtime.
 pub async fn start(opts: Options) -> ServerHandle {
-    rnats::server::start(opts).await.expect("server starts")
+    rnats::node::start(opts).await.expect("server starts")
 }
 
 /// Starts a server from config text (parsed as a file would be).
@@ -40,6 +47,63 @@ pub async fn start_conf(conf: &str) -> ServerHandle {
     std::fs::write(&path, format!("listen: 127.0.0.1:-1\n{conf}")).unwrap();
     let opts = Options::from_file(&path).expect("config parses");
     start(opts).await
+}
+
+/// [`start_conf`] for a config the server may refuse: the error (from
+/// parsing or from start-up) as text.
+pub async fn try_start_conf(conf: &str) -> Result<ServerHandle, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.conf");
+    std::fs::write(&path, format!("listen: 127.0.0.1:-1\n{conf}")).unwrap();
+    let opts = Options::from_file(&path).map_err(|e| e.to_string())?;
+    rnats::node::start(opts).await.map_err(|e| e.to_string())
+}
+
+/// A fixture certificate or key (`fixtures/certs`, see its README).
+pub fn cert(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/certs")
+        .join(name)
+}
+
+/// A `tls {}` block with the fixture server certificate and CA.
+pub fn tls_conf(extra: &str) -> String {
+    format!(
+        "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n{extra}\n}}\n",
+        cert("server.pem").display(),
+        cert("server-key.pem").display(),
+        cert("ca.pem").display()
+    )
+}
+
+/// A rustls client config for `versions`, trusting the fixture CA file `ca`,
+/// with the fixture client certificate `client` (`<client>.pem`) when given.
+pub fn client_config(
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    client: Option<&str>,
+    ca: &str,
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert(ca)).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let b = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .unwrap()
+    .with_root_certificates(roots);
+    Arc::new(match client {
+        Some(c) => {
+            let chain: Vec<_> = CertificateDer::pem_file_iter(cert(&format!("{c}.pem")))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let key = PrivateKeyDer::from_pem_file(cert(&format!("{c}-key.pem"))).unwrap();
+            b.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => b.with_no_client_auth(),
+    })
 }
 
 /// A plain socket speaking the text protocol.
@@ -54,7 +118,12 @@ const READ_TIMEOUT: Duration = Duration::from_secs(3);
 impl Raw {
     /// Connects and reads INFO.
     pub async fn connect(h: &ServerHandle) -> Raw {
-        let stream = TcpStream::connect(h.addr).await.unwrap();
+        Raw::connect_to(h.addr).await
+    }
+
+    /// Connects to `addr` (a server in-process or a process) and reads INFO.
+    pub async fn connect_to(addr: std::net::SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).await.unwrap();
         let mut r = Raw {
             stream,
             buf: Vec::new(),
@@ -69,7 +138,12 @@ impl Raw {
     /// Connects, sends CONNECT with `opts` (verbose/pedantic off unless
     /// given) and syncs with PING/PONG.
     pub async fn connected(h: &ServerHandle, opts: &str) -> Raw {
-        let mut r = Raw::connect(h).await;
+        Raw::connected_to(h.addr, opts).await
+    }
+
+    /// [`Raw::connected`] to a server at `addr`.
+    pub async fn connected_to(addr: std::net::SocketAddr, opts: &str) -> Raw {
+        let mut r = Raw::connect_to(addr).await;
         let mut o: serde_json::Value = serde_json::from_str(opts).unwrap();
         let m = o.as_object_mut().unwrap();
         m.entry("verbose").or_insert(false.into());

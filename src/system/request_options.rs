@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::Server;
+use crate::server::Server;
 
 /// What to do with a request.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,10 +1,10 @@
-//! Message routing: from a publish in one account to every subscriber it
+//! Fan-out: from a publish in one account to every subscriber it
 //! reaches, in that account and, through imports, in others.
 //!
-//! A [`Router`] is owned by whoever publishes (a client's reader task, or a
+//! A [`Fanout`] is owned by whoever publishes (a client's reader task, or a
 //! short-lived one for the server's own messages). It appends MSG frames to
 //! subscribers' outbound buffers and remembers whom it appended to, so each
-//! is woken once per read batch ([`Router::flush`]). Inside one account a
+//! is woken once per read batch ([`Fanout::flush`]). Inside one account a
 //! publish costs one index lookup (cached by the caller); crossing an import
 //! costs one more lookup in the other account and no payload copy, except
 //! that a service request gets its `Nats-Request-Info` header stamped.
@@ -14,15 +14,15 @@ use rand::{Rng, SeedableRng};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::account::Account;
 use super::client::ClientShared;
 use super::close::CloseReason;
-use super::imports::{push_random_token, ResponseRoute, Route, ServiceRoute};
-use super::mapping::Mapped;
 use super::outbound::Appended;
 use super::subscription::SubRef;
 use crate::protocol::encode::{self, Message};
 use crate::subject::SublistResult;
+use crate::tenancy::account::Account;
+use crate::tenancy::imports::{push_random_token, Forward, ResponseForward, ServiceForward};
+use crate::tenancy::mapping::Mapped;
 
 /// How many imports one message may cross (stops chains that loop).
 const MAX_HOPS: u8 = 8;
@@ -53,11 +53,11 @@ impl Origin {
 }
 
 /// Routing state of one publisher.
-pub struct Router {
+pub struct Fanout {
     rng: SmallRng,
     /// Connections appended to since the last flush.
     pcd: Vec<Arc<ClientShared>>,
-    /// The (account, subject) pairs the message being routed passed through
+    /// The (account, subject) pairs the message being forwarded passed through
     /// on its way across imports: entering one of them again would deliver
     /// the same message to the same subscribers once more (an account that
     /// imports its own export, or a chain of imports leading back), so that
@@ -108,26 +108,26 @@ impl ImportPath {
     }
 }
 
-impl Default for Router {
+impl Default for Fanout {
     fn default() -> Self {
-        Router::new()
+        Fanout::new()
     }
 }
 
-impl Router {
-    pub fn new() -> Router {
-        Router {
+impl Fanout {
+    pub fn new() -> Fanout {
+        Fanout {
             rng: SmallRng::from_entropy(),
             pcd: Vec::new(),
             path: ImportPath::default(),
         }
     }
 
-    /// Routes a message published in `acc`, whose local subscribers are
+    /// Forwards a message published in `acc`, whose local subscribers are
     /// `local` (looked up by the caller, usually from its cache). Returns
     /// whether anyone received it.
     #[inline]
-    pub fn route(
+    pub fn publish(
         &mut self,
         acc: &Arc<Account>,
         local: &SublistResult<SubRef>,
@@ -135,16 +135,16 @@ impl Router {
         origin: &Origin,
     ) -> bool {
         let mut delivered = self.deliver_result(local, msg, origin);
-        if acc.may_route(msg.subject) || acc.has_responses() {
+        if acc.may_forward(msg.subject) || acc.has_responses() {
             self.path.start(acc, msg.subject);
             delivered |= self.cross(acc, msg, origin, 0, false);
         }
         delivered
     }
 
-    /// Routes a message in `acc` without a cached lookup (server messages,
+    /// Forwards a message in `acc` without a cached lookup (server messages,
     /// and messages arriving through an import).
-    pub fn route_in(
+    pub fn publish_in(
         &mut self,
         acc: &Arc<Account>,
         msg: &Message<'_>,
@@ -157,7 +157,7 @@ impl Router {
         };
         let local = acc.sublist.match_subject(subject);
         let mut delivered = self.deliver_result(&local, msg, origin);
-        if acc.may_route(msg.subject) || acc.has_responses() {
+        if acc.may_forward(msg.subject) || acc.has_responses() {
             if depth == 0 {
                 self.path.start(acc, msg.subject);
             }
@@ -166,7 +166,7 @@ impl Router {
         delivered
     }
 
-    /// Follows the routes of `acc` that match the message: stream exports,
+    /// Follows the forwards of `acc` that match the message: stream exports,
     /// service imports, server handlers, and responses to requests that came
     /// in through a service import.
     fn cross(
@@ -184,11 +184,11 @@ impl Router {
             return false;
         };
         let mut delivered = false;
-        if acc.may_route(msg.subject) {
-            let routes = acc.routes().match_subject(subject);
-            for route in &routes.psubs {
-                match route {
-                    Route::Stream(s) => {
+        if acc.may_forward(msg.subject) {
+            let forwards = acc.forwards().match_subject(subject);
+            for forward in &forwards.psubs {
+                match forward {
+                    Forward::Stream(s) => {
                         let renamed;
                         let subject = match &s.transform {
                             Some(t) => match t.apply(subject) {
@@ -204,14 +204,14 @@ impl Router {
                             continue;
                         }
                         let m = Message { subject, ..*msg };
-                        delivered |= self.route_in(&s.importer, &m, origin, depth + 1, true);
+                        delivered |= self.publish_in(&s.importer, &m, origin, depth + 1, true);
                         self.path.leave();
                     }
-                    Route::Service(s) if !from_stream => {
+                    Forward::Service(s) if !from_stream => {
                         delivered |= self.service_request(acc, s, subject, msg, origin, depth);
                     }
-                    Route::Service(_) => {}
-                    Route::Internal(h) => {
+                    Forward::Service(_) => {}
+                    Forward::Internal(h) => {
                         let body = match msg.header_len {
                             Some(h) => &msg.payload[h.min(msg.payload.len())..],
                             None => msg.payload,
@@ -235,7 +235,7 @@ impl Router {
     fn service_request(
         &mut self,
         importer: &Arc<Account>,
-        s: &ServiceRoute,
+        s: &ServiceForward,
         subject: &str,
         msg: &Message<'_>,
         origin: &Origin,
@@ -283,7 +283,7 @@ impl Router {
             push_random_token(&mut reply_buf, &mut self.rng, 6);
             exporter.add_response(
                 reply_buf.as_slice().into(),
-                Arc::new(ResponseRoute::new(
+                Arc::new(ResponseForward::new(
                     importer.clone(),
                     r,
                     s.response_type,
@@ -298,7 +298,7 @@ impl Router {
             header_len: Some(header_len),
             payload: &payload,
         };
-        let delivered = self.route_in(exporter, &m, origin, depth + 1, false);
+        let delivered = self.publish_in(exporter, &m, origin, depth + 1, false);
         self.path.leave();
         if !delivered && msg.reply.is_some() {
             exporter.remove_response(&reply_buf);
@@ -310,7 +310,7 @@ impl Router {
     /// account.
     fn respond(
         &mut self,
-        resp: &ResponseRoute,
+        resp: &ResponseForward,
         msg: &Message<'_>,
         origin: &Origin,
         depth: u8,
@@ -320,7 +320,7 @@ impl Router {
             reply: None,
             ..*msg
         };
-        self.route_in(&resp.requester, &m, origin, depth + 1, false)
+        self.publish_in(&resp.requester, &m, origin, depth + 1, false)
     }
 
     /// Delivers to every plain subscriber and one member of each queue

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use super::imports::{Exports, ResponseRoute, Route};
+use super::imports::{Exports, Forward, ResponseForward};
 use super::mapping::{Mapped, Mappings};
-use super::subscription::SubRef;
+use crate::server::subscription::SubRef;
 use crate::subject::Sublist;
 
 /// The global account every connection lands in when no other applies.
@@ -29,19 +29,19 @@ pub struct Account {
     /// exports to importing accounts, service imports into exporting
     /// accounts, and the server's own handlers (system account). Kept apart
     /// from `sublist` so an account without imports pays one flag check.
-    /// Replaced whole on every change ([`Account::edit_routes`]), so a
+    /// Replaced whole on every change ([`Account::edit_forwards`]), so a
     /// publisher sees either the old table or the new one, never a table
     /// half rebuilt.
-    routes: ArcSwap<Sublist<Route>>,
-    /// A 64-bit filter of the first tokens of the route subjects (all bits
-    /// for a route starting with a wildcard; 0 without routes): most
-    /// publishes, say to `orders.x` in an account whose only routes are the
-    /// system imports under `$SYS`, skip the route lookup on one bit test.
-    route_heads: AtomicU64,
-    /// The routes as a list, the source each new table is built from; its
-    /// lock serializes route changes.
-    route_list: Mutex<Vec<(Box<str>, Route)>>,
-    /// Whether route tables keep a result cache.
+    forwards: ArcSwap<Sublist<Forward>>,
+    /// A 64-bit filter of the first tokens of the forward subjects (all bits
+    /// for a forward starting with a wildcard; 0 without forwards): most
+    /// publishes, say to `orders.x` in an account whose only forwards are the
+    /// system imports under `$SYS`, skip the forward lookup on one bit test.
+    forward_heads: AtomicU64,
+    /// The forwards as a list, the source each new table is built from; its
+    /// lock serializes forward changes.
+    forward_list: Mutex<Vec<(Box<str>, Forward)>>,
+    /// Whether forward tables keep a result cache.
     cache: bool,
     /// Serializes the application of claims to this account and remembers
     /// the `iat` of the claims in force, so an older JWT never replaces a
@@ -55,7 +55,7 @@ pub struct Account {
     pub exports: RwLock<Exports>,
     /// Reply subjects handed to this account's responders for requests that
     /// came in through a service import, mapped back to the requester.
-    pub responses: Mutex<ahash::AHashMap<Box<[u8]>, Arc<ResponseRoute>>>,
+    pub responses: Mutex<ahash::AHashMap<Box<[u8]>, Arc<ResponseForward>>>,
     has_responses: AtomicBool,
     /// `_R_.<6 random chars>.`: the prefix of every reply subject above, so
     /// only publishes that start with it need a map lookup.
@@ -91,7 +91,7 @@ fn head_bit(token: &[u8]) -> u64 {
     1 << (h % 64)
 }
 
-/// The filter bits a route on `subject` needs.
+/// The filter bits a forward on `subject` needs.
 fn heads_of(subject: &str) -> u64 {
     match first_token(subject.as_bytes()) {
         b"*" | b">" => u64::MAX,
@@ -151,9 +151,9 @@ impl Account {
         Account {
             name: name.into(),
             sublist: Sublist::new(cache),
-            routes: ArcSwap::from_pointee(Sublist::new(cache)),
-            route_heads: AtomicU64::new(0),
-            route_list: Mutex::new(Vec::new()),
+            forwards: ArcSwap::from_pointee(Sublist::new(cache)),
+            forward_heads: AtomicU64::new(0),
+            forward_list: Mutex::new(Vec::new()),
             cache,
             claims_owner: Mutex::new(ClaimsVersion::default()),
             activation_expiry: std::sync::atomic::AtomicI64::new(0),
@@ -173,14 +173,14 @@ impl Account {
     /// Whether anything besides local subscribers may receive messages
     /// published here (one relaxed load on the message path).
     #[inline]
-    pub fn has_routes(&self) -> bool {
-        self.route_heads.load(Ordering::Relaxed) != 0
+    pub fn has_forwards(&self) -> bool {
+        self.forward_heads.load(Ordering::Relaxed) != 0
     }
 
-    /// Whether a route may match `subject`: false means certainly none.
+    /// Whether a forward may match `subject`: false means certainly none.
     #[inline]
-    pub fn may_route(&self, subject: &[u8]) -> bool {
-        let heads = self.route_heads.load(Ordering::Relaxed);
+    pub fn may_forward(&self, subject: &[u8]) -> bool {
+        let heads = self.forward_heads.load(Ordering::Relaxed);
         heads != 0 && heads & head_bit(first_token(subject)) != 0
     }
 
@@ -222,27 +222,30 @@ impl Account {
         at > 0 && now >= at
     }
 
-    /// The route table in force.
+    /// The forward table in force.
     #[inline]
-    pub fn routes(&self) -> arc_swap::Guard<Arc<Sublist<Route>>> {
-        self.routes.load()
+    pub fn forwards(&self) -> arc_swap::Guard<Arc<Sublist<Forward>>> {
+        self.forwards.load()
     }
 
-    /// Calls `f` with every route's subject and route.
-    pub fn for_each_route(&self, mut f: impl FnMut(&str, &Route)) {
-        for (subject, route) in self.route_list.lock().iter() {
+    /// Calls `f` with every forward's subject and forward.
+    pub fn for_each_forward(&self, mut f: impl FnMut(&str, &Forward)) {
+        for (subject, route) in self.forward_list.lock().iter() {
             f(subject, route);
         }
     }
 
-    /// Changes the routes in one step: `f` edits the list, a new table is
+    /// Changes the forwards in one step: `f` edits the list, a new table is
     /// built from it and swapped in. Publishers keep using the old table
     /// until the swap and never see a partial one.
     ///
     /// # Errors
     /// A subject the index refuses; nothing changes then.
-    pub fn edit_routes(&self, f: impl FnOnce(&mut Vec<(Box<str>, Route)>)) -> Result<(), String> {
-        let mut list = self.route_list.lock();
+    pub fn edit_forwards(
+        &self,
+        f: impl FnOnce(&mut Vec<(Box<str>, Forward)>),
+    ) -> Result<(), String> {
+        let mut list = self.forward_list.lock();
         let mut next = list.clone();
         f(&mut next);
         let table = Sublist::new(self.cache);
@@ -254,22 +257,22 @@ impl Account {
             heads |= heads_of(subject);
         }
         // Widen the filter before the swap and narrow it after, so no
-        // publish skips a route that is in the table it reads.
-        self.route_heads.fetch_or(heads, Ordering::Release);
-        self.routes.store(Arc::new(table));
-        self.route_heads.store(heads, Ordering::Release);
+        // publish skips a forward that is in the table it reads.
+        self.forward_heads.fetch_or(heads, Ordering::Release);
+        self.forwards.store(Arc::new(table));
+        self.forward_heads.store(heads, Ordering::Release);
         *list = next;
         Ok(())
     }
 
-    /// Adds a route on `subject`.
-    pub fn add_route(&self, subject: &str, route: Route) -> Result<(), String> {
-        self.edit_routes(|l| l.push((subject.into(), route)))
+    /// Adds a forward on `subject`.
+    pub fn add_forward(&self, subject: &str, route: Forward) -> Result<(), String> {
+        self.edit_forwards(|l| l.push((subject.into(), route)))
     }
 
-    /// Removes every route for which `drop_it` is true.
-    pub fn remove_routes(&self, mut drop_it: impl FnMut(&Route) -> bool) {
-        let _ = self.edit_routes(|l| l.retain(|(_, r)| !drop_it(r)));
+    /// Removes every forward for which `drop_it` is true.
+    pub fn remove_forwards(&self, mut drop_it: impl FnMut(&Forward) -> bool) {
+        let _ = self.edit_forwards(|l| l.retain(|(_, r)| !drop_it(r)));
     }
 
     /// Whether some reply subjects of this account map back to requesters.
@@ -279,7 +282,7 @@ impl Account {
     }
 
     /// Remembers where a response to `reply` goes.
-    pub fn add_response(&self, reply: Box<[u8]>, route: Arc<ResponseRoute>) {
+    pub fn add_response(&self, reply: Box<[u8]>, route: Arc<ResponseForward>) {
         let mut m = self.responses.lock();
         m.insert(reply, route);
         self.has_responses.store(true, Ordering::Relaxed);
@@ -287,7 +290,7 @@ impl Account {
 
     /// The requester a response on `subject` goes to; a singleton mapping is
     /// used up by this call.
-    pub fn take_response(&self, subject: &[u8]) -> Option<Arc<ResponseRoute>> {
+    pub fn take_response(&self, subject: &[u8]) -> Option<Arc<ResponseForward>> {
         let mut m = self.responses.lock();
         let r = m.get(subject)?.clone();
         if r.single_use() {
@@ -450,28 +453,28 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::imports::{InternalRoute, Route};
+    use crate::tenancy::imports::{Forward, InternalForward};
 
-    fn internal() -> Route {
-        Route::Internal(Arc::new(InternalRoute {
+    fn internal() -> Forward {
+        Forward::Internal(Arc::new(InternalForward {
             name: "test",
             handler: Box::new(|_, _, _, _| {}),
         }))
     }
 
     #[test]
-    fn the_route_filter_lets_matching_heads_through() {
+    fn the_forward_filter_lets_matching_heads_through() {
         let a = Account::new("A", true);
-        assert!(!a.may_route(b"foo.bar"));
-        a.add_route("$SYS.REQ.USER.INFO", internal()).unwrap();
-        assert!(a.may_route(b"$SYS.REQ.USER.INFO"));
-        assert!(a.may_route(b"$SYS"));
+        assert!(!a.may_forward(b"foo.bar"));
+        a.add_forward("$SYS.REQ.USER.INFO", internal()).unwrap();
+        assert!(a.may_forward(b"$SYS.REQ.USER.INFO"));
+        assert!(a.may_forward(b"$SYS"));
         if head_bit(b"foo") != head_bit(b"$SYS") {
-            assert!(!a.may_route(b"foo.bar"));
+            assert!(!a.may_forward(b"foo.bar"));
         }
-        a.add_route("*.x", internal()).unwrap();
-        assert!(a.may_route(b"foo.bar"));
-        a.remove_routes(|_| true);
-        assert!(!a.has_routes() && !a.may_route(b"$SYS.REQ.USER.INFO"));
+        a.add_forward("*.x", internal()).unwrap();
+        assert!(a.may_forward(b"foo.bar"));
+        a.remove_forwards(|_| true);
+        assert!(!a.has_forwards() && !a.may_forward(b"$SYS.REQ.USER.INFO"));
     }
 }

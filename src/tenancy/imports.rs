@@ -1,12 +1,12 @@
-//! Links between accounts: exports (what an account offers), and the routes
+//! Links between accounts: exports (what an account offers), and the forwards
 //! an import installs so messages cross exactly where the config allows.
 //!
-//! A stream import installs a [`Route::Stream`] in the *exporting* account's
-//! route index on the imported subject: a message published there is
-//! renamed and routed once more in the importing account. A service import
-//! installs a [`Route::Service`] in the *importing* account on its local
+//! A stream import installs a [`Forward::Stream`] in the *exporting* account's
+//! forward index on the imported subject: a message published there is
+//! renamed and forwarded once more in the importing account. A service import
+//! installs a [`Forward::Service`] in the *importing* account on its local
 //! subject: a request published there is renamed, its reply subject replaced
-//! by a fresh `_R_.` subject of the exporter ([`ResponseRoute`]), and routed
+//! by a fresh `_R_.` subject of the exporter ([`ResponseForward`]), and forwarded
 //! in the exporting account; the response travels back through that mapping
 //! only. The payload is never copied for a stream; a service request gets
 //! one copy, to stamp the `Nats-Request-Info` header.
@@ -127,7 +127,7 @@ fn authorized<'a>(list: &'a [Export], importer: &str, subject: &str) -> Option<&
 
 /// A stream import, installed in the exporting account.
 #[derive(Debug)]
-pub struct StreamRoute {
+pub struct StreamForward {
     /// The account receiving the messages.
     pub importer: Arc<Account>,
     /// Renames the exporter's subject into the importer's (`None` = same).
@@ -137,7 +137,7 @@ pub struct StreamRoute {
 /// A service import, installed in the importing account on its local
 /// subject.
 #[derive(Debug)]
-pub struct ServiceRoute {
+pub struct ServiceForward {
     /// The account whose responders answer.
     pub exporter: Arc<Account>,
     /// Renames the importer's local subject into the exporter's (`None` =
@@ -152,56 +152,56 @@ pub struct ServiceRoute {
 }
 
 /// A request or event the server handles itself (system account).
-pub struct InternalRoute {
+pub struct InternalForward {
     pub name: &'static str,
     pub handler: InternalHandler,
 }
 
 /// Called with (subject, reply, payload, id of the publishing connection; 0
-/// for the server) of a message routed to it.
+/// for the server) of a message forwarded to it.
 pub type InternalHandler = Box<dyn Fn(&str, Option<&[u8]>, &[u8], u64) + Send + Sync>;
 
-impl std::fmt::Debug for InternalRoute {
+impl std::fmt::Debug for InternalForward {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InternalRoute")
+        f.debug_struct("InternalForward")
             .field("name", &self.name)
             .finish()
     }
 }
 
-/// An entry of an account's route index.
+/// An entry of an account's forward index.
 #[derive(Debug, Clone)]
-pub enum Route {
-    Stream(Arc<StreamRoute>),
-    Service(Arc<ServiceRoute>),
-    Internal(Arc<InternalRoute>),
+pub enum Forward {
+    Stream(Arc<StreamForward>),
+    Service(Arc<ServiceForward>),
+    Internal(Arc<InternalForward>),
 }
 
-impl PartialEq for Route {
+impl PartialEq for Forward {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Route::Stream(a), Route::Stream(b)) => Arc::ptr_eq(a, b),
-            (Route::Service(a), Route::Service(b)) => Arc::ptr_eq(a, b),
-            (Route::Internal(a), Route::Internal(b)) => Arc::ptr_eq(a, b),
+            (Forward::Stream(a), Forward::Stream(b)) => Arc::ptr_eq(a, b),
+            (Forward::Service(a), Forward::Service(b)) => Arc::ptr_eq(a, b),
+            (Forward::Internal(a), Forward::Internal(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
 }
 
-impl Route {
+impl Forward {
     /// The account on the other side of the link, if any.
     pub fn other_account(&self) -> Option<&Arc<Account>> {
         match self {
-            Route::Stream(s) => Some(&s.importer),
-            Route::Service(s) => Some(&s.exporter),
-            Route::Internal(_) => None,
+            Forward::Stream(s) => Some(&s.importer),
+            Forward::Service(s) => Some(&s.exporter),
+            Forward::Internal(_) => None,
         }
     }
 }
 
 /// Where the responses to one cross-account request go.
 #[derive(Debug)]
-pub struct ResponseRoute {
+pub struct ResponseForward {
     /// The requester's account.
     pub requester: Arc<Account>,
     /// The requester's own reply subject.
@@ -211,14 +211,14 @@ pub struct ResponseRoute {
     last: Mutex<Instant>,
 }
 
-impl ResponseRoute {
+impl ResponseForward {
     pub fn new(
         requester: Arc<Account>,
         reply: &[u8],
         response_type: ResponseType,
         threshold: Duration,
-    ) -> ResponseRoute {
-        ResponseRoute {
+    ) -> ResponseForward {
+        ResponseForward {
             requester,
             reply: reply.into(),
             response_type,

@@ -4,7 +4,7 @@
 //!
 //! Events are published only when someone in the system account listens on
 //! the subject, so a server nobody monitors builds no JSON. Requests are
-//! served by [`InternalRoute`]s in the system account's route index; each
+//! served by [`InternalForward`]s in the system account's route index; each
 //! answers from a spawned task so the publisher's reader never waits on it.
 
 use serde_json::{json, Value};
@@ -12,15 +12,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::account::Account;
-use super::client::ClientShared;
-use super::close::CloseReason;
-use super::imports::{random_token, InternalRoute, Route};
 use super::request_options::{self, Decision};
-use super::route::{Origin, Router};
-use super::Server;
 use crate::monitor::format::rfc3339;
 use crate::protocol::encode::Message;
+use crate::server::client::ClientShared;
+use crate::server::close::CloseReason;
+use crate::server::fanout::{Fanout, Origin};
+use crate::server::Server;
+use crate::tenancy::account::Account;
+use crate::tenancy::imports::{random_token, Forward, InternalForward};
 
 /// Sequence of server-info stamps in events.
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -33,9 +33,9 @@ pub fn publish(acc: &Arc<Account>, subject: &str, reply: Option<&str>, payload: 
         header_len: None,
         payload,
     };
-    let mut router = Router::new();
-    router.route_in(acc, &msg, &Origin::server(), 0, false);
-    router.flush();
+    let mut fanout = Fanout::new();
+    fanout.publish_in(acc, &msg, &Origin::server(), 0, false);
+    fanout.flush();
 }
 
 /// Publishes a JSON event in the system account when someone listens.
@@ -98,7 +98,7 @@ fn client_info(server: &Server, c: &ClientShared, stop: Option<SystemTime>) -> V
         .as_ref()
         .and_then(|l| l.connect.jwt.clone());
     if let Some(jwt) = jwt {
-        if let Some(user) = super::jwt_account::user_claims(&jwt) {
+        if let Some(user) = crate::tenancy::jwt_account::user_claims(&jwt) {
             o.insert("issuer_key".into(), json!(user.iss));
         }
         o.insert("jwt".into(), json!(jwt));
@@ -469,14 +469,14 @@ pub fn import_account_requests(server: &Server, acc: &Arc<Account>) {
         ),
     ] {
         let mut exists = false;
-        acc.for_each_route(|s, r| {
-            exists |= s == local && matches!(r, Route::Service(_));
+        acc.for_each_forward(|s, r| {
+            exists |= s == local && matches!(r, Forward::Service(_));
         });
         if exists {
             continue;
         }
-        if let Err(e) = super::account_config::install_service_import(
-            super::account_config::ImportPlan::automatic(),
+        if let Err(e) = crate::tenancy::account_config::install_service_import(
+            crate::tenancy::account_config::ImportPlan::automatic(),
             &server.accounts,
             acc,
             &sys,
@@ -597,11 +597,11 @@ pub fn install(server: &Arc<Server>) {
                 }
             });
         };
-        let route = Route::Internal(Arc::new(InternalRoute {
+        let route = Forward::Internal(Arc::new(InternalForward {
             name,
             handler: Box::new(handler),
         }));
-        if let Err(e) = sys.add_route(&subject, route) {
+        if let Err(e) = sys.add_forward(&subject, route) {
             log::warn!("system request {subject}: {e}");
         }
     }
@@ -623,7 +623,7 @@ pub async fn run_periodic(server: Weak<Server>) {
         for acc in server.accounts.all() {
             acc.sweep_responses(now);
             if acc.activation_due(unix_now) {
-                super::jwt_account::reinstall_imports(&server.accounts, &acc);
+                crate::tenancy::jwt_account::reinstall_imports(&server.accounts, &acc);
             }
         }
         if now >= next_statsz {

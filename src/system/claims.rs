@@ -6,12 +6,12 @@
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-use super::account::Account;
-use super::close::CloseReason;
 use super::events::{publish, server_info};
-use super::imports::{InternalRoute, Route};
-use super::jwt_account;
-use super::Server;
+use crate::server::close::CloseReason;
+use crate::server::Server;
+use crate::tenancy::account::Account;
+use crate::tenancy::imports::{Forward, InternalForward};
+use crate::tenancy::jwt_account;
 
 fn update_reply(server: &Server, account: &str, result: Result<&str, String>) -> Value {
     match result {
@@ -83,7 +83,7 @@ pub async fn enforce(server: &Server, acc: &Arc<Account>) {
         if !Arc::ptr_eq(&c.account.read(), acc) {
             continue;
         }
-        if super::login::recheck(server, &c).await {
+        if crate::server::login::recheck(server, &c).await {
             live.push(c);
         }
     }
@@ -154,7 +154,7 @@ async fn answer(server: &Server, req: Request, subject: &str, body: &[u8]) -> Ve
 /// Deletes accounts named in a generic JWT self-signed by a trusted
 /// operator key (`nats.accounts`), as nats-server's directory resolver does;
 /// their connections are closed.
-fn delete(server: &Server, op: &super::operator::OperatorMode, body: &[u8]) -> Value {
+fn delete(server: &Server, op: &crate::tenancy::operator::OperatorMode, body: &[u8]) -> Value {
     let text = String::from_utf8_lossy(body);
     let mut requester = String::new();
     let result = (|| -> Result<Vec<String>, String> {
@@ -269,11 +269,11 @@ fn add(server: &Arc<Server>, sys: &Arc<Account>, subject: &str, req: Request) {
             }
         });
     };
-    let route = Route::Internal(Arc::new(InternalRoute {
+    let route = Forward::Internal(Arc::new(InternalForward {
         name: "claims",
         handler: Box::new(handler),
     }));
-    if let Err(e) = sys.add_route(subject, route) {
+    if let Err(e) = sys.add_forward(subject, route) {
         log::warn!("system request {subject}: {e}");
     }
 }

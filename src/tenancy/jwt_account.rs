@@ -9,13 +9,13 @@ use std::time::Duration;
 use super::account::{Account, AccountLimits, Registry};
 use super::account_config::{plan_service_import, plan_stream_import, ImportPlan};
 use super::imports::{Export, ExportAuth, Exports, ResponseType, DEFAULT_RESPONSE_THRESHOLD};
-use super::login::{Login, LoginError};
 use super::mapping::{MapDest, Mappings};
 use super::operator::OperatorMode;
 use crate::auth::permissions::{Entry, ResponsePermission, SubjectPermission};
 use crate::auth::Permissions;
 use crate::jwt::{self, AccountClaims, ExportType, UserClaims};
 use crate::protocol::messages::Connect;
+use crate::server::login::{Login, LoginError};
 
 /// Nesting of imports followed when loading an account (each import may
 /// need its exporter loaded first).
@@ -163,7 +163,7 @@ fn apply_at_depth(
 }
 
 /// Installs the imports of `claims` into `acc`, replacing the ones it had in
-/// one step per route table, and notes when the first activation expires.
+/// one step per forward table, and notes when the first activation expires.
 /// The caller holds `acc`'s claims lock.
 fn install_imports(reg: &Registry, acc: &Arc<Account>, claims: &AccountClaims) {
     let mut plan = ImportPlan::replacing(acc);
@@ -340,7 +340,7 @@ fn check_activation(
 /// Authenticates a CONNECT carrying a user JWT: the account must be trusted
 /// and know the user, the nonce must be signed by the user's key (unless
 /// bearer), and the user's restrictions must admit this connection. Part
-/// of the login pipeline ([`super::login::Authenticator`]).
+/// of the login pipeline ([`crate::server::login::Authenticator`]).
 pub fn login(
     reg: &Registry,
     op: &OperatorMode,

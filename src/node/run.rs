@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::close::CloseReason;
-use super::{listener, Server};
 use crate::cli::Cli;
 use crate::config::Options;
+use crate::server::close::CloseReason;
+use crate::server::Server;
 
 /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
 ///
@@ -40,7 +40,7 @@ pub async fn run_with_cli(opts: Options, cli: Cli) -> Result<(), String> {
     }
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
-    let mut handle = listener::start(opts)
+    let mut handle = super::start(opts)
         .await
         .map_err(|e| format!("Error listening on port: {e}"))?;
     log::info!("  Name:     {}", handle.server.name);
@@ -88,7 +88,7 @@ fn write_ports_file(dir: &Path, url: &str, monitor: Option<&str>) -> Result<Path
 }
 
 /// Serves signals until the server must shut down.
-async fn handle_signals(handle: &mut listener::ServerHandle, cli: &Cli) {
+async fn handle_signals(handle: &mut super::ServerHandle, cli: &Cli) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::interrupt()),
@@ -118,7 +118,7 @@ async fn handle_signals(handle: &mut listener::ServerHandle, cli: &Cli) {
             }
             _ = hup.recv() => {
                 log::info!("Trapped \"hangup\" signal");
-                if let Err(e) = super::reload::reload(&server, cli).await {
+                if let Err(e) = crate::server::reload::reload(&server, cli).await {
                     log::error!("Failed to reload server configuration: {e}");
                 }
             }

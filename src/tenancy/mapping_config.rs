@@ -187,7 +187,7 @@ fn value_text(k: &Kind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::mapping::Mapped;
+    use crate::tenancy::mapping::Mapped;
     use std::path::Path;
 
     fn parse(src: &str) -> Result<Arc<Mappings>, String> {

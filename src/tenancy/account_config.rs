@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::account::{Account, AccountLimits, Registry, GLOBAL_ACCOUNT};
 use super::imports::{
-    Export, ExportAuth, Exports, ResponseType, Route, ServiceRoute, StreamRoute,
+    Export, ExportAuth, Exports, Forward, ResponseType, ServiceForward, StreamForward,
     DEFAULT_RESPONSE_THRESHOLD,
 };
 use super::mapping::Mappings;
@@ -242,7 +242,7 @@ fn accounts_of(
     Ok((importer, exporter))
 }
 
-/// Installs a stream import: a route in the exporter on the imported
+/// Installs a stream import: a forward in the exporter on the imported
 /// subject, renaming into the importer.
 pub fn add_stream_import(reg: &Registry, imp: &ImportDef) -> Result<(), ConfigError> {
     let (importer, exporter) = accounts_of(reg, imp)?;
@@ -292,10 +292,10 @@ pub fn plan_stream_import(
         ),
         _ => None,
     };
-    let same = |s: &str, r: &Route| matches!(r, Route::Stream(sr) if s == subject && Arc::ptr_eq(&sr.importer, importer));
+    let same = |s: &str, r: &Forward| matches!(r, Forward::Stream(sr) if s == subject && Arc::ptr_eq(&sr.importer, importer));
     let mut duplicate = plan.holds(exporter, same);
     if !plan.replaces(importer) {
-        exporter.for_each_route(|s, r| duplicate |= same(s, r));
+        exporter.for_each_forward(|s, r| duplicate |= same(s, r));
     }
     if duplicate {
         return Err("stream import already exists".into());
@@ -312,7 +312,7 @@ pub fn plan_stream_import(
     plan.add(
         exporter,
         subject,
-        Route::Stream(Arc::new(StreamRoute {
+        Forward::Stream(Arc::new(StreamForward {
             importer: importer.clone(),
             transform,
         })),
@@ -325,8 +325,8 @@ pub fn plan_stream_import(
 fn stream_imports_of(reg: &Registry, acc: &Arc<Account>) -> Vec<(Arc<Account>, String, String)> {
     let mut out = Vec::new();
     for other in reg.all() {
-        other.for_each_route(|subject, r| {
-            if let Route::Stream(s) = r {
+        other.for_each_forward(|subject, r| {
+            if let Forward::Stream(s) = r {
                 if Arc::ptr_eq(&s.importer, acc) {
                     let local = s
                         .transform
@@ -381,7 +381,7 @@ fn stream_forms_cycle(
     false
 }
 
-/// Installs a service import: a route in the importer on its local subject,
+/// Installs a service import: a forward in the importer on its local subject,
 /// forwarding into the exporter.
 pub fn add_service_import(reg: &Registry, imp: &ImportDef) -> Result<(), ConfigError> {
     let (importer, exporter) = accounts_of(reg, imp)?;
@@ -419,15 +419,15 @@ pub fn plan_service_import(
         }
     };
     let mut previous = None;
-    let mut find = |s: &str, r: &Route| {
-        if let Route::Service(sr) = r {
+    let mut find = |s: &str, r: &Forward| {
+        if let Forward::Service(sr) = r {
             if s == local && previous.is_none() {
                 previous = Some(sr.exporter.name.to_string());
             }
         }
     };
     if !plan.replaces(importer) {
-        importer.for_each_route(&mut find);
+        importer.for_each_forward(&mut find);
     }
     for (owner, s, r) in &plan.entries {
         if Arc::ptr_eq(owner, importer) {
@@ -450,7 +450,7 @@ pub fn plan_service_import(
     plan.add(
         importer,
         local,
-        Route::Service(Arc::new(ServiceRoute {
+        Forward::Service(Arc::new(ServiceForward {
             exporter: exporter.clone(),
             transform,
             response_type,
@@ -461,8 +461,8 @@ pub fn plan_service_import(
     Ok(())
 }
 
-/// Import routes checked and waiting to be installed together, so the
-/// tables they go into change in one step each ([`Account::edit_routes`]):
+/// Import forwards checked and waiting to be installed together, so the
+/// tables they go into change in one step each ([`Account::edit_forwards`]):
 /// re-applied claims replace an account's imports without a moment in
 /// which neither the old nor the new ones deliver.
 #[derive(Default)]
@@ -470,10 +470,10 @@ pub struct ImportPlan {
     /// The importer whose own imports this plan replaces (claims applied
     /// again); `None` adds to what is there.
     replacing: Option<Arc<Account>>,
-    /// Routes marked as the server's own (see [`ServiceRoute::automatic`]).
+    /// Forwards marked as the server's own (see [`ServiceForward::automatic`]).
     automatic: bool,
-    /// (account whose table gets it, subject, route).
-    entries: Vec<(Arc<Account>, Box<str>, Route)>,
+    /// (account whose table gets it, subject, forward).
+    entries: Vec<(Arc<Account>, Box<str>, Forward)>,
 }
 
 impl ImportPlan {
@@ -497,33 +497,33 @@ impl ImportPlan {
         self.replacing.as_ref().is_some_and(|r| Arc::ptr_eq(r, acc))
     }
 
-    fn holds(&self, owner: &Arc<Account>, mut f: impl FnMut(&str, &Route) -> bool) -> bool {
+    fn holds(&self, owner: &Arc<Account>, mut f: impl FnMut(&str, &Forward) -> bool) -> bool {
         self.entries
             .iter()
             .any(|(o, s, r)| Arc::ptr_eq(o, owner) && f(s, r))
     }
 
-    fn add(&mut self, owner: &Arc<Account>, subject: &str, route: Route) {
+    fn add(&mut self, owner: &Arc<Account>, subject: &str, route: Forward) {
         self.entries.push((owner.clone(), subject.into(), route));
     }
 
     /// Whether `r`, in some account's table, is one of the imports of the
     /// account this plan replaces.
-    fn is_replaced(&self, r: &Route) -> bool {
+    fn is_replaced(&self, r: &Forward) -> bool {
         let Some(importer) = &self.replacing else {
             return false;
         };
         match r {
-            Route::Stream(s) => Arc::ptr_eq(&s.importer, importer),
+            Forward::Stream(s) => Arc::ptr_eq(&s.importer, importer),
             _ => false,
         }
     }
 
-    /// Installs the planned routes: each table that changes is edited once,
+    /// Installs the planned forwards: each table that changes is edited once,
     /// dropping the replaced imports and adding the new ones in one swap.
     ///
     /// # Errors
-    /// A subject a route table refuses (that table stays as it was).
+    /// A subject a forward table refuses (that table stays as it was).
     pub fn commit(self, reg: &Registry) -> Result<(), String> {
         let mut owners: Vec<Arc<Account>> = Vec::new();
         if let Some(importer) = &self.replacing {
@@ -542,14 +542,14 @@ impl ImportPlan {
             let own_imports = self.replaces(&owner);
             let mut touched = self.entries.iter().any(|(o, _, _)| Arc::ptr_eq(o, &owner));
             if !touched {
-                owner.for_each_route(|_, r| touched |= self.is_replaced(r));
+                owner.for_each_forward(|_, r| touched |= self.is_replaced(r));
             }
             if !touched && !own_imports {
                 continue;
             }
-            let edit = owner.edit_routes(|list| {
+            let edit = owner.edit_forwards(|list| {
                 list.retain(|(_, r)| {
-                    let own = own_imports && matches!(r, Route::Service(s) if !s.automatic);
+                    let own = own_imports && matches!(r, Forward::Service(s) if !s.automatic);
                     !own && !self.is_replaced(r)
                 });
                 for (o, s, r) in &self.entries {
@@ -591,8 +591,8 @@ fn forms_cycle(acc: &Arc<Account>, subject: &str, visited: &mut Vec<String>) -> 
         return true;
     }
     let mut next = Vec::new();
-    acc.for_each_route(|local, r| {
-        if let Route::Service(s) = r {
+    acc.for_each_forward(|local, r| {
+        if let Forward::Service(s) = r {
             if subjects_collide(subject, local) {
                 next.push((s.exporter.clone(), local.to_owned(), s.transform.clone()));
             }
@@ -949,7 +949,7 @@ mod tests {
     }
 
     #[test]
-    fn exports_and_imports_install_routes() {
+    fn exports_and_imports_install_forwards() {
         let reg = apply(
             r#"accounts {
               A: { exports: [ {stream: "events.>"}, {service: "svc.>", response_type: stream, threshold: "5s"} ] }
@@ -960,10 +960,10 @@ mod tests {
         .unwrap();
         let a = reg.get("A").unwrap();
         let b = reg.get("B").unwrap();
-        assert!(a.has_routes() && b.has_routes());
-        assert_eq!(a.routes().match_subject("events.x").psubs.len(), 1);
-        match &b.routes().match_subject("echo").psubs[0] {
-            Route::Service(s) => {
+        assert!(a.has_forwards() && b.has_forwards());
+        assert_eq!(a.forwards().match_subject("events.x").psubs.len(), 1);
+        match &b.forwards().match_subject("echo").psubs[0] {
+            Forward::Service(s) => {
                 assert_eq!(s.response_type, ResponseType::Stream);
                 assert_eq!(s.response_threshold, Duration::from_secs(5));
             }

@@ -1,0 +1,124 @@
+//! A whole running node: the server core, its system services, monitoring
+//! and the client listener, started together and stopped gracefully.
+//!
+//! This is the one place that wires the layers: [`server`](crate::server)
+//! (connections and routing), [`system`](crate::system) (`$SYS` events and
+//! requests) and [`monitor`](crate::monitor) (HTTP endpoints) know nothing of
+//! how they are started.
+
+pub mod run;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Options;
+use crate::server::close::CloseReason;
+use crate::server::listener::{accept_loop, bind_addr};
+use crate::server::Server;
+
+/// A running server, as returned by [`start`].
+pub struct ServerHandle {
+    pub server: Arc<Server>,
+    /// The bound client address (useful with port `-1`, any free port).
+    pub addr: SocketAddr,
+    /// The bound HTTP monitoring address, when monitoring is on.
+    pub monitor_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    accept: Option<JoinHandle<()>>,
+    monitor: Option<crate::monitor::MonitorHandle>,
+}
+
+impl ServerHandle {
+    /// `nats://host:port` for clients of this server.
+    pub fn client_url(&self) -> String {
+        format!("nats://{}", self.addr)
+    }
+
+    /// `http://host:port` of the monitoring endpoints, when monitoring is on.
+    pub fn monitor_url(&self) -> Option<String> {
+        self.monitor_addr.map(|a| format!("http://{a}"))
+    }
+
+    /// Stops accepting connections and closes the listening socket (lame
+    /// duck mode); returns once no new client can connect.
+    pub async fn stop_accepting(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.await;
+        }
+    }
+
+    /// Graceful shutdown: stop accepting, close every client after flushing
+    /// what is queued for it, and wait (bounded) for the connections to end.
+    pub async fn shutdown(mut self) {
+        self.stop_accepting().await;
+        if let Some(m) = self.monitor {
+            m.shutdown().await;
+        }
+        self.server.stop_registrations();
+        for c in self.server.clients() {
+            c.close(CloseReason::ServerShutdown);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.server.num_clients() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Binds the client port (and, with `http_port`, the monitoring port) and
+/// starts accepting on the current runtime.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
+    let tls = crate::tls::TlsConfig::from_options(&opts)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let monitoring = opts.http_port != 0;
+    let server = Server::new(opts.clone(), tls)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    crate::system::install(&server);
+    crate::system::claims::start(&server)
+        .await
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let listener = TcpListener::bind(bind_addr(&opts)).await?;
+    let addr = listener.local_addr()?;
+    let _ = server.listen_addr.set(addr);
+    let monitor = if monitoring {
+        Some(crate::monitor::start(server.clone()).await?)
+    } else {
+        None
+    };
+    log::info!("Listening for client connections on {addr}");
+    if let Some(tls) = &server.tls {
+        for w in &tls.warnings {
+            log::warn!("{w}");
+        }
+        let first_only = tls.options.handshake_first && tls.options.fallback_delay.is_none();
+        if server.opts().allow_non_tls && !first_only {
+            log::info!("TLS available for client connections");
+        } else {
+            log::info!("TLS required for client connections");
+        }
+        if first_only {
+            log::warn!(
+                "Clients that are not using \"TLS Handshake First\" option will fail to connect"
+            );
+        }
+    }
+    tokio::spawn(crate::system::events::run_periodic(Arc::downgrade(&server)));
+    let (stop, stop_rx) = watch::channel(false);
+    let accept = tokio::spawn(accept_loop(server.clone(), listener, stop_rx));
+    Ok(ServerHandle {
+        server,
+        addr,
+        monitor_addr: monitor.as_ref().map(|m| m.addr),
+        stop,
+        accept: Some(accept),
+        monitor,
+    })
+}

@@ -94,19 +94,46 @@ fn kind_of(name: &str) -> Option<Kind> {
     })
 }
 
-fn parse_bool(name: &str, v: &str) -> Result<bool, String> {
+/// Why the command line could not be parsed. The messages are those of
+/// Go's `flag` package, which nats-server uses, so scripts and people see
+/// the same text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CliError {
+    /// An argument that is not a flag (nats-server takes no positional
+    /// arguments).
+    #[error("unexpected argument: {arg}")]
+    UnexpectedArgument { arg: String },
+    /// A flag nats-server does not define.
+    #[error("flag provided but not defined: -{flag}")]
+    UnknownFlag { flag: String },
+    /// A value flag given last, with nothing after it.
+    #[error("flag needs an argument: -{flag}")]
+    MissingValue { flag: String },
+    /// `-T=maybe`: a boolean flag with a value Go's `strconv.ParseBool`
+    /// refuses.
+    #[error("invalid boolean value {value:?} for -{flag}: parse error")]
+    InvalidBool { flag: String, value: String },
+    /// A numeric flag whose value is not a number of its type.
+    #[error("invalid value {value:?} for flag -{flag}: parse error")]
+    InvalidNumber { flag: String, value: String },
+}
+
+fn parse_bool(name: &str, v: &str) -> Result<bool, CliError> {
     match v {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(format!(
-            "invalid boolean value {v:?} for -{name}: parse error"
-        )),
+        _ => Err(CliError::InvalidBool {
+            flag: name.to_owned(),
+            value: v.to_owned(),
+        }),
     }
 }
 
-fn parse_int<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
-    v.parse()
-        .map_err(|_| format!("invalid value {v:?} for flag -{name}: parse error"))
+fn parse_int<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, CliError> {
+    v.parse().map_err(|_| CliError::InvalidNumber {
+        flag: name.to_owned(),
+        value: v.to_owned(),
+    })
 }
 
 impl Cli {
@@ -115,12 +142,12 @@ impl Cli {
     /// # Errors
     /// An unknown flag, a missing value or a malformed number, with Go's
     /// wording (`flag provided but not defined: -x`).
-    pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, String> {
+    pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, CliError> {
         let mut cli = Cli::default();
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
-                return Err(format!("unexpected argument: {arg}"));
+                return Err(CliError::UnexpectedArgument { arg });
             };
             if flag.is_empty() {
                 break; // "--" ends the flags, as in Go.
@@ -129,8 +156,9 @@ impl Cli {
                 Some((n, v)) => (n, Some(v.to_owned())),
                 None => (flag, None),
             };
-            let kind =
-                kind_of(name).ok_or_else(|| format!("flag provided but not defined: -{name}"))?;
+            let kind = kind_of(name).ok_or_else(|| CliError::UnknownFlag {
+                flag: name.to_owned(),
+            })?;
             match kind {
                 Kind::Bool => {
                     let on = match inline {
@@ -142,9 +170,9 @@ impl Cli {
                 Kind::Value => {
                     let v = match inline {
                         Some(v) => v,
-                        None => args
-                            .next()
-                            .ok_or_else(|| format!("flag needs an argument: -{name}"))?,
+                        None => args.next().ok_or_else(|| CliError::MissingValue {
+                            flag: name.to_owned(),
+                        })?,
                     };
                     cli.set_value(name, v)?;
                 }
@@ -178,7 +206,7 @@ impl Cli {
         }
     }
 
-    fn set_value(&mut self, name: &str, v: String) -> Result<(), String> {
+    fn set_value(&mut self, name: &str, v: String) -> Result<(), CliError> {
         match name {
             "a" | "addr" | "net" => self.host = Some(v),
             "p" | "port" => self.port = Some(parse_int(name, &v)?),
@@ -236,7 +264,7 @@ impl Cli {
 mod tests {
     use super::*;
 
-    fn p(args: &[&str]) -> Result<Cli, String> {
+    fn p(args: &[&str]) -> Result<Cli, CliError> {
         Cli::parse(args.iter().map(|s| s.to_string()))
     }
 
@@ -283,11 +311,25 @@ mod tests {
 
     #[test]
     fn errors_in_go_wording() {
-        assert_eq!(p(&["-x"]).unwrap_err(), "flag provided but not defined: -x");
-        assert_eq!(p(&["-p"]).unwrap_err(), "flag needs an argument: -p");
-        assert!(p(&["-p", "abc"]).unwrap_err().contains("invalid value"));
-        assert!(p(&["-D=maybe"]).unwrap_err().contains("invalid boolean"));
-        assert!(p(&["stray"]).is_err());
+        let msg = |args: &[&str]| p(args).unwrap_err().to_string();
+        assert_eq!(msg(&["-x"]), "flag provided but not defined: -x");
+        assert_eq!(msg(&["-p"]), "flag needs an argument: -p");
+        assert_eq!(
+            msg(&["-p", "abc"]),
+            "invalid value \"abc\" for flag -p: parse error"
+        );
+        assert_eq!(
+            msg(&["-D=maybe"]),
+            "invalid boolean value \"maybe\" for -D: parse error"
+        );
+        assert_eq!(msg(&["stray"]), "unexpected argument: stray");
+        assert_eq!(
+            p(&["-p", "abc"]).unwrap_err(),
+            CliError::InvalidNumber {
+                flag: "p".into(),
+                value: "abc".into()
+            }
+        );
     }
 
     #[test]

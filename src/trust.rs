@@ -61,6 +61,59 @@ const JWT_PREFIX: &str = "eyJ";
 
 const RESOLVER_SYNTAX: &str = "error parsing account resolver, should be MEM or  URL(\"url\") or a map containing dir and type state=[FULL|CACHE])";
 
+/// Why an account JWT is not accepted under the trusted operators
+/// ([`TrustConfig::verify_account_jwt`], [`TrustConfig::validate_account_jwt`]
+/// and the resolver [`Validator`]). The texts are those nats-server replies
+/// with where it has one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountJwtError {
+    /// The token is not an account JWT, or its signature does not verify.
+    #[error("{0}")]
+    Decode(jwt::Error),
+    /// Issued by the identity key of an operator that requires its
+    /// accounts to be issued by signing keys.
+    #[error("operator requires issuer to be a signing key")]
+    SigningKeyRequired,
+    /// No trusted operator nor any of their signing keys issued it.
+    #[error("account validation failed")]
+    UntrustedIssuer,
+    /// The claims have blocking validation errors (their descriptions).
+    #[error("validation errors: [{}]", .errors.join(", "))]
+    Validation { errors: Vec<String> },
+    /// Expired, or not valid yet.
+    #[error("{0}")]
+    Times(jwt::Error),
+}
+
+/// Why an operator JWT could not be read ([`read_operator_jwt`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperatorJwtError {
+    /// The argument is neither a readable file nor an inline JWT.
+    #[error("{path}: {message}")]
+    Read { path: String, message: String },
+    /// The text holds no JWT, plain or decorated as nsc writes it.
+    #[error("{0}")]
+    NoJwt(crate::creds::Error),
+    /// The JWT is not a valid operator JWT.
+    #[error("{0}")]
+    Decode(jwt::Error),
+}
+
+/// Why this server does not meet an operator's `assert_server_version`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum ServerVersionError {
+    /// The asserted version is not `major.minor.update`.
+    #[error("operator {operator} expects version {want} got error instead: bad version")]
+    Malformed { operator: String, want: String },
+    /// The operator asks for a newer server than this one.
+    #[error("operator {operator} expects server version {want} > server version {have}")]
+    TooOld {
+        operator: String,
+        want: String,
+        have: &'static str,
+    },
+}
+
 /// Operator-mode configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrustConfig {
@@ -142,7 +195,7 @@ impl TrustConfig {
         let anchor = |msg: String| ConfigError::at(&anchor_val.pos, &anchor_key.name, msg);
 
         for (_, op) in &operators {
-            check_server_version(op).map_err(anchor)?;
+            check_server_version(op).map_err(|e| anchor(e.to_string()))?;
         }
 
         // system_account
@@ -314,20 +367,22 @@ impl TrustConfig {
     /// issuer is trusted and that validation finds nothing blocking. This
     /// is what a store accepts (nats-server stores expired JWTs).
     ///
-    /// Errors are the messages nats-server replies with where it has one
-    /// (`account validation failed` for an untrusted issuer).
-    pub fn verify_account_jwt(&self, token: &str) -> Result<AccountClaims, String> {
-        let claims = jwt::decode_account(token).map_err(|e| e.to_string())?;
+    /// # Errors
+    /// An [`AccountJwtError`], whose text is the message nats-server replies
+    /// with where it has one (`account validation failed` for an untrusted
+    /// issuer).
+    pub fn verify_account_jwt(&self, token: &str) -> Result<AccountClaims, AccountJwtError> {
+        let claims = jwt::decode_account(token).map_err(AccountJwtError::Decode)?;
         if self.requires_signing_key(&claims.iss) {
-            return Err("operator requires issuer to be a signing key".into());
+            return Err(AccountJwtError::SigningKeyRequired);
         }
         if !self.is_trusted_issuer(&claims.iss) {
-            return Err("account validation failed".into());
+            return Err(AccountJwtError::UntrustedIssuer);
         }
         let vr = claims.validate(jwt::now());
         if vr.is_blocking(false) {
-            let errs: Vec<String> = vr.errors().map(|i| i.description.clone()).collect();
-            return Err(format!("validation errors: [{}]", errs.join(", ")));
+            let errors = vr.errors().map(|i| i.description.clone()).collect();
+            return Err(AccountJwtError::Validation { errors });
         }
         Ok(claims)
     }
@@ -338,9 +393,17 @@ impl TrustConfig {
     /// Operator JWTs carry no account limits in JWT v2; what an operator
     /// imposes on accounts is who may sign them (signing keys, strict
     /// usage), checked here.
-    pub fn validate_account_jwt(&self, token: &str, now: i64) -> Result<AccountClaims, String> {
+    ///
+    /// # Errors
+    /// As [`TrustConfig::verify_account_jwt`], or
+    /// [`AccountJwtError::Times`].
+    pub fn validate_account_jwt(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<AccountClaims, AccountJwtError> {
         let claims = self.verify_account_jwt(token)?;
-        claims.check_times(now).map_err(|e| e.to_string())?;
+        claims.check_times(now).map_err(AccountJwtError::Times)?;
         Ok(claims)
     }
 
@@ -422,28 +485,37 @@ fn kind_name(k: &Kind) -> &'static str {
 
 /// An operator JWT from a file (plain or decorated like nsc writes it) or
 /// inline, as nats-server's `readOperatorJWT`.
-pub fn read_operator_jwt(file_or_jwt: &str) -> Result<(String, OperatorClaims), String> {
+///
+/// # Errors
+/// An [`OperatorJwtError`]: unreadable file, no JWT in it, or not a valid
+/// operator JWT.
+pub fn read_operator_jwt(file_or_jwt: &str) -> Result<(String, OperatorClaims), OperatorJwtError> {
     let contents = match std::fs::read_to_string(Path::new(file_or_jwt)) {
         Ok(c) => c,
         Err(_) if file_or_jwt.starts_with(JWT_PREFIX) => file_or_jwt.to_string(),
-        Err(e) => return Err(format!("{file_or_jwt}: {e}")),
+        Err(e) => {
+            return Err(OperatorJwtError::Read {
+                path: file_or_jwt.to_string(),
+                message: e.to_string(),
+            })
+        }
     };
-    let token = crate::creds::parse_jwt(&contents).map_err(|e| e.to_string())?;
-    let claims = jwt::decode_operator(&token).map_err(|e| e.to_string())?;
+    let token = crate::creds::parse_jwt(&contents).map_err(OperatorJwtError::NoJwt)?;
+    let claims = jwt::decode_operator(&token).map_err(OperatorJwtError::Decode)?;
     Ok((token, claims))
 }
 
 /// nats-server's `assert_server_version` check against [`crate::VERSION`].
-fn check_server_version(op: &OperatorClaims) -> Result<(), String> {
+fn check_server_version(op: &OperatorClaims) -> Result<(), ServerVersionError> {
     let want = &op.nats.assert_server_version;
     if want.is_empty() {
         return Ok(());
     }
     let Some((major, minor, update)) = jwt::operator::parse_server_version(want) else {
-        return Err(format!(
-            "operator {} expects version {want} got error instead: bad version",
-            op.sub
-        ));
+        return Err(ServerVersionError::Malformed {
+            operator: op.sub.clone(),
+            want: want.clone(),
+        });
     };
     let (smaj, smin, supd) =
         jwt::operator::parse_server_version(crate::VERSION).unwrap_or((0, 0, 0));
@@ -455,11 +527,11 @@ fn check_server_version(op: &OperatorClaims) -> Result<(), String> {
         update > supd
     };
     if too_new {
-        return Err(format!(
-            "operator {} expects server version {want} > server version {}",
-            op.sub,
-            crate::VERSION
-        ));
+        return Err(ServerVersionError::TooOld {
+            operator: op.sub.clone(),
+            want: want.clone(),
+            have: crate::VERSION,
+        });
     }
     Ok(())
 }
@@ -912,11 +984,11 @@ mod tests {
             .validate_account_jwt(&account_jwt(&op.signing, &acc.public_key(), now), now)
             .is_ok());
         let rogue = KeyPair::new_operator();
-        assert_eq!(
-            t.validate_account_jwt(&account_jwt(&rogue, &acc.public_key(), now), now)
-                .unwrap_err(),
-            "account validation failed"
-        );
+        let e = t
+            .validate_account_jwt(&account_jwt(&rogue, &acc.public_key(), now), now)
+            .unwrap_err();
+        assert_eq!(e, AccountJwtError::UntrustedIssuer);
+        assert_eq!(e.to_string(), "account validation failed");
         // Self-signed account JWTs are not trusted.
         assert!(t
             .validate_account_jwt(&account_jwt(&acc, &acc.public_key(), now), now)
@@ -926,7 +998,10 @@ mod tests {
         let mut c = AccountClaims::new(acc.public_key());
         c.exp = now - 10;
         let expired = c.encode_at(&op.key, now - 100).unwrap();
-        assert!(t.validate_account_jwt(&expired, now).is_err());
+        assert!(matches!(
+            t.validate_account_jwt(&expired, now),
+            Err(AccountJwtError::Times(jwt::Error::Expired { .. }))
+        ));
         assert!(t.verify_account_jwt(&expired).is_ok());
         // The validator refuses untrusted JWTs in resolvers.
         let r = crate::resolver::MemoryResolver::new(Some(t.validator()));
@@ -939,6 +1014,34 @@ mod tests {
     }
 
     #[test]
+    fn operator_server_version_assertion() {
+        for (want, msg) in [
+            (
+                "99.0.0",
+                format!(
+                    "expects server version 99.0.0 > server version {}",
+                    crate::VERSION
+                ),
+            ),
+            (
+                "x.y",
+                "expects version x.y got error instead: bad version".to_string(),
+            ),
+        ] {
+            let key = KeyPair::new_operator();
+            let mut c: OperatorClaims = Claims::new(key.public_key());
+            c.nats.assert_server_version = want.into();
+            let jwt = c.encode(&key).unwrap();
+            let e = err(&format!("operator: {jwt}\nresolver: MEM\n"));
+            assert!(
+                e.starts_with("test.conf:1:")
+                    && e.ends_with(&format!("operator {} {msg}", key.public_key())),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn strict_operator_needs_signing_keys() {
         let op = operator(true);
         let t = trust(&format!("operator: {}\nresolver: MEM\n", op.jwt))
@@ -947,9 +1050,12 @@ mod tests {
         assert!(!t.is_trusted_issuer(&op.key.public_key()));
         let acc = KeyPair::new_account().public_key();
         let now = jwt::now();
+        let e = t
+            .validate_account_jwt(&account_jwt(&op.key, &acc, now), now)
+            .unwrap_err();
+        assert_eq!(e, AccountJwtError::SigningKeyRequired);
         assert_eq!(
-            t.validate_account_jwt(&account_jwt(&op.key, &acc, now), now)
-                .unwrap_err(),
+            e.to_string(),
             "operator requires issuer to be a signing key"
         );
         assert!(t

@@ -713,32 +713,40 @@ async fn expired_activation_stops_the_flow_without_reconnect() {
     );
     assert!(p.service_flows(0).await, "no service before expiry");
 
-    // Poll until the stream import is cut, up to a few seconds after `exp`
-    // (a token is expired once the clock passed `exp`).
+    // Poll until both imports are cut, up to a few seconds after `exp` (a
+    // token is expired once the clock passed `exp`).
     let deadline = Instant::now() + Duration::from_secs((exp - jwt::now()).max(0) as u64 + 4);
-    let mut cut = false;
-    for i in 0.. {
-        if !p.stream_flows(&format!("vip.poll.{i}")).await {
-            cut = true;
-            break;
+    let (mut stream_cut, mut service_cut) = (None, None);
+    for i in 1u32.. {
+        if stream_cut.is_none() && !p.stream_flows(&format!("vip.poll.{i}")).await {
+            stream_cut = Some(jwt::now() - exp);
         }
-        if Instant::now() >= deadline {
+        if service_cut.is_none() && !p.service_flows(i).await {
+            service_cut = Some(jwt::now() - exp);
+        }
+        if (stream_cut.is_some() && service_cut.is_some()) || Instant::now() >= deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let late = jwt::now() - exp;
     assert!(
-        cut,
-        "B still receives the private stream {}s after its activation expired",
-        jwt::now() - exp
+        stream_cut.is_some(),
+        "B still receives the private stream {late}s after its activation expired"
     );
+    assert!(
+        service_cut.is_some(),
+        "B's service import still reaches A {late}s after its activation expired \
+         (the stream was cut {stream_cut:?}s after)"
+    );
+    // Both stay cut.
     assert!(
         !p.stream_flows("vip.after").await,
         "the flow came back after the cut"
     );
     assert!(
-        !p.service_flows(1).await,
-        "the service import still reaches A after the activation expired"
+        !p.service_flows(9999).await,
+        "the service import came back after the cut"
     );
     p.others_unaffected().await;
     alive(member(&h, &x.b).await).await;
@@ -887,40 +895,100 @@ fn map_m_to(c: &mut AccountClaims, dest: &str) {
     );
 }
 
+/// One of account A's claims: subject mapping `m` -> `v.<tag>`, stream
+/// import of E's `feed.>` as `v.<tag>.>`, after the `tok.<j>` imports whose
+/// activation `tokens` are given (they make the claims slow to apply).
+fn tagged_claims(
+    acc: &KeyPair,
+    op: &Op,
+    exporter: &str,
+    iat: i64,
+    tag: &str,
+    tokens: &[String],
+) -> String {
+    account_jwt_at(acc, &op.key, iat, |c| {
+        map_m_to(c, &format!("v.{tag}"));
+        let import = |subject: String, local: String, token: &str| Import {
+            subject,
+            account: exporter.into(),
+            import_type: Some(ExportType::Stream),
+            local_subject: local,
+            token: token.into(),
+            ..Default::default()
+        };
+        c.nats.imports = tokens
+            .iter()
+            .enumerate()
+            .map(|(j, t)| import(format!("tok.{j}"), String::new(), t))
+            .collect();
+        c.nats
+            .imports
+            .push(import("feed.>".into(), format!("v.{tag}.>"), ""));
+    })
+}
+
+/// Account E: exports stream `feed.>` (public) and `tok.>` (private).
+fn feed_exporter(op: &Op, e: &KeyPair) -> String {
+    account_jwt_at(e, &op.key, jwt::now() - 5000, |c| {
+        c.nats.exports = vec![
+            Export {
+                subject: "feed.>".into(),
+                export_type: Some(ExportType::Stream),
+                ..Default::default()
+            },
+            Export {
+                subject: "tok.>".into(),
+                export_type: Some(ExportType::Stream),
+                token_req: true,
+                ..Default::default()
+            },
+        ]
+    })
+}
+
+/// `n` activations from `e` for `importer`'s `tok.<j>` imports. Checking
+/// them is the slow part of applying claims that carry them.
+fn tok_activations(e: &KeyPair, importer: &KeyPair, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|j| {
+            let mut act = ActivationClaims::new(importer.public_key());
+            act.nats.import_subject = format!("tok.{j}");
+            act.nats.import_type = Some(ExportType::Stream);
+            act.encode(e).unwrap()
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claim_updates_end_with_the_newest() {
-    const N: usize = 20;
+    const N: usize = 12;
     const CONNS: usize = 4;
+    const TOKENS: usize = 4;
     let op = Op::new();
-    let acc = KeyPair::new_account();
-    let first = account_jwt_at(&acc, &op.key, jwt::now() - 5000, |c| map_m_to(c, "v.init"));
-    let h = op.start(&[&first]).await;
+    let (acc, e) = (KeyPair::new_account(), KeyPair::new_account());
+    let e_jwt = feed_exporter(&op, &e);
+    // Older claims carry `tok.<j>` imports and so take longer to apply than
+    // the newest, which does not.
+    let tokens = tok_activations(&e, &acc, TOKENS);
+    let exporter = e.public_key();
+    let first = tagged_claims(&acc, &op, &exporter, jwt::now() - 5000, "init", &[]);
+    let h = op.start(&[&e_jwt, &first]).await;
     let by_acc = KeyPair::new_account();
     let mut user = member(&h, &acc).await;
-    subscribe(&mut user, &["v.> 1"]).await;
+    subscribe(&mut user, &["v.> 1", "tok.> 2"]).await;
+    let mut feed = member(&h, &e).await;
     let mut conns = Vec::new();
     for k in 0..CONNS {
         conns.push(sys_conn(&h, &op, k).await);
     }
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x7e11_a27);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x07e1_1a27);
     let base = jwt::now() - 4000;
     for round in 0..4 {
         let jwts: Vec<String> = (0..N)
             .map(|i| {
-                account_jwt_at(&acc, &op.key, base + (round * 100 + i) as i64, |c| {
-                    map_m_to(c, &format!("v.{round}.{i}"));
-                    // Older claims carry more to apply, so a newer update
-                    // sent just after an older one tends to overtake it.
-                    for f in 0..(N - 1 - i) * 15 {
-                        c.nats.mappings.insert(
-                            format!("filler.{f}"),
-                            vec![jwt::WeightedMapping {
-                                subject: format!("filled.{f}"),
-                                ..Default::default()
-                            }],
-                        );
-                    }
-                })
+                let heavy = if i == N - 1 { &[][..] } else { &tokens[..] };
+                let iat = base + (round * 100 + i) as i64;
+                tagged_claims(&acc, &op, &exporter, iat, &format!("{round}.{i}"), heavy)
             })
             .collect();
         let mut order: Vec<usize> = (0..N).collect();
@@ -937,7 +1005,7 @@ async fn concurrent_claim_updates_end_with_the_newest() {
             .collect();
         let mut replies = Vec::new();
         for t in tasks {
-            let (c, r) = tokio::time::timeout(Duration::from_secs(20), t)
+            let (c, r) = tokio::time::timeout(Duration::from_secs(30), t)
                 .await
                 .expect("claims replies in time")
                 .unwrap();
@@ -954,11 +1022,21 @@ async fn concurrent_claim_updates_end_with_the_newest() {
         let newest = &replies.iter().find(|(i, _)| *i == N - 1).unwrap().1;
         assert_eq!(newest["data"]["code"], 200, "the newest update: {newest}");
 
+        // Only the newest claims' mapping and import are in force; none of
+        // the older claims' `tok.<j>` imports.
+        let tag = format!("{round}.{}", N - 1);
         user.send(pub_cmd("m", "x")).await;
+        let toks: String = (0..TOKENS)
+            .map(|j| pub_cmd(&format!("tok.{j}"), "z"))
+            .collect();
+        feed.send(format!("{}{toks}", pub_cmd("feed.f", "y"))).await;
+        assert_eq!(sync(&mut feed).await, Vec::<String>::new());
+        let mut got = sentinel(&mut user, "v.sentinel").await;
+        got.sort();
         assert_eq!(
-            sentinel(&mut user, "v.sentinel").await,
-            vec![format!("MSG v.{round}.{} 1 x", N - 1)],
-            "round {round}: the mapping in force is not the newest claims'"
+            got,
+            vec![format!("MSG v.{tag} 1 x"), format!("MSG v.{tag}.f 1 y")],
+            "round {round}: the claims in force are not the newest"
         );
     }
     // A member of another (unknown) account is refused; the account's
@@ -978,23 +1056,12 @@ async fn stream_import_delivers_every_message_across_claim_updates() {
         KeyPair::new_account(),
         KeyPair::new_account(),
     );
-    let e_jwt = account_jwt_at(&e, &op.key, jwt::now() - 60, |c| {
-        c.nats.exports = vec![Export {
-            subject: "feed.>".into(),
-            export_type: Some(ExportType::Stream),
-            ..Default::default()
-        }]
-    });
-    let a_claims = |iat: i64| {
-        account_jwt_at(&a, &op.key, iat, |c| {
-            c.nats.imports = vec![Import {
-                subject: "feed.>".into(),
-                account: e.public_key(),
-                import_type: Some(ExportType::Stream),
-                ..Default::default()
-            }]
-        })
-    };
+    let e_jwt = feed_exporter(&op, &e);
+    // Each update re-applies `tok.<j>` imports (slow to check) before the
+    // feed's import, as `v.all.>`.
+    let tokens = tok_activations(&e, &a, 4);
+    let exporter = e.public_key();
+    let a_claims = |iat: i64| tagged_claims(&a, &op, &exporter, iat, "all", &tokens);
     let base = jwt::now() - 4000;
     let h = op
         .start(&[
@@ -1009,25 +1076,41 @@ async fn stream_import_delivers_every_message_across_claim_updates() {
         .collect();
 
     let mut sub = member(&h, &a).await;
-    subscribe(&mut sub, &["feed.> 1"]).await;
+    subscribe(&mut sub, &["v.all.> 1"]).await;
     let mut by = member(&h, &by_acc).await;
     subscribe(&mut by, &["feed.> 1"]).await;
     let mut publisher = member(&h, &e).await;
     let sys = sys_conn(&h, &op, 0).await;
 
     let done = Arc::new(AtomicBool::new(false));
+    // The publisher starts once the first update is on its way.
+    let (first_sent, first_sent_rx) = tokio::sync::oneshot::channel::<()>();
     let updater = {
         let done = done.clone();
         tokio::spawn(async move {
             let mut sys = sys;
+            let mut first_sent = Some(first_sent);
             let mut applied = 0;
             for (i, j) in updates {
                 if done.load(Ordering::Relaxed) {
                     break;
                 }
-                let (c, replies) = push_all(sys, 0, vec![(i, j)]).await;
-                sys = c;
-                let v = &replies[0].1;
+                let sub = jwt::decode_account(&j).unwrap().sub;
+                sys.send(req_cmd(
+                    &format!("$SYS.REQ.ACCOUNT.{sub}.CLAIMS.UPDATE"),
+                    &format!("_INBOX.claims.0.{i}"),
+                    &j,
+                ))
+                .await;
+                if let Some(tx) = first_sent.take() {
+                    let _ = tx.send(());
+                }
+                let f = frame(&mut sys).await;
+                let prefix = format!("MSG _INBOX.claims.0.{i} 1 ");
+                let body = f
+                    .strip_prefix(&prefix)
+                    .unwrap_or_else(|| panic!("not the reply to update {i}: {f}"));
+                let v: Value = serde_json::from_str(body).unwrap();
                 assert_eq!(v["data"]["code"], 200, "update {i}: {v}");
                 applied += 1;
             }
@@ -1037,12 +1120,20 @@ async fn stream_import_delivers_every_message_across_claim_updates() {
     let publishing = {
         let done = done.clone();
         tokio::spawn(async move {
+            tokio::time::timeout(T, first_sent_rx)
+                .await
+                .expect("first update sent in time")
+                .unwrap();
             for n in 0..MSGS {
                 publisher
                     .send(pub_cmd(&format!("feed.{n}"), &n.to_string()))
                     .await;
                 if n % 20 == 19 {
                     assert_eq!(sync(&mut publisher).await, Vec::<String>::new());
+                }
+                if n % 100 == 99 {
+                    // Spread the messages over several updates.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
             assert_eq!(sync(&mut publisher).await, Vec::<String>::new());
@@ -1063,7 +1154,7 @@ async fn stream_import_delivers_every_message_across_claim_updates() {
 
     // Everything E published was routed before the sentinel (E's last PING
     // was answered).
-    let got = sentinel(&mut sub, "feed.sentinel").await;
+    let got = sentinel(&mut sub, "v.all.sentinel").await;
     let mut seen = vec![0u32; MSGS];
     for f in &got {
         let n: usize = f
@@ -1071,7 +1162,7 @@ async fn stream_import_delivers_every_message_across_claim_updates() {
             .next()
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("unexpected frame {f}"));
-        assert_eq!(*f, format!("MSG feed.{n} 1 {n}"));
+        assert_eq!(*f, format!("MSG v.all.{n} 1 {n}"));
         seen[n] += 1;
     }
     let missing: Vec<usize> = (0..MSGS).filter(|&n| seen[n] == 0).collect();

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::config::{ConfigError, Kind, Options};
 use crate::protocol::messages::Connect;
 pub use permissions::Permissions;
-pub use users::{NkeyUser, User, Users};
+pub use users::{MergeError, NkeyUser, User, Users};
 
 /// Who a connection authenticated as.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +30,59 @@ pub struct Identity {
     /// Account to bind to (`None` = the global account).
     pub account: Option<String>,
     pub permissions: Option<Arc<Permissions>>,
+}
+
+/// Why [`AuthConfig::authenticate`] refused a CONNECT. The text is for the
+/// server log only; the client hears `Authorization Violation` whatever the
+/// cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// Token auth, and the CONNECT has no `auth_token`.
+    #[error("no token given")]
+    NoToken,
+    /// The `auth_token` is not the configured one.
+    #[error("invalid token")]
+    InvalidToken,
+    /// Single-user auth, and the CONNECT has no `user`.
+    #[error("no user given")]
+    NoUser,
+    /// Single-user auth with the wrong user or password.
+    #[error("invalid user/password for {user:?}")]
+    InvalidUserPassword { user: String },
+    /// The CONNECT's `nkey` is no configured nkey user.
+    #[error("unknown nkey {nkey}")]
+    UnknownNkey { nkey: String },
+    /// An nkey without the `sig` over the nonce.
+    #[error("nkey without signature")]
+    MissingSignature,
+    /// The `sig` is not the nkey's signature of the nonce.
+    #[error("nkey signature: {0}")]
+    BadSignature(crate::nkeys::Error),
+    /// `verify_and_map`, and the connection has no verified certificate.
+    #[error("no verified client certificate to map")]
+    NoClientCertificate,
+    /// `verify_and_map`, and no user matches the certificate.
+    #[error("no user for certificate {subject:?}")]
+    UnmappedCertificate { subject: String },
+    /// No credentials at all, and no `no_auth_user` to run as.
+    #[error("no credentials")]
+    NoCredentials,
+    /// The CONNECT's `user` is no configured user.
+    #[error("unknown user {name:?}")]
+    UnknownUser { name: String },
+    /// The user has no password: only certificate mapping admits it.
+    #[error("user {name:?} authenticates by certificate only")]
+    CertificateOnly { name: String },
+    /// The password is not the user's.
+    #[error("invalid password for user {name:?}")]
+    InvalidPassword { name: String },
+    /// The user's `allowed_connection_types` exclude client connections.
+    #[error("connection type not allowed for user {name:?}")]
+    UserConnectionType { name: String },
+    /// The nkey user's `allowed_connection_types` exclude client
+    /// connections.
+    #[error("connection type not allowed for nkey {nkey}")]
+    NkeyConnectionType { nkey: String },
 }
 
 /// What the connection presents besides CONNECT.
@@ -88,9 +141,9 @@ impl AuthConfig {
                         users_pos = Some(k.pos.clone());
                         let parsed =
                             users::parse_users(v, "authorization.users", None, defaults.as_ref())?;
-                        users
-                            .merge(parsed)
-                            .map_err(|e| ConfigError::at(&k.pos, "authorization.users", e))?;
+                        users.merge(parsed).map_err(|e| {
+                            ConfigError::at(&k.pos, "authorization.users", e.to_string())
+                        })?;
                     }
                     "permissions" | "permission" if !matches!(v.kind, Kind::Bool(_)) => {
                         // Permissions of the single user: parsed for errors,
@@ -196,19 +249,22 @@ impl AuthConfig {
 
     /// Checks a CONNECT. The error is the reason for the log; the client only
     /// ever hears `Authorization Violation`.
-    pub async fn authenticate(&self, c: &Connect, p: Presented<'_>) -> Result<Identity, String> {
+    ///
+    /// # Errors
+    /// Why the CONNECT is refused, as an [`AuthError`].
+    pub async fn authenticate(&self, c: &Connect, p: Presented<'_>) -> Result<Identity, AuthError> {
         match &self.method {
             Method::None => Ok(Identity::default()),
             Method::Token(expected) => {
-                let given = c.auth_token.clone().ok_or("no token given")?;
+                let given = c.auth_token.clone().ok_or(AuthError::NoToken)?;
                 if secret_matches(expected, given).await {
                     Ok(Identity::default())
                 } else {
-                    Err("invalid token".into())
+                    Err(AuthError::InvalidToken)
                 }
             }
             Method::Single { user, password } => {
-                let given = c.user.as_deref().ok_or("no user given")?;
+                let given = c.user.as_deref().ok_or(AuthError::NoUser)?;
                 let user_ok = crate::nkeys::ct_eq(given.as_bytes(), user.as_bytes());
                 let pass_ok = secret_matches(password, c.pass.clone().unwrap_or_default()).await;
                 if user_ok && pass_ok {
@@ -217,7 +273,9 @@ impl AuthConfig {
                         ..Identity::default()
                     })
                 } else {
-                    Err(format!("invalid user/password for {given:?}"))
+                    Err(AuthError::InvalidUserPassword {
+                        user: given.to_owned(),
+                    })
                 }
             }
             Method::Users(users) => self.authenticate_user(users, c, p).await,
@@ -229,32 +287,34 @@ impl AuthConfig {
         users: &Users,
         c: &Connect,
         p: Presented<'_>,
-    ) -> Result<Identity, String> {
+    ) -> Result<Identity, AuthError> {
         let no_credentials = c.user.as_deref().unwrap_or("").is_empty()
             && c.pass.as_deref().unwrap_or("").is_empty()
             && c.auth_token.as_deref().unwrap_or("").is_empty()
             && c.nkey.as_deref().unwrap_or("").is_empty();
         if let Some(nk) = c.nkey.as_deref().filter(|s| !s.is_empty()) {
-            let u = users
-                .nkeys
-                .get(nk)
-                .ok_or_else(|| format!("unknown nkey {nk}"))?;
-            let sig = c.sig.as_deref().ok_or("nkey without signature")?;
+            let u = users.nkeys.get(nk).ok_or_else(|| AuthError::UnknownNkey {
+                nkey: nk.to_owned(),
+            })?;
+            let sig = c.sig.as_deref().ok_or(AuthError::MissingSignature)?;
             crate::nkeys::verify_nonce_signature(nk, p.nonce, sig)
-                .map_err(|e| format!("nkey signature: {e}"))?;
+                .map_err(AuthError::BadSignature)?;
             return nkey_identity(u);
         }
         if self.verify_and_map {
             // The user comes from the certificate (e-mail, DNS and URI SANs,
             // then the subject DN); a user named in CONNECT is ignored.
-            let cert = p.peer_cert.ok_or("no verified client certificate to map")?;
+            let cert = p.peer_cert.ok_or(AuthError::NoClientCertificate)?;
             let candidates = users
                 .users
                 .iter()
                 .filter(|(_, u)| allows_standard(&u.connection_types))
                 .map(|(name, _)| name.as_str());
-            let name = crate::tls::map_user(cert, candidates)
-                .ok_or_else(|| format!("no user for certificate {:?}", cert.subject))?;
+            let name = crate::tls::map_user(cert, candidates).ok_or_else(|| {
+                AuthError::UnmappedCertificate {
+                    subject: cert.subject.clone(),
+                }
+            })?;
             return user_identity(&users.users[name]);
         }
         if no_credentials {
@@ -266,18 +326,24 @@ impl AuthConfig {
                     return nkey_identity(u);
                 }
             }
-            return Err("no credentials".into());
+            return Err(AuthError::NoCredentials);
         }
         let name = c.user.as_deref().unwrap_or("");
         let u = users
             .users
             .get(name)
-            .ok_or_else(|| format!("unknown user {name:?}"))?;
+            .ok_or_else(|| AuthError::UnknownUser {
+                name: name.to_owned(),
+            })?;
         let Some(expected) = &u.password else {
-            return Err(format!("user {name:?} authenticates by certificate only"));
+            return Err(AuthError::CertificateOnly {
+                name: name.to_owned(),
+            });
         };
         if !secret_matches(expected, c.pass.clone().unwrap_or_default()).await {
-            return Err(format!("invalid password for user {name:?}"));
+            return Err(AuthError::InvalidPassword {
+                name: name.to_owned(),
+            });
         }
         user_identity(u)
     }
@@ -315,7 +381,7 @@ fn users_of_accounts(
             let parsed = users::parse_users(v, &key, Some(&name.name), defaults.as_ref())?;
             users
                 .merge(parsed)
-                .map_err(|e| ConfigError::at(&k.pos, &key, e))?;
+                .map_err(|e| ConfigError::at(&k.pos, &key, e.to_string()))?;
         }
     }
     Ok(first)
@@ -327,9 +393,11 @@ fn allows_standard(types: &Option<Vec<String>>) -> bool {
         .is_none_or(|t| t.iter().any(|t| t == "STANDARD"))
 }
 
-fn user_identity(u: &User) -> Result<Identity, String> {
+fn user_identity(u: &User) -> Result<Identity, AuthError> {
     if !allows_standard(&u.connection_types) {
-        return Err(format!("connection type not allowed for user {:?}", u.name));
+        return Err(AuthError::UserConnectionType {
+            name: u.name.clone(),
+        });
     }
     Ok(Identity {
         name: u.name.clone(),
@@ -338,9 +406,11 @@ fn user_identity(u: &User) -> Result<Identity, String> {
     })
 }
 
-fn nkey_identity(u: &NkeyUser) -> Result<Identity, String> {
+fn nkey_identity(u: &NkeyUser) -> Result<Identity, AuthError> {
     if !allows_standard(&u.connection_types) {
-        return Err(format!("connection type not allowed for nkey {}", u.nkey));
+        return Err(AuthError::NkeyConnectionType {
+            nkey: u.nkey.clone(),
+        });
     }
     Ok(Identity {
         name: u.nkey.clone(),
@@ -413,7 +483,7 @@ mod tests {
         Connect::parse(json.as_bytes()).unwrap()
     }
 
-    async fn login(cfg: &AuthConfig, json: &str) -> Result<Identity, String> {
+    async fn login(cfg: &AuthConfig, json: &str) -> Result<Identity, AuthError> {
         cfg.authenticate(&connect(json), Presented::default()).await
     }
 
@@ -422,14 +492,23 @@ mod tests {
         let t = config("authorization { token: s3cr3t }").unwrap();
         assert!(t.info_auth_required() && !t.needs_nonce());
         assert!(login(&t, r#"{"auth_token":"s3cr3t"}"#).await.is_ok());
-        assert!(login(&t, r#"{"auth_token":"nope"}"#).await.is_err());
+        assert_eq!(
+            login(&t, r#"{"auth_token":"nope"}"#).await.unwrap_err(),
+            AuthError::InvalidToken
+        );
         assert!(login(&t, r#"{"user":"s3cr3t"}"#).await.is_err());
         let u = config("authorization { user: a, password: b }").unwrap();
         assert_eq!(
             login(&u, r#"{"user":"a","pass":"b"}"#).await.unwrap().name,
             "a"
         );
-        assert!(login(&u, r#"{"user":"a","pass":"c"}"#).await.is_err());
+        assert_eq!(
+            login(&u, r#"{"user":"a","pass":"c"}"#)
+                .await
+                .unwrap_err()
+                .to_string(),
+            "invalid user/password for \"a\""
+        );
         assert!(login(&u, r#"{"user":"a"}"#).await.is_err());
     }
 
@@ -451,10 +530,17 @@ mod tests {
         assert!(login(&cfg, &format!(r#"{{"user":"bob","pass":"{hash}"}}"#))
             .await
             .is_err());
-        assert!(login(&cfg, r#"{"user":"mallory","pass":"apw"}"#)
-            .await
-            .is_err());
-        assert!(login(&cfg, "{}").await.is_err());
+        assert_eq!(
+            login(&cfg, r#"{"user":"mallory","pass":"apw"}"#)
+                .await
+                .unwrap_err()
+                .to_string(),
+            "unknown user \"mallory\""
+        );
+        assert_eq!(
+            login(&cfg, "{}").await.unwrap_err(),
+            AuthError::NoCredentials
+        );
     }
 
     #[tokio::test]
@@ -476,8 +562,17 @@ mod tests {
             nonce: b"other",
             peer_cert: None,
         };
-        assert!(cfg.authenticate(&c, other).await.is_err());
-        assert!(login(&cfg, &format!(r#"{{"nkey":"{pk}"}}"#)).await.is_err());
+        assert!(matches!(
+            cfg.authenticate(&c, other).await,
+            Err(AuthError::BadSignature(_))
+        ));
+        assert_eq!(
+            login(&cfg, &format!(r#"{{"nkey":"{pk}"}}"#))
+                .await
+                .unwrap_err()
+                .to_string(),
+            "nkey without signature"
+        );
     }
 
     #[tokio::test]
@@ -535,6 +630,16 @@ mod tests {
             "authorization { users: [ {user: a, allowed_connection_types: [\"NOPE\"]} ] }"
         )
         .is_err());
+        // The same user in `authorization` and in an account.
+        let e = config(
+            "authorization { users: [ {user: a, password: x} ] }\naccounts { A { users: [ {user: a, password: y} ] } }",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("accounts.A.users: duplicate user \"a\" detected"),
+            "{e}"
+        );
     }
 
     #[test]

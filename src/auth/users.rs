@@ -40,6 +40,18 @@ pub struct NkeyUser {
     pub connection_types: Option<Vec<String>>,
 }
 
+/// Why [`Users::merge`] refused a block: a name defined twice, which
+/// nats-server refuses too.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    /// A user name already defined (in `authorization` or another account).
+    #[error("duplicate user {name:?} detected")]
+    DuplicateUser { name: String },
+    /// An nkey already defined.
+    #[error("duplicate nkey {nkey:?} detected")]
+    DuplicateNkey { nkey: String },
+}
+
 /// The users and nkey users of one block.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Users {
@@ -57,15 +69,15 @@ impl Users {
     ///
     /// # Errors
     /// A user or nkey defined twice.
-    pub fn merge(&mut self, other: Users) -> Result<(), String> {
+    pub fn merge(&mut self, other: Users) -> Result<(), MergeError> {
         for (k, u) in other.users {
             if self.users.insert(k.clone(), u).is_some() {
-                return Err(format!("duplicate user {k:?} detected"));
+                return Err(MergeError::DuplicateUser { name: k });
             }
         }
         for (k, u) in other.nkeys {
             if self.nkeys.insert(k.clone(), u).is_some() {
-                return Err(format!("duplicate nkey {k:?} detected"));
+                return Err(MergeError::DuplicateNkey { nkey: k });
             }
         }
         Ok(())

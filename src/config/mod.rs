@@ -14,5 +14,5 @@ pub mod value;
 
 pub use error::ConfigError;
 pub use options::*;
-pub use parser::{parse_duration, parse_file, parse_str};
+pub use parser::{parse_duration, parse_file, parse_str, DurationError};
 pub use value::{Key, Kind, Map, Pos, Value};

@@ -93,18 +93,39 @@ pub fn parse_str_tracked(src: &str, file: &Path) -> Result<ParsedConfig, ConfigE
 /// it exists so that `include /dev/zero` cannot exhaust memory.
 pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
 
+/// Why a config file (or an included file) could not be read. Its text
+/// follows `error opening config file: ` (or `error opening include file
+/// '…': `) in the config error.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    /// The file could not be opened (missing, no permission, ...).
+    #[error("{0}")]
+    Open(std::io::Error),
+    /// Reading the opened file failed.
+    #[error("{0}")]
+    Read(std::io::Error),
+    /// The file is larger than [`MAX_FILE_SIZE`].
+    #[error("file is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The file's bytes are not UTF-8 text.
+    #[error("file is not valid UTF-8")]
+    NotUtf8,
+}
+
 /// Reads a file as UTF-8 text, at most [`MAX_FILE_SIZE`] bytes.
-fn read_config(path: &Path) -> Result<String, String> {
+fn read_config(path: &Path) -> Result<String, ReadError> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let file = std::fs::File::open(path).map_err(ReadError::Open)?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_SIZE + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
+        .map_err(ReadError::Read)?;
     if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(format!("file is larger than {MAX_FILE_SIZE} bytes"));
+        return Err(ReadError::TooLarge {
+            limit: MAX_FILE_SIZE,
+        });
     }
-    String::from_utf8(bytes).map_err(|_| "file is not valid UTF-8".to_owned())
+    String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)
 }
 
 /// What identifies a file for include-cycle detection.
@@ -574,12 +595,34 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     parse_go_duration(t).ok()
 }
 
+/// Why [`parse_go_duration`] refused a string. The messages are Go's
+/// `time.ParseDuration`'s, which nats-server puts in its config errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a duration at all: empty, a malformed number, or out of range.
+    #[error("time: invalid duration {input:?}")]
+    Invalid { input: String },
+    /// A number without a unit (`60`).
+    #[error("time: missing unit in duration {input:?}")]
+    MissingUnit { input: String },
+    /// A unit Go does not know (`1x`).
+    #[error("time: unknown unit {unit:?} in duration {input:?}")]
+    UnknownUnit { unit: String, input: String },
+    /// A negative duration, which a [`Duration`] cannot hold.
+    #[error("negative duration {input:?}")]
+    Negative { input: String },
+}
+
 /// Go's `time.ParseDuration`, with Go's error texts (`time: invalid duration
 /// "x"`, `time: missing unit in duration "x"`, `time: unknown unit "y" in
 /// duration "x"`). Negative durations are an error.
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let quoted = format!("{s:?}");
-    let invalid = || format!("time: invalid duration {quoted}");
+///
+/// # Errors
+/// A [`DurationError`] naming what is wrong.
+pub fn parse_go_duration(s: &str) -> Result<Duration, DurationError> {
+    let invalid = || DurationError::Invalid {
+        input: s.to_owned(),
+    };
     let mut rest = s;
     let mut neg = false;
     if let Some(r) = rest.strip_prefix('-') {
@@ -621,14 +664,23 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let unit_ns: u128 = match unit {
-            "" => return Err(format!("time: missing unit in duration {quoted}")),
+            "" => {
+                return Err(DurationError::MissingUnit {
+                    input: s.to_owned(),
+                })
+            }
             "ns" => 1,
             "us" | "µs" | "μs" => 1_000,
             "ms" => 1_000_000,
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            _ => return Err(format!("time: unknown unit {unit:?} in duration {quoted}")),
+            _ => {
+                return Err(DurationError::UnknownUnit {
+                    unit: unit.to_owned(),
+                    input: s.to_owned(),
+                })
+            }
         };
         let int: u128 = if int_part.is_empty() {
             0
@@ -649,7 +701,9 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
         }
     }
     if neg && total != 0 {
-        return Err(format!("negative duration {quoted}"));
+        return Err(DurationError::Negative {
+            input: s.to_owned(),
+        });
     }
     Ok(Duration::from_nanos(total as u64))
 }
@@ -1354,16 +1408,26 @@ mod tests {
             assert_eq!(d(bad), None, "{bad}");
         }
         assert_eq!(
-            parse_go_duration("60").unwrap_err(),
+            parse_go_duration("60").unwrap_err().to_string(),
             "time: missing unit in duration \"60\""
         );
         assert_eq!(
-            parse_go_duration("1x").unwrap_err(),
+            parse_go_duration("1x").unwrap_err().to_string(),
             "time: unknown unit \"x\" in duration \"1x\""
         );
         assert_eq!(
-            parse_go_duration("abc").unwrap_err(),
+            parse_go_duration("abc").unwrap_err().to_string(),
             "time: invalid duration \"abc\""
+        );
+        assert_eq!(
+            parse_go_duration("-1s").unwrap_err(),
+            DurationError::Negative {
+                input: "-1s".into()
+            }
+        );
+        assert_eq!(
+            parse_go_duration("-1s").unwrap_err().to_string(),
+            "negative duration \"-1s\""
         );
         assert!(parse_go_duration("2562047h").is_ok());
     }

@@ -84,7 +84,7 @@ pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
     crate::system::install(&server);
     crate::system::claims::start(&server)
         .await
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let listener = TcpListener::bind(bind_addr(&opts)).await?;
     let addr = listener.local_addr()?;
     let _ = server.listen_addr.set(addr);

@@ -12,11 +12,50 @@ use crate::config::Options;
 use crate::server::close::CloseReason;
 use crate::server::Server;
 
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("HTTPS monitoring is not supported by this version of rnats")]
+    HttpsMonitoring,
+    /// Binding the client or monitoring port failed.
+    #[error("Error listening on port: {0}")]
+    Listen(std::io::Error),
+    #[error("Could not write pidfile {path}: {error}", path = .0.display(), error = .1)]
+    PidFile(PathBuf, std::io::Error),
+    #[error("Error writing ports file {path}: {error}", path = .0.display(), error = .1)]
+    PortsFile(PathBuf, std::io::Error),
+}
+
+/// Why `--signal` could not be delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    #[error("invalid signal parameters: {0}")]
+    Parameters(String),
+    #[error("unknown signal {0:?}")]
+    Unknown(String),
+    #[error("could not read pid file {path}: {error}", path = .0.display(), error = .1)]
+    PidFile(PathBuf, std::io::Error),
+    #[error("invalid pid: {0}")]
+    InvalidPid(String),
+    #[error("signal {command:?} {pid}: {error}")]
+    Kill {
+        command: String,
+        pid: String,
+        error: std::io::Error,
+    },
+    #[error("unable to resolve pid, try providing one")]
+    NoPgrep,
+    #[error("no rnats-server processes running")]
+    NoServer,
+    #[error("multiple rnats-server processes running:\n{0}")]
+    SeveralServers(String),
+}
+
 /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
 ///
 /// # Errors
 /// When the client port cannot be bound or a pid file cannot be written.
-pub async fn run(opts: Options) -> Result<(), String> {
+pub async fn run(opts: Options) -> Result<(), RunError> {
     run_with_cli(opts, Cli::default()).await
 }
 
@@ -25,7 +64,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
 ///
 /// # Errors
 /// When the client port cannot be bound or a pid file cannot be written.
-pub async fn run_with_cli(opts: Options, cli: Cli) -> Result<(), String> {
+pub async fn run_with_cli(opts: Options, cli: Cli) -> Result<(), RunError> {
     log::info!("Starting rnats-server");
     log::info!(
         "  Version:  {} (nats-server {} compatible)",
@@ -36,18 +75,16 @@ pub async fn run_with_cli(opts: Options, cli: Cli) -> Result<(), String> {
         log::info!("  Using configuration file: {}", path.display());
     }
     if opts.https_port != 0 {
-        return Err("HTTPS monitoring is not supported by this version of rnats".into());
+        return Err(RunError::HttpsMonitoring);
     }
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
-    let mut handle = super::start(opts)
-        .await
-        .map_err(|e| format!("Error listening on port: {e}"))?;
+    let mut handle = super::start(opts).await.map_err(RunError::Listen)?;
     log::info!("  Name:     {}", handle.server.name);
     log::info!("  ID:       {}", handle.server.id);
     if let Some(p) = &pid_file {
         std::fs::write(p, std::process::id().to_string())
-            .map_err(|e| format!("Could not write pidfile {}: {e}", p.display()))?;
+            .map_err(|e| RunError::PidFile(p.clone(), e))?;
     }
     let ports_file = match &ports_dir {
         Some(dir) => Some(write_ports_file(
@@ -75,15 +112,14 @@ pub async fn run_with_cli(opts: Options, cli: Cli) -> Result<(), String> {
 
 /// Writes `<exe>_<pid>.ports` with the client (and monitoring) URLs, as
 /// nats-server does, so tooling can find a server started on a random port.
-fn write_ports_file(dir: &Path, url: &str, monitor: Option<&str>) -> Result<PathBuf, String> {
+fn write_ports_file(dir: &Path, url: &str, monitor: Option<&str>) -> Result<PathBuf, RunError> {
     let path = dir.join(format!("rnats-server_{}.ports", std::process::id()));
     let body = match monitor {
         Some(m) => serde_json::json!({ "nats": [url], "monitoring": [m] }),
         None => serde_json::json!({ "nats": [url] }),
     }
     .to_string();
-    std::fs::write(&path, body)
-        .map_err(|e| format!("Error writing ports file {}: {e}", path.display()))?;
+    std::fs::write(&path, body).map_err(|e| RunError::PortsFile(path.clone(), e))?;
     Ok(path)
 }
 
@@ -215,11 +251,11 @@ async fn lame_duck(server: &Arc<Server>) {
 /// # Errors
 /// An unknown command, an unreadable pid, no or several servers running, or
 /// a failed `kill`.
-pub fn send_signal(spec: &str, pid_file: Option<&Path>) -> Result<(), String> {
+pub fn send_signal(spec: &str, pid_file: Option<&Path>) -> Result<(), SignalError> {
     use rustix::process::{kill_process, Pid, Signal};
     let parts: Vec<&str> = spec.split('=').collect();
     if parts.len() > 2 {
-        return Err(format!("invalid signal parameters: {:?}", &parts[2..]));
+        return Err(SignalError::Parameters(format!("{:?}", &parts[2..])));
     }
     let command = parts[0];
     let sig = match command {
@@ -229,13 +265,14 @@ pub fn send_signal(spec: &str, pid_file: Option<&Path>) -> Result<(), String> {
         "reload" => Signal::HUP,
         "ldm" => Signal::USR2,
         "term" => Signal::TERM,
-        _ => return Err(format!("unknown signal {command:?}")),
+        _ => return Err(SignalError::Unknown(command.to_owned())),
     };
     let pid_str = match (parts.get(1), pid_file) {
         // A pid file if it can be read, else the pid itself.
         (Some(p), _) => std::fs::read_to_string(p).unwrap_or_else(|_| (*p).to_owned()),
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .map_err(|e| format!("could not read pid file {}: {e}", f.display()))?,
+        (None, Some(f)) => {
+            std::fs::read_to_string(f).map_err(|e| SignalError::PidFile(f.to_path_buf(), e))?
+        }
         (None, None) => resolve_pid()?,
     };
     let pid_str = pid_str.trim();
@@ -243,16 +280,20 @@ pub fn send_signal(spec: &str, pid_file: Option<&Path>) -> Result<(), String> {
         .parse::<i32>()
         .ok()
         .and_then(Pid::from_raw)
-        .ok_or_else(|| format!("invalid pid: {pid_str}"))?;
-    kill_process(pid, sig).map_err(|e| format!("signal {command:?} {pid_str}: {e}"))
+        .ok_or_else(|| SignalError::InvalidPid(pid_str.to_owned()))?;
+    kill_process(pid, sig).map_err(|e| SignalError::Kill {
+        command: command.to_owned(),
+        pid: pid_str.to_owned(),
+        error: e.into(),
+    })
 }
 
 /// The pid of the single other running rnats-server process.
-fn resolve_pid() -> Result<String, String> {
+fn resolve_pid() -> Result<String, SignalError> {
     let out = std::process::Command::new("pgrep")
         .arg("rnats-server")
         .output()
-        .map_err(|_| "unable to resolve pid, try providing one".to_string())?;
+        .map_err(|_| SignalError::NoPgrep)?;
     let me = std::process::id().to_string();
     let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -261,11 +302,8 @@ fn resolve_pid() -> Result<String, String> {
         .map(str::to_owned)
         .collect();
     match pids.len() {
-        0 => Err("no rnats-server processes running".into()),
+        0 => Err(SignalError::NoServer),
         1 => Ok(pids[0].clone()),
-        _ => Err(format!(
-            "multiple rnats-server processes running:\n{}",
-            pids.join("\n")
-        )),
+        _ => Err(SignalError::SeveralServers(pids.join("\n"))),
     }
 }

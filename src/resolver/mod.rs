@@ -42,15 +42,16 @@ pub use url::{UrlResolver, UrlResolverOptions};
 
 use crate::jwt::{self, AccountClaims};
 use crate::nkeys::{self, KeyKind};
+use crate::trust::AccountJwtError;
 
 /// A boxed, sendable future: what the trait's async methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Decides whether an account JWT may be stored: decode, verify, check the
 /// issuer is trusted and the claims have no blocking problems. Returns the
-/// decoded claims or a message. Times are *not* checked (nats-server stores
+/// decoded claims or why not. Times are *not* checked (nats-server stores
 /// expired JWTs and refuses their users later).
-pub type Validator = Arc<dyn Fn(&str) -> Result<AccountClaims, String> + Send + Sync>;
+pub type Validator = Arc<dyn Fn(&str) -> Result<AccountClaims, AccountJwtError> + Send + Sync>;
 
 /// nats-server's `DEFAULT_ACCOUNT_FETCH_TIMEOUT` (1.9s): URL fetches and
 /// LOOKUP requests to peers.
@@ -321,7 +322,7 @@ pub(crate) fn check_update(
         }
     }
     let claims = match validator {
-        Some(v) => v(jwt).map_err(ResolverError::Invalid)?,
+        Some(v) => v(jwt).map_err(|e| ResolverError::Invalid(e.to_string()))?,
         None => jwt::decode_account(jwt).map_err(|e| ResolverError::Invalid(e.to_string()))?,
     };
     if claims.sub != account {
@@ -452,7 +453,7 @@ mod tests {
             check_update(&acc, "garbage", None, None),
             Err(ResolverError::Invalid(_))
         ));
-        let refuse: Validator = Arc::new(|_| Err("account validation failed".into()));
+        let refuse: Validator = Arc::new(|_| Err(AccountJwtError::UntrustedIssuer));
         assert_eq!(
             check_update(&acc, &t1, None, Some(&refuse)).unwrap_err(),
             ResolverError::Invalid("account validation failed".into())

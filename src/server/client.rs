@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 
 use super::close::CloseReason;
 use super::fanout::{Fanout, Origin};
-use super::login::{Credentials, Login, Peer};
+use super::login::{Credentials, Login, LoginError, Peer, Phase};
 use super::outbound::Outbound;
 use super::subscription::{SubRef, Subscription};
 use super::Server;
@@ -770,22 +770,22 @@ impl Client {
     }
 
     fn auth_violation(&mut self, why: &str) {
+        self.refuse_login(&LoginError::Refused(why.to_owned()));
+    }
+
+    /// Refuses a login: logs why, tells the system services, and closes
+    /// with the text and reason [`LoginError::outcome`] gives.
+    fn refuse_login(&mut self, e: &LoginError) {
         log::error!(
-            "{} - cid:{} - authentication error: {why}",
+            "{} - cid:{} - authentication error: {e}",
             self.shared.addr,
             self.shared.id
         );
-        if let Some(e) = self.server.events() {
-            e.auth_failed(
-                &self.server,
-                &self.shared,
-                CloseReason::AuthenticationViolation.as_str(),
-            );
+        let (text, reason) = e.outcome(Phase::Connect);
+        if let Some(ev) = self.server.events() {
+            ev.auth_failed(&self.server, &self.shared, reason.as_str());
         }
-        self.shared.close_with_error(
-            "Authorization Violation",
-            CloseReason::AuthenticationViolation,
-        );
+        self.shared.close_with_error(text, reason);
     }
 
     async fn process_connect(&mut self, json: &[u8]) -> bool {
@@ -891,7 +891,7 @@ impl Client {
         {
             Ok(login) => self.adopt_login(login, c),
             Err(e) => {
-                self.auth_violation(&e.to_string());
+                self.refuse_login(&e);
                 false
             }
         }

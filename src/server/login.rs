@@ -116,6 +116,12 @@ impl From<String> for LoginError {
     }
 }
 
+impl From<crate::auth::AuthError> for LoginError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        LoginError::Refused(e.to_string())
+    }
+}
+
 impl From<&str> for LoginError {
     fn from(s: &str) -> Self {
         LoginError::Refused(s.to_owned())

@@ -1,18 +1,18 @@
-//! The server: accepts connections, binds each to an account and routes
-//! messages between them.
+//! The server core: accepts connections, admits each into an account and
+//! delivers messages between them.
 //!
 //! - [`listener`]: the accept loop.
 //! - [`login`]: the login pipeline every way in goes through.
-//! - [`fanout`]: delivery of a publish to subscribers, across imports.
 //! - [`client`]: one connection's reader and the state it shares.
+//! - [`fanout`]: delivery of a publish to subscribers, across imports.
 //! - [`outbound`]: the batched, double-buffered writer.
-//! - [`account`]: accounts and their subject indexes.
 //! - [`subscription`]: what a SUB stores.
+//! - [`reload`]: config reload.
 //! - [`close`]: why a connection ended.
 //! - [`support`]: refuses settings this build does not enforce yet.
 //!
-//! Lock order (outer first): `Server::clients` → `ClientShared::subs` →
-//! account sublist → `Outbound` state. No lock is held across `.await`.
+//! Accounts live in [`crate::tenancy`]. The complete lock order is in
+//! ARCHITECTURE.md; no lock is held across `.await`.
 
 pub mod client;
 pub mod close;

@@ -28,24 +28,47 @@ use crate::cli::Cli;
 use crate::config::parser::format_go_duration;
 use crate::config::{Kind, Map, Options, Value};
 
+/// Why a reload was refused; the old configuration stays in force.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The server was started without a config file.
+    #[error("can only reload config when a file is provided using -c or --config")]
+    NoConfigFile,
+    /// The new file does not parse or validate.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// A setting that needs a restart changed (nats-server's Go field name
+    /// and the old and new values).
+    #[error("config reload not supported for {0}")]
+    NotReloadable(String),
+    /// The new log file cannot be opened.
+    #[error("cannot open log file {path:?}: {error}")]
+    LogFile {
+        path: Option<std::path::PathBuf>,
+        error: String,
+    },
+}
+
 /// Reloads the configuration file the server was started with.
 ///
 /// # Errors
 /// Why the new configuration was refused (the old one stays in force).
-pub async fn reload(server: &Arc<Server>, cli: &Cli) -> Result<(), String> {
+pub async fn reload(server: &Arc<Server>, cli: &Cli) -> Result<(), ReloadError> {
     let cur = server.opts();
     let Some(path) = cur.config_file.clone() else {
-        return Err("can only reload config when a file is provided using -c or --config".into());
+        return Err(ReloadError::NoConfigFile);
     };
-    let mut new = Options::from_file(&path).map_err(|e| e.to_string())?;
+    let mut new = Options::from_file(&path)?;
     cli.apply(&mut new);
-    new.validate().map_err(|e| e.to_string())?;
-    super::support::check(&new).map_err(|e| e.to_string())?;
-    let auth = AuthConfig::from_options(&new).map_err(|e| e.to_string())?;
+    new.validate()?;
+    super::support::check(&new)?;
+    let auth = AuthConfig::from_options(&new)?;
     unsupported_change(&cur, &new)?;
     // The only step that can fail while applying: do it first.
-    crate::logging::reconfigure(&new)
-        .map_err(|e| format!("cannot open log file {:?}: {e}", new.log_file))?;
+    crate::logging::reconfigure(&new).map_err(|e| ReloadError::LogFile {
+        path: new.log_file.clone(),
+        error: e.to_string(),
+    })?;
     if new.pid_file != cur.pid_file {
         if let Some(p) = &new.pid_file {
             if let Err(e) = std::fs::write(p, std::process::id().to_string()) {
@@ -132,9 +155,13 @@ fn opt_str(v: &Option<impl std::fmt::Display>) -> String {
 /// The first setting that cannot change without a restart, in
 /// nats-server's wording (`config reload not supported for <Field>: old=…,
 /// new=…`, with nats-server's Go field names).
-fn unsupported_change(cur: &Options, new: &Options) -> Result<(), String> {
-    fn refuse(field: &str, old: impl std::fmt::Display, new: impl std::fmt::Display) -> String {
-        format!("config reload not supported for {field}: old={old}, new={new}")
+fn unsupported_change(cur: &Options, new: &Options) -> Result<(), ReloadError> {
+    fn refuse(
+        field: &str,
+        old: impl std::fmt::Display,
+        new: impl std::fmt::Display,
+    ) -> ReloadError {
+        ReloadError::NotReloadable(format!("{field}: old={old}, new={new}"))
     }
     macro_rules! fixed {
         ($field:ident, $name:literal) => {
@@ -209,13 +236,17 @@ fn unsupported_change(cur: &Options, new: &Options) -> Result<(), String> {
     }
     // rnats loads TLS once at startup (nats-server reloads it).
     if !same_block(&cur.tls_block, &new.tls_block) {
-        return Err("config reload not supported for TLSConfig in this version of rnats".into());
+        return Err(ReloadError::NotReloadable(
+            "TLSConfig in this version of rnats".into(),
+        ));
     }
     // Accounts, their links and operator trust are set up once at start-up;
     // a reload that changed them would leave the running server enforcing
     // something other than its file, so it is refused.
     if !same_block(&cur.accounts_block, &new.accounts_block) {
-        return Err("config reload not supported for Accounts in this version of rnats".into());
+        return Err(ReloadError::NotReloadable(
+            "Accounts in this version of rnats".into(),
+        ));
     }
     if cur.system_account != new.system_account {
         return Err(refuse(
@@ -249,9 +280,9 @@ fn unsupported_change(cur: &Options, new: &Options) -> Result<(), String> {
             _ => false,
         };
         if !same {
-            return Err(format!(
-                "config reload not supported for {key} in this version of rnats"
-            ));
+            return Err(ReloadError::NotReloadable(format!(
+                "{key} in this version of rnats"
+            )));
         }
     }
     Ok(())
@@ -338,12 +369,13 @@ mod tests {
         let a = opts("port: 4222\n");
         let b = opts("port: 4333\n");
         assert_eq!(
-            unsupported_change(&a, &b).unwrap_err(),
+            unsupported_change(&a, &b).unwrap_err().to_string(),
             "config reload not supported for Port: old=4222, new=4333"
         );
         let b = opts("port: 4222\nserver_name: x\n");
         assert!(unsupported_change(&a, &b)
             .unwrap_err()
+            .to_string()
             .starts_with("config reload not supported for ServerName"));
         let b = opts("port: 4222\ndebug: true\nmax_payload: 1024\nmax_connections: 5\n");
         assert!(unsupported_change(&a, &b).is_ok());
@@ -356,22 +388,33 @@ mod tests {
     fn account_and_operator_changes_are_refused() {
         let a = opts("accounts { A: { exports: [ {stream: x} ] } }\n");
         let b = opts("accounts { A: { exports: [ {stream: y} ] } }\n");
-        assert!(unsupported_change(&a, &b).unwrap_err().contains("Accounts"));
+        assert!(unsupported_change(&a, &b)
+            .unwrap_err()
+            .to_string()
+            .contains("Accounts"));
         let moved = opts("\n# moved\naccounts { A: { exports: [ {stream: x} ] } }\n");
         assert!(unsupported_change(&a, &moved).is_ok());
         let b = opts("accounts { A: { exports: [ {stream: x} ] } }\nsystem_account: A\n");
         assert!(unsupported_change(&a, &b)
             .unwrap_err()
+            .to_string()
             .contains("SystemAccount"));
         let b = opts("accounts { A: { exports: [ {stream: x} ] } }\nresolver: MEMORY\n");
-        assert!(unsupported_change(&a, &b).unwrap_err().contains("resolver"));
+        assert!(unsupported_change(&a, &b)
+            .unwrap_err()
+            .to_string()
+            .contains("resolver"));
         // Every alias counts.
         let b = opts("accounts { A: { exports: [ {stream: x} ] } }\naccount_resolver: MEMORY\n");
         assert!(unsupported_change(&a, &b)
             .unwrap_err()
+            .to_string()
             .contains("account_resolver"));
         let b = opts("accounts { A: { exports: [ {stream: x} ] } }\nmaps { a: b }\n");
-        assert!(unsupported_change(&a, &b).unwrap_err().contains("maps"));
+        assert!(unsupported_change(&a, &b)
+            .unwrap_err()
+            .to_string()
+            .contains("maps"));
     }
 
     #[test]

@@ -12,8 +12,9 @@ use crate::server::Server;
 use crate::tenancy::account::Account;
 use crate::tenancy::imports::{Forward, InternalForward};
 use crate::tenancy::jwt_account;
+use crate::tenancy::operator::ClaimsError;
 
-fn update_reply(server: &Server, account: &str, result: Result<&str, String>) -> Value {
+fn update_reply(server: &Server, account: &str, result: Result<&str, ClaimsError>) -> Value {
     match result {
         Ok(msg) => json!({
             "server": server_info(server),
@@ -45,11 +46,7 @@ pub async fn update(server: &Server, subject_key: Option<&str>, body: &[u8]) -> 
     };
     let claims = match claims {
         Ok(c) if c.sub != key => {
-            return update_reply(
-                server,
-                &key,
-                Err("subject does not match jwt content".into()),
-            )
+            return update_reply(server, &key, Err(ClaimsError::SubjectMismatch))
         }
         Ok(c) => c,
         Err(e) => return update_reply(server, &key, Err(e)),
@@ -193,7 +190,11 @@ fn delete(server: &Server, op: &crate::tenancy::operator::OperatorMode, body: &[
         Ok(n) => {
             for key in &keys {
                 if let Some(acc) = server.accounts.get(key) {
+                    // Under the account's claims lock, like every other
+                    // change of its claims.
+                    let owner = acc.claims_owner.lock();
                     *acc.claims.write() = None;
+                    drop(owner);
                     for c in server.clients() {
                         if Arc::ptr_eq(&c.account.read(), &acc) {
                             c.close_with_error(
@@ -284,11 +285,11 @@ fn add(server: &Arc<Server>, sys: &Arc<Account>, subject: &str, req: Request) {
 ///
 /// # Errors
 /// The resolver's start-up check failed.
-pub async fn start(server: &Arc<Server>) -> Result<(), String> {
+pub async fn start(server: &Arc<Server>) -> Result<(), crate::resolver::ResolverError> {
     let Some(op) = server.operator.clone() else {
         return Ok(());
     };
-    op.resolver.start().await.map_err(|e| e.to_string())?;
+    op.resolver.start().await?;
     if let Some(sys) = &op.system_account {
         let loaded = server
             .accounts

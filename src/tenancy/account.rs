@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 use super::imports::{Exports, Forward, ResponseForward};
 use super::mapping::{Mapped, Mappings};
 use crate::server::subscription::SubRef;
+use crate::subject::sublist::SublistError;
 use crate::subject::Sublist;
 
 /// The global account every connection lands in when no other applies.
@@ -244,16 +245,14 @@ impl Account {
     pub fn edit_forwards(
         &self,
         f: impl FnOnce(&mut Vec<(Box<str>, Forward)>),
-    ) -> Result<(), String> {
+    ) -> Result<(), SublistError> {
         let mut list = self.forward_list.lock();
         let mut next = list.clone();
         f(&mut next);
         let table = Sublist::new(self.cache);
         let mut heads = 0;
         for (subject, route) in &next {
-            table
-                .insert(subject, None, route.clone())
-                .map_err(|e| format!("{e}"))?;
+            table.insert(subject, None, route.clone())?;
             heads |= heads_of(subject);
         }
         // Widen the filter before the swap and narrow it after, so no
@@ -266,7 +265,7 @@ impl Account {
     }
 
     /// Adds a forward on `subject`.
-    pub fn add_forward(&self, subject: &str, route: Forward) -> Result<(), String> {
+    pub fn add_forward(&self, subject: &str, route: Forward) -> Result<(), SublistError> {
         self.edit_forwards(|l| l.push((subject.into(), route)))
     }
 
@@ -423,15 +422,6 @@ impl Registry {
             }
         }
         acc
-    }
-
-    /// Runs the creation hook again for `acc`, after its imports were
-    /// rebuilt from new claims.
-    pub fn refresh(&self, acc: &Arc<Account>) {
-        let hook = self.on_create.read().clone();
-        if let Some(hook) = hook {
-            hook(acc);
-        }
     }
 
     /// Runs `hook` for every existing account and every account created

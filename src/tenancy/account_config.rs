@@ -252,28 +252,42 @@ pub fn add_stream_import(reg: &Registry, imp: &ImportDef) -> Result<(), ConfigEr
         reg,
         &importer,
         &exporter,
-        &imp.subject,
-        imp.prefix.as_deref(),
-        imp.to.as_deref(),
+        StreamImport {
+            subject: &imp.subject,
+            prefix: imp.prefix.as_deref(),
+            to: imp.to.as_deref(),
+        },
         true,
     )
     .and_then(|()| plan.commit(reg))
     .map_err(|e| import_err(imp, e))
 }
 
-/// Checks and installs a stream import of `subject` from `exporter` into
-/// `importer`. `check_auth` is false when the caller already verified the
+/// What a stream import takes: `subject` in the exporter, renamed into the
+/// importer with a `prefix` or to a `to` subject (neither: the same).
+#[derive(Debug, Clone, Copy)]
+pub struct StreamImport<'a> {
+    pub subject: &'a str,
+    pub prefix: Option<&'a str>,
+    pub to: Option<&'a str>,
+}
+
+/// Checks a stream import from `exporter` into `importer` and adds it to
+/// `plan`. `check_auth` is false when the caller already verified the
 /// import (an activation token).
 pub fn plan_stream_import(
     plan: &mut ImportPlan,
     reg: &Registry,
     importer: &Arc<Account>,
     exporter: &Arc<Account>,
-    subject: &str,
-    prefix: Option<&str>,
-    to: Option<&str>,
+    import: StreamImport<'_>,
     check_auth: bool,
-) -> Result<(), String> {
+) -> Result<(), ImportError> {
+    let StreamImport {
+        subject,
+        prefix,
+        to,
+    } = import;
     if check_auth
         && exporter
             .exports
@@ -281,13 +295,13 @@ pub fn plan_stream_import(
             .stream_for(&importer.name, subject)
             .is_none()
     {
-        return Err("stream import not authorized".into());
+        return Err(ImportError::StreamNotAuthorized);
     }
     let transform = match (prefix, to) {
-        (Some(p), _) if !p.is_empty() => Some(Transform::prefix(subject, p).map_err(|e| e.0)?),
+        (Some(p), _) if !p.is_empty() => Some(Transform::prefix(subject, p).map_err(|e| ImportError::Transform(e.0))?),
         (_, Some(t)) if !t.is_empty() && t != subject => Some(
             Transform::new(subject, t).map_err(|e| {
-                format!("failed to create mapping transform for stream import subject from {subject:?} to {t:?}: {e}")
+                ImportError::Transform(format!("failed to create mapping transform for stream import subject from {subject:?} to {t:?}: {e}"))
             })?,
         ),
         _ => None,
@@ -298,7 +312,7 @@ pub fn plan_stream_import(
         exporter.for_each_forward(|s, r| duplicate |= same(s, r));
     }
     if duplicate {
-        return Err("stream import already exists".into());
+        return Err(ImportError::DuplicateStream);
     }
     let local = transform
         .as_ref()
@@ -307,7 +321,7 @@ pub fn plan_stream_import(
     if stream_forms_cycle(reg, exporter, &local, &mut visited)
         || stream_forms_cycle(reg, exporter, subject, &mut vec![importer.name.to_string()])
     {
-        return Err("import forms a cycle".into());
+        return Err(ImportError::Cycle);
     }
     plan.add(
         exporter,
@@ -401,9 +415,9 @@ pub fn plan_service_import(
     local: &str,
     remote: &str,
     check_auth: bool,
-) -> Result<(), String> {
+) -> Result<(), ImportError> {
     if !crate::subject::is_valid_subject(local) || !crate::subject::is_valid_subject(remote) {
-        return Err("invalid subject".into());
+        return Err(ImportError::InvalidSubject);
     }
     let (response_type, response_threshold) = {
         let ex = exporter.exports.read();
@@ -414,7 +428,7 @@ pub fn plan_service_import(
         };
         match found {
             Some(e) => (e.response_type, e.response_threshold),
-            None if check_auth => return Err("service import not authorized".into()),
+            None if check_auth => return Err(ImportError::ServiceNotAuthorized),
             None => (ResponseType::Singleton, DEFAULT_RESPONSE_THRESHOLD),
         }
     };
@@ -435,17 +449,19 @@ pub fn plan_service_import(
         }
     }
     if let Some(acc) = previous {
-        return Err(format!(
-            "Duplicate service import subject {local:?}, previously used in import for account {acc:?}, subject {remote:?}"
-        ));
+        return Err(ImportError::DuplicateService {
+            local: local.to_owned(),
+            account: acc,
+            remote: remote.to_owned(),
+        });
     }
     if forms_cycle(exporter, remote, &mut vec![importer.name.to_string()]) {
-        return Err("import forms a cycle".into());
+        return Err(ImportError::Cycle);
     }
     let transform = if local == remote {
         None
     } else {
-        Some(Transform::new(local, remote).map_err(|e| e.0)?)
+        Some(Transform::new(local, remote).map_err(|e| ImportError::Transform(e.0))?)
     };
     plan.add(
         importer,
@@ -459,6 +475,43 @@ pub fn plan_service_import(
         })),
     );
     Ok(())
+}
+
+/// Why an import cannot be installed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    #[error("stream import not authorized")]
+    StreamNotAuthorized,
+    #[error("service import not authorized")]
+    ServiceNotAuthorized,
+    /// The exporter's claims export nothing covering the import.
+    #[error("import not authorized")]
+    NotExported,
+    /// The exporter's claims are not loaded.
+    #[error("exporter unknown")]
+    ExporterUnknown,
+    /// The activation token is missing, foreign, expired, revoked or does
+    /// not cover the import.
+    #[error("{0}")]
+    Activation(String),
+    #[error("import forms a cycle")]
+    Cycle,
+    #[error("stream import already exists")]
+    DuplicateStream,
+    #[error("Duplicate service import subject {local:?}, previously used in import for account {account:?}, subject {remote:?}")]
+    DuplicateService {
+        local: String,
+        account: String,
+        remote: String,
+    },
+    #[error("invalid subject")]
+    InvalidSubject,
+    /// The renaming the import asks for is not a valid transform.
+    #[error("{0}")]
+    Transform(String),
+    /// A forward table refused a subject.
+    #[error("{0}")]
+    Forward(String),
 }
 
 /// Import forwards checked and waiting to be installed together, so the
@@ -524,7 +577,7 @@ impl ImportPlan {
     ///
     /// # Errors
     /// A subject a forward table refuses (that table stays as it was).
-    pub fn commit(self, reg: &Registry) -> Result<(), String> {
+    pub fn commit(self, reg: &Registry) -> Result<(), ImportError> {
         let mut owners: Vec<Arc<Account>> = Vec::new();
         if let Some(importer) = &self.replacing {
             owners = reg.all();
@@ -559,7 +612,7 @@ impl ImportPlan {
                 }
             });
             if let Err(e) = edit {
-                result = Err(e);
+                result = Err(ImportError::Forward(e.to_string()));
             }
         }
         result
@@ -578,7 +631,7 @@ pub fn install_service_import(
     exporter: &Arc<Account>,
     local: &str,
     remote: &str,
-) -> Result<(), String> {
+) -> Result<(), ImportError> {
     let mut plan = plan;
     plan_service_import(&mut plan, importer, exporter, local, remote, false)?;
     plan.commit(reg)

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::account::{Account, AccountLimits, Registry};
-use super::account_config::{plan_service_import, plan_stream_import, ImportPlan};
+use super::account_config::{
+    plan_service_import, plan_stream_import, ImportError, ImportPlan, StreamImport,
+};
 use super::imports::{Export, ExportAuth, Exports, ResponseType, DEFAULT_RESPONSE_THRESHOLD};
 use super::mapping::{MapDest, Mappings};
 use super::operator::OperatorMode;
@@ -256,9 +258,13 @@ fn plan_import(
     acc: &Arc<Account>,
     exporter: &Arc<Account>,
     imp: &jwt::Import,
-) -> Result<Option<i64>, String> {
+) -> Result<Option<i64>, ImportError> {
     let service = matches!(imp.import_type, Some(ExportType::Service));
-    let ex_claims = exporter.claims.read().clone().ok_or("exporter unknown")?;
+    let ex_claims = exporter
+        .claims
+        .read()
+        .clone()
+        .ok_or(ImportError::ExporterUnknown)?;
     let export = ex_claims
         .nats
         .exports
@@ -267,11 +273,12 @@ fn plan_import(
             matches!(e.export_type, Some(ExportType::Service)) == service
                 && crate::subject::subject_is_subset(&imp.subject, &e.subject)
         })
-        .ok_or("import not authorized")?;
+        .ok_or(ImportError::NotExported)?;
     let mut check_auth = true;
     let mut expires = None;
     if export.token_req {
-        expires = check_activation(&ex_claims, export, &acc.name, imp)?;
+        expires = check_activation(&ex_claims, export, &acc.name, imp)
+            .map_err(ImportError::Activation)?;
         check_auth = false;
     }
     if service {
@@ -296,9 +303,11 @@ fn plan_import(
             reg,
             acc,
             exporter,
-            &imp.subject,
-            prefix,
-            to,
+            StreamImport {
+                subject: &imp.subject,
+                prefix,
+                to,
+            },
             check_auth,
         )?;
     }
@@ -354,7 +363,9 @@ pub fn login(
     let acc = match reg.get(&acc_id).filter(|a| a.claims.read().is_some()) {
         Some(a) => a,
         None => {
-            let claims = op.account_claims(&acc_id)?;
+            let claims = op
+                .account_claims(&acc_id)
+                .map_err(|e| LoginError::Refused(e.to_string()))?;
             apply_claims(reg, op, &claims)
         }
     };

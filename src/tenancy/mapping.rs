@@ -126,6 +126,22 @@ pub enum Mapped {
     Dropped,
 }
 
+/// Why a mapping was refused, in nats-server's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    #[error("invalid subject")]
+    InvalidSubject,
+    #[error("duplicate entry for {0:?}")]
+    Duplicate(String),
+    #[error("individual weights need to be <= 100")]
+    WeightTooHigh,
+    #[error("total weight needs to be <= 100")]
+    TotalTooHigh,
+    /// The destination is not a valid transform of the source.
+    #[error("{0}")]
+    Destination(String),
+}
+
 /// An account's subject mappings.
 pub struct Mappings {
     entries: Vec<Mapping>,
@@ -161,9 +177,9 @@ impl Mappings {
     /// # Errors
     /// nats-server's texts: "invalid subject", `duplicate entry for "x"`,
     /// weight errors and the transform's "invalid mapping destination: …".
-    pub fn add(&mut self, source: &str, dests: &[MapDest]) -> Result<(), String> {
+    pub fn add(&mut self, source: &str, dests: &[MapDest]) -> Result<(), MappingError> {
         if !crate::subject::is_valid_subject(source) {
-            return Err("invalid subject".into());
+            return Err(MappingError::InvalidSubject);
         }
         let mut seen: Vec<&str> = Vec::new();
         let mut totals: Vec<(Option<&str>, u16)> = Vec::new();
@@ -171,11 +187,11 @@ impl Mappings {
         let mut scoped: Vec<(String, Vec<Pending>)> = Vec::new();
         for d in dests {
             if seen.contains(&d.subject.as_str()) {
-                return Err(format!("duplicate entry for {:?}", d.subject));
+                return Err(MappingError::Duplicate(d.subject.clone()));
             }
             seen.push(&d.subject);
             if d.weight > 100 {
-                return Err("individual weights need to be <= 100".into());
+                return Err(MappingError::WeightTooHigh);
             }
             let cluster = d.cluster.as_deref();
             let total = match totals.iter_mut().find(|(c, _)| *c == cluster) {
@@ -187,9 +203,10 @@ impl Mappings {
             };
             *total += u16::from(d.weight);
             if *total > 100 {
-                return Err("total weight needs to be <= 100".into());
+                return Err(MappingError::TotalTooHigh);
             }
-            let transform = Transform::mapping(source, &d.subject).map_err(|e| e.0)?;
+            let transform = Transform::mapping(source, &d.subject)
+                .map_err(|e| MappingError::Destination(e.0))?;
             let entry = (transform, d.subject.clone(), d.weight);
             match cluster {
                 None => plain.push(entry),
@@ -213,7 +230,7 @@ impl Mappings {
             None => {
                 self.index
                     .insert(source, None, self.entries.len())
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|_| MappingError::InvalidSubject)?;
                 self.entries.push(mapping);
             }
         }
@@ -387,15 +404,19 @@ mod tests {
     fn refusals_use_nats_server_texts() {
         let mut m = Mappings::default();
         assert_eq!(
-            m.add("a", &[dest("b", 50), dest("b", 50)]).unwrap_err(),
+            m.add("a", &[dest("b", 50), dest("b", 50)])
+                .unwrap_err()
+                .to_string(),
             "duplicate entry for \"b\""
         );
         assert_eq!(
-            m.add("a", &[dest("b", 60), dest("c", 50)]).unwrap_err(),
+            m.add("a", &[dest("b", 60), dest("c", 50)])
+                .unwrap_err()
+                .to_string(),
             "total weight needs to be <= 100"
         );
         assert_eq!(
-            m.add("a..b", &[dest("b", 60)]).unwrap_err(),
+            m.add("a..b", &[dest("b", 60)]).unwrap_err().to_string(),
             "invalid subject"
         );
         assert!(m.add("a.*", &[dest("b.$2", 100)]).is_err());

@@ -12,6 +12,27 @@ use crate::jwt::AccountClaims;
 use crate::resolver::{AccountResolver, ResolverError, StoreOutcome};
 use crate::trust::TrustConfig;
 
+/// Why an account JWT could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimsError {
+    /// Not signed by a trusted operator, malformed, or outside its times.
+    #[error("{0}")]
+    Invalid(String),
+    /// The resolver holds no JWT for the account.
+    #[error("account {0} not found")]
+    NotFound(String),
+    /// The JWT is for another account than the one asked for.
+    #[error("subject does not match jwt content")]
+    SubjectMismatch,
+    /// The resolver refused the JWT as invalid.
+    #[error("account validation failed")]
+    ValidationFailed,
+    /// The resolver could not fetch or store it (older than the JWT in
+    /// force, unreachable, I/O).
+    #[error("{0}")]
+    Resolver(String),
+}
+
 /// The trusted operators and the account JWT store.
 pub struct OperatorMode {
     pub trust: TrustConfig,
@@ -49,8 +70,10 @@ impl OperatorMode {
 
     /// Decodes an account JWT and checks that a trusted operator signed it
     /// and that it is within its times.
-    pub fn validate(&self, jwt: &str) -> Result<AccountClaims, String> {
-        self.trust.validate_account_jwt(jwt, crate::jwt::now())
+    pub fn validate(&self, jwt: &str) -> Result<AccountClaims, ClaimsError> {
+        self.trust
+            .validate_account_jwt(jwt, crate::jwt::now())
+            .map_err(|e| ClaimsError::Invalid(e.to_string()))
     }
 
     /// The JWT the resolver holds locally for an account (no fetch).
@@ -59,46 +82,46 @@ impl OperatorMode {
     }
 
     /// The validated claims of an account held locally.
-    pub fn account_claims(&self, pubkey: &str) -> Result<AccountClaims, String> {
+    pub fn account_claims(&self, pubkey: &str) -> Result<AccountClaims, ClaimsError> {
         let jwt = self
             .lookup(pubkey)
-            .ok_or_else(|| format!("account {pubkey} not found"))?;
+            .ok_or_else(|| ClaimsError::NotFound(pubkey.to_owned()))?;
         self.checked(pubkey, &jwt)
     }
 
     /// The validated claims of an account, fetched when not held locally
     /// (URL resolver).
-    pub async fn fetch_claims(&self, pubkey: &str) -> Result<AccountClaims, String> {
+    pub async fn fetch_claims(&self, pubkey: &str) -> Result<AccountClaims, ClaimsError> {
         let jwt = match self.lookup(pubkey) {
             Some(j) => j,
             None => self
                 .resolver
                 .fetch(pubkey)
                 .await
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| ClaimsError::Resolver(e.to_string()))?,
         };
         self.checked(pubkey, &jwt)
     }
 
-    fn checked(&self, pubkey: &str, jwt: &str) -> Result<AccountClaims, String> {
+    fn checked(&self, pubkey: &str, jwt: &str) -> Result<AccountClaims, ClaimsError> {
         let c = self.validate(jwt)?;
         if c.sub != pubkey {
-            return Err("subject does not match jwt content".into());
+            return Err(ClaimsError::SubjectMismatch);
         }
         Ok(c)
     }
 
     /// Stores a new JWT for `pubkey` after checking it; the resolver refuses
     /// one issued before the JWT in force.
-    pub async fn store(&self, pubkey: &str, jwt: &str) -> Result<AccountClaims, String> {
+    pub async fn store(&self, pubkey: &str, jwt: &str) -> Result<AccountClaims, ClaimsError> {
         let claims = self.validate(jwt)?;
         if claims.sub != pubkey {
-            return Err("subject does not match jwt content".into());
+            return Err(ClaimsError::SubjectMismatch);
         }
         match self.resolver.store(pubkey, jwt).await {
             Ok(StoreOutcome::Updated | StoreOutcome::Unchanged) => Ok(claims),
-            Err(ResolverError::Invalid(_)) => Err("account validation failed".into()),
-            Err(e) => Err(e.to_string()),
+            Err(ResolverError::Invalid(_)) => Err(ClaimsError::ValidationFailed),
+            Err(e) => Err(ClaimsError::Resolver(e.to_string())),
         }
     }
 

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use config::{TlsOptions, TlsVersion};
-pub use peer::{map_candidates, map_user, Dn, PeerCert};
+pub use peer::{map_candidates, map_user, Dn, DnError, PeerCert};
 
 use crate::config::{ConfigError, Options, Pos};
 

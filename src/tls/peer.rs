@@ -47,6 +47,28 @@ pub struct PeerCert {
 #[error("invalid certificate: {0}")]
 pub struct CertError(String);
 
+/// Why a distinguished name string did not parse ([`Dn::parse`]). The
+/// messages are those of the LDAP DN parser nats-server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DnError {
+    /// An escape cut short: `\` and one non-special character end the
+    /// string.
+    #[error("got corrupted escaped character")]
+    CorruptedEscape,
+    /// A `\` followed by two characters that are not hex digits.
+    #[error("failed to decode escaped character")]
+    BadHexEscape,
+    /// A `#`-prefixed (BER-encoded) value, which is not supported.
+    #[error("unsupported BER encoding")]
+    BerEncoding,
+    /// A `,` or `+` ends an attribute that has no type.
+    #[error("incomplete type, value pair")]
+    IncompletePair,
+    /// The string ends in a value that has no type.
+    #[error("DN ended with incomplete type, value pair")]
+    IncompleteAtEnd,
+}
+
 impl PeerCert {
     /// Reads the identity from a DER certificate.
     ///
@@ -233,8 +255,8 @@ impl Dn {
     /// leading and trailing spaces are dropped, `#` (BER) values are refused.
     ///
     /// # Errors
-    /// A description of what is malformed.
-    pub fn parse(s: &str) -> Result<Dn, String> {
+    /// What is malformed, as a [`DnError`].
+    pub fn parse(s: &str) -> Result<Dn, DnError> {
         let b = s.as_bytes();
         let mut dn = Dn::default();
         let mut rdn: Vec<(String, String)> = Vec::new();
@@ -264,13 +286,13 @@ impl Dn {
                     continue;
                 }
                 if i + 1 == b.len() {
-                    return Err("got corrupted escaped character".into());
+                    return Err(DnError::CorruptedEscape);
                 }
                 let hex = std::str::from_utf8(&b[i..i + 2])
                     .ok()
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
                     .filter(|_| b[i].is_ascii_hexdigit() && b[i + 1].is_ascii_hexdigit())
-                    .ok_or("failed to decode escaped character")?;
+                    .ok_or(DnError::BadHexEscape)?;
                 buf.push(hex);
                 i += 2;
                 continue;
@@ -283,13 +305,13 @@ impl Dn {
                 b'=' => {
                     attr_type = Some(take(&mut buf, &mut trailing));
                     if b.get(i + 1) == Some(&b'#') {
-                        return Err("unsupported BER encoding".into());
+                        return Err(DnError::BerEncoding);
                     }
                 }
                 b',' | b'+' => {
                     let t = attr_type.take().unwrap_or_default();
                     if t.is_empty() {
-                        return Err("incomplete type, value pair".into());
+                        return Err(DnError::IncompletePair);
                     }
                     rdn.push((t, take(&mut buf, &mut trailing)));
                     if c == b',' {
@@ -311,7 +333,7 @@ impl Dn {
         if !buf.is_empty() {
             let t = attr_type.take().unwrap_or_default();
             if t.is_empty() {
-                return Err("DN ended with incomplete type, value pair".into());
+                return Err(DnError::IncompleteAtEnd);
             }
             rdn.push((t, take(&mut buf, &mut trailing)));
             dn.rdns.push(rdn);

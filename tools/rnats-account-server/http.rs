@@ -191,7 +191,7 @@ async fn post_account(state: &State, key: &str, req: Request<Incoming>) -> Respo
         return text(StatusCode::BAD_REQUEST, "untrusted issuer in request");
     }
     if let Err(e) = state.trust.verify_account_jwt(token) {
-        return text(StatusCode::BAD_REQUEST, e);
+        return text(StatusCode::BAD_REQUEST, e.to_string());
     }
     match state.store.store(key, token).await {
         Ok(StoreOutcome::Updated) => {

@@ -41,6 +41,11 @@ const MIN_READ: usize = 512;
 const MAX_READ: usize = 64 * 1024;
 /// Entries in the per-connection publish result cache.
 const L1_CACHE_MAX: usize = 256;
+/// The longest a reader pauses after one batch for the subscribers it
+/// filled to drain. A live subscriber drains something within it, so the
+/// publisher runs at its pace; a stuck one keeps filling, batch after
+/// batch, until `max_pending` or `write_deadline` cuts it.
+const STALL_MAX: Duration = Duration::from_millis(250);
 
 /// Statistics of one connection, read by monitoring.
 #[derive(Debug, Default)]
@@ -49,6 +54,19 @@ pub struct ClientStats {
     pub in_bytes: AtomicU64,
     pub out_msgs: AtomicU64,
     pub out_bytes: AtomicU64,
+    /// Times this connection's reader paused for full subscribers.
+    pub stalls: AtomicU64,
+    /// Time it spent paused, in nanoseconds.
+    pub stalled_ns: AtomicU64,
+}
+
+impl ClientStats {
+    /// Counts one pause of the reader for full subscribers.
+    pub fn record_stall(&self, waited: Duration) {
+        self.stalls.fetch_add(1, Ordering::Relaxed);
+        self.stalled_ns
+            .fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
+    }
 }
 
 /// Descriptive data about a connection, for logs and monitoring.
@@ -578,7 +596,12 @@ impl Client {
             rbuf.advance(pos);
             self.flush_batch();
             match flow {
-                Flow::Continue => return true,
+                Flow::Continue => {
+                    if self.fanout.has_stalled() {
+                        return self.pause_for_consumers().await;
+                    }
+                    return true;
+                }
                 Flow::Close => return false,
                 Flow::Connect(json) => {
                     if !self.process_connect(&json).await {
@@ -594,6 +617,34 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// Flow control: this batch filled some subscribers past their stall
+    /// threshold, so the reader stops reading until they drain (at most
+    /// [`STALL_MAX`] per batch). TCP backpressure then slows the publisher
+    /// instead of the subscribers' buffers growing until they are cut as
+    /// slow consumers; a subscriber that stays full despite the pauses still
+    /// reaches `max_pending`. Returns false when the connection is closing.
+    async fn pause_for_consumers(&mut self) -> bool {
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + STALL_MAX;
+        let stalled = self.fanout.take_stalled();
+        let mut closing = false;
+        for c in &stalled {
+            tokio::select! {
+                biased;
+                _ = self.shared.close_wake.notified() => {
+                    closing = true;
+                    break;
+                }
+                _ = c.out.wait_drained(deadline) => {}
+            }
+        }
+        let waited = started.elapsed();
+        self.shared.stats.record_stall(waited);
+        self.account.record_stall(waited);
+        self.server.stats.stalls.fetch_add(1, Ordering::Relaxed);
+        !closing
     }
 
     fn process_ops(&mut self, buf: &[u8], pos: &mut usize) -> Flow {

@@ -63,6 +63,8 @@ pub struct Fanout {
     /// imports its own export, or a chain of imports leading back), so that
     /// branch stops there.
     path: ImportPath,
+    /// Subscribers this batch pushed over their stall threshold.
+    stalled: Vec<Arc<ClientShared>>,
 }
 
 /// A stack of (account, subject) pairs, kept in reused buffers so crossing
@@ -120,6 +122,7 @@ impl Fanout {
             rng: SmallRng::from_entropy(),
             pcd: Vec::new(),
             path: ImportPath::default(),
+            stalled: Vec::new(),
         }
     }
 
@@ -378,6 +381,7 @@ impl Fanout {
             .append(|b| encode::msg(b, msg, &sub.sid, headers))
         {
             Appended::Ok => {}
+            Appended::Stalled => self.note_stalled(target),
             Appended::Closed => return false,
             Appended::SlowConsumer => {
                 log::info!(
@@ -404,6 +408,26 @@ impl Fanout {
         let target = target.clone();
         self.mark(target);
         true
+    }
+
+    /// Remembers a subscriber whose pending output went over the stall
+    /// threshold: the publisher pauses for it after this batch.
+    #[cold]
+    fn note_stalled(&mut self, c: &Arc<ClientShared>) {
+        if !self.stalled.iter().any(|s| s.id == c.id) {
+            self.stalled.push(c.clone());
+        }
+    }
+
+    /// Whether this batch filled some subscriber past the stall threshold.
+    #[inline]
+    pub fn has_stalled(&self) -> bool {
+        !self.stalled.is_empty()
+    }
+
+    /// The subscribers this batch stalled (the list is emptied).
+    pub fn take_stalled(&mut self) -> Vec<Arc<ClientShared>> {
+        std::mem::take(&mut self.stalled)
     }
 
     /// Remembers a connection to flush at the end of this batch.

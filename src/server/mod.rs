@@ -51,6 +51,8 @@ pub struct ServerStats {
     pub closed_out_bytes: AtomicU64,
     pub total_connections: AtomicU64,
     pub slow_consumers: AtomicU64,
+    /// Times a reader paused for full subscribers (flow control).
+    pub stalls: AtomicU64,
     /// Connections closed for not answering PINGs.
     pub stale_connections: AtomicU64,
 }

@@ -25,6 +25,9 @@ use super::close::CloseReason;
 /// the spare, so one burst does not pin memory for an idle connection.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
+/// The most one write call hands to the kernel (see `write_counted`).
+const WRITE_SLICE: usize = 256 * 1024;
+
 /// The state producers and the writer share.
 #[derive(Debug, Default)]
 pub struct OutboundState {
@@ -70,6 +73,15 @@ pub struct Outbound {
     blocked: AtomicBool,
     /// Per-connection limit of pending bytes (`max_pending`).
     pub max_pending: usize,
+    /// Pending bytes over which producers pause (half of `max_pending`, as
+    /// nats-server stalls fast producers), so backpressure reaches the
+    /// publishers' sockets instead of this buffer growing to the limit.
+    stall_at: usize,
+    /// Set by a producer whose append went over `stall_at`; cleared by the
+    /// writer once pending bytes are back under half of it.
+    stalled: AtomicBool,
+    /// Wakes the producers waiting for this connection to drain.
+    drained: Notify,
     /// How long one flush may block (`write_deadline`).
     pub write_deadline: Duration,
 }
@@ -83,6 +95,10 @@ pub enum Appended {
     /// The append pushed pending bytes over `max_pending`: the connection is
     /// now closing as a slow consumer.
     SlowConsumer,
+    /// Appended, but pending bytes are over the stall threshold: the
+    /// producer should pause until this connection drains
+    /// ([`Outbound::wait_drained`]).
+    Stalled,
 }
 
 impl Outbound {
@@ -93,7 +109,46 @@ impl Outbound {
             abort: Notify::new(),
             blocked: AtomicBool::new(false),
             max_pending,
+            stall_at: max_pending / 2,
+            stalled: AtomicBool::new(false),
+            drained: Notify::new(),
             write_deadline,
+        }
+    }
+
+    /// Whether producers should pause for this connection.
+    #[inline]
+    pub fn is_stalled(&self) -> bool {
+        self.stalled.load(Ordering::Acquire)
+    }
+
+    /// Waits until this connection's pending output is back under the
+    /// resume mark, it closes, or `deadline` passes. Returns whether it
+    /// drained (false: timed out).
+    pub async fn wait_drained(&self, deadline: tokio::time::Instant) -> bool {
+        loop {
+            let notified = self.drained.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.is_stalled() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return !self.is_stalled();
+            }
+        }
+    }
+
+    /// Lets waiting producers go once pending bytes are under half the
+    /// stall threshold (or the connection closes). Called with the state
+    /// lock held by the writer as bytes leave.
+    #[inline]
+    fn release_producers(&self, st: &OutboundState) {
+        if self.stalled.load(Ordering::Relaxed)
+            && (st.closing.is_some() || st.buf.len() + st.in_flight <= self.stall_at / 2)
+        {
+            self.stalled.store(false, Ordering::Release);
+            self.drained.notify_waiters();
         }
     }
 
@@ -118,10 +173,15 @@ impl Outbound {
                 return Appended::Ok;
             }
             st.cut_slow();
+            self.release_producers(&st);
             drop(st);
             self.wake.notify_one();
             self.abort.notify_one();
             return Appended::SlowConsumer;
+        }
+        if st.buf.len() + st.in_flight > self.stall_at {
+            self.stalled.store(true, Ordering::Release);
+            return Appended::Stalled;
         }
         Appended::Ok
     }
@@ -145,6 +205,7 @@ impl Outbound {
         if abort {
             st.buf = BytesMut::new();
         }
+        self.release_producers(&st);
         drop(st);
         self.wake.notify_one();
         if abort {
@@ -176,9 +237,10 @@ impl Outbound {
     ) -> Result<(), CloseReason> {
         let mut off = 0;
         while off < batch.len() {
+            let end = batch.len().min(off + WRITE_SLICE);
             let step = std::future::poll_fn(|cx| {
                 self.blocked.store(false, Ordering::Release);
-                match Pin::new(&mut *w).poll_write(cx, &batch[off..]) {
+                match Pin::new(&mut *w).poll_write(cx, &batch[off..end]) {
                     Poll::Pending => {
                         self.blocked.store(true, Ordering::Release);
                         let mut st = self.state.lock();
@@ -198,6 +260,7 @@ impl Outbound {
                     off += n;
                     let mut st = self.state.lock();
                     st.in_flight = batch.len() - off;
+                    self.release_producers(&st);
                     if self.settle_recheck(&mut st) {
                         return Err(CloseReason::SlowConsumerPendingBytes);
                     }
@@ -331,6 +394,46 @@ mod tests {
             o.append(|b| b.put_slice(b"12345678901")),
             Appended::SlowConsumer
         );
+    }
+
+    #[tokio::test]
+    async fn producers_stall_over_half_the_limit_until_the_writer_drains() {
+        let o = std::sync::Arc::new(Outbound::new(100, Duration::from_secs(5)));
+        assert_eq!(o.append(|b| b.put_slice(&[b'x'; 40])), Appended::Ok);
+        assert_eq!(o.append(|b| b.put_slice(&[b'x'; 20])), Appended::Stalled);
+        assert!(o.is_stalled());
+        // Nobody drains yet: the wait ends at its deadline, still stalled.
+        let soon = tokio::time::Instant::now() + Duration::from_millis(20);
+        assert!(!o.wait_drained(soon).await);
+        let (client, mut server) = tokio::io::duplex(1024);
+        let w = {
+            let o = o.clone();
+            tokio::spawn(async move { o.run_writer(client).await })
+        };
+        let waiter = {
+            let o = o.clone();
+            tokio::spawn(async move {
+                o.wait_drained(tokio::time::Instant::now() + Duration::from_secs(5))
+                    .await
+            })
+        };
+        o.flush();
+        let mut got = vec![0u8; 60];
+        tokio::io::AsyncReadExt::read_exact(&mut server, &mut got)
+            .await
+            .unwrap();
+        assert!(waiter.await.unwrap(), "released once drained");
+        assert!(!o.is_stalled());
+        o.close(CloseReason::ServerShutdown);
+        assert_eq!(w.await.unwrap(), None);
+    }
+
+    #[test]
+    fn closing_releases_stalled_producers() {
+        let o = Outbound::new(100, Duration::from_secs(1));
+        assert_eq!(o.append(|b| b.put_slice(&[b'x'; 60])), Appended::Stalled);
+        o.close(CloseReason::ClientClosed);
+        assert!(!o.is_stalled());
     }
 
     #[tokio::test]

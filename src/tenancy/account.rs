@@ -70,6 +70,10 @@ pub struct Account {
     has_mappings: AtomicBool,
     /// Live client connections bound to this account.
     pub num_conns: AtomicU64,
+    /// Times readers of this account paused for full subscribers (flow
+    /// control), and for how long in total (nanoseconds).
+    pub stalls: AtomicU64,
+    pub stalled_ns: AtomicU64,
     /// What the connections that were bound to this account did, added when
     /// each closes (monitoring adds the live connections' own counters).
     pub closed: ClosedTotals,
@@ -167,6 +171,8 @@ impl Account {
             mappings: RwLock::new(Arc::new(Mappings::default())),
             has_mappings: AtomicBool::new(false),
             num_conns: AtomicU64::new(0),
+            stalls: AtomicU64::new(0),
+            stalled_ns: AtomicU64::new(0),
             closed: ClosedTotals::default(),
         }
     }
@@ -327,6 +333,13 @@ impl Account {
     /// Number of live reply mappings (monitoring and tests).
     pub fn num_responses(&self) -> usize {
         self.responses.lock().len()
+    }
+
+    /// Counts one pause of a reader of this account for full subscribers.
+    pub fn record_stall(&self, waited: std::time::Duration) {
+        self.stalls.fetch_add(1, Ordering::Relaxed);
+        self.stalled_ns
+            .fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
     }
 
     pub fn limits(&self) -> AccountLimits {

@@ -34,6 +34,7 @@ pub mod monitor;
 pub mod nkeys;
 pub mod node;
 pub mod protocol;
+pub mod quota;
 pub mod resolver;
 pub mod server;
 pub mod subject;

@@ -30,6 +30,8 @@ pub struct Identity {
     /// Account to bind to (`None` = the global account).
     pub account: Option<String>,
     pub permissions: Option<Arc<Permissions>>,
+    /// The user's rate quota (`limits {}` of the user).
+    pub rate: Option<crate::quota::RateLimit>,
 }
 
 /// Why [`AuthConfig::authenticate`] refused a CONNECT. The text is for the
@@ -403,6 +405,7 @@ fn user_identity(u: &User) -> Result<Identity, AuthError> {
         name: u.name.clone(),
         account: u.account.clone(),
         permissions: u.permissions.clone(),
+        rate: u.rate,
     })
 }
 
@@ -416,6 +419,7 @@ fn nkey_identity(u: &NkeyUser) -> Result<Identity, AuthError> {
         name: u.nkey.clone(),
         account: u.account.clone(),
         permissions: u.permissions.clone(),
+        rate: u.rate,
     })
 }
 

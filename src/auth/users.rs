@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::permissions::{self, Permissions};
 use crate::config::{ConfigError, Kind, Map, Value};
+use crate::quota::RateLimit;
 
 /// Connection types a user may be limited to.
 pub const CONNECTION_TYPES: &[&str] = &[
@@ -29,6 +30,8 @@ pub struct User {
     pub account: Option<String>,
     /// Allowed connection types (upper case); `None` = all.
     pub connection_types: Option<Vec<String>>,
+    /// The user's rate quota (`limits { msgs_per_sec, bytes_per_sec, burst }`).
+    pub rate: Option<RateLimit>,
 }
 
 /// An nkey user, identified by its public key.
@@ -38,6 +41,8 @@ pub struct NkeyUser {
     pub permissions: Option<Arc<Permissions>>,
     pub account: Option<String>,
     pub connection_types: Option<Vec<String>>,
+    /// The user's rate quota.
+    pub rate: Option<RateLimit>,
 }
 
 /// Why [`Users::merge`] refused a block: a name defined twice, which
@@ -125,6 +130,30 @@ fn want_str<'a>(v: &'a Value, key: &str) -> Result<&'a str, ConfigError> {
     }
 }
 
+/// A user's `limits {}`: its rate quota (the only per-user limits rnats
+/// reads from the config).
+fn parse_user_limits(v: &Value, key: &str) -> Result<RateLimit, ConfigError> {
+    let Kind::Map(m) = &v.kind else {
+        return Err(ConfigError::at(
+            &v.pos,
+            key,
+            "Expected user limits to be a map",
+        ));
+    };
+    let mut rate = RateLimit::default();
+    for (k, v) in m.iter() {
+        if !crate::quota::is_rate_key(&k.name) {
+            return Err(ConfigError::at(
+                &k.pos,
+                key,
+                format!("Unknown field {:?} parsing user limits", k.name),
+            ));
+        }
+        crate::quota::parse_rate_key(&mut rate, &k.name, v, &format!("{key}.{}", k.name))?;
+    }
+    Ok(rate)
+}
+
 fn parse_user(
     m: &Map,
     item: &Value,
@@ -138,6 +167,7 @@ fn parse_user(
     let mut nkey = None;
     let mut perms = None;
     let mut types = None;
+    let mut rate = None;
     for (k, v) in m.iter() {
         let path = format!("{key}.{}", k.name);
         match k.name.to_ascii_lowercase().as_str() {
@@ -150,6 +180,7 @@ fn parse_user(
             "allowed_connection_types" | "connection_types" | "clients" => {
                 types = Some(parse_connection_types(v, &path)?)
             }
+            "limits" => rate = Some(parse_user_limits(v, &path)?),
             "account" | "proxy_required" => {}
             _ => {
                 return Err(ConfigError::at(
@@ -183,6 +214,7 @@ fn parse_user(
                 permissions,
                 account,
                 connection_types: types,
+                rate,
             };
             if out.nkeys.insert(nk.clone(), Arc::new(u)).is_some() {
                 return Err(ConfigError::at(
@@ -206,6 +238,7 @@ fn parse_user(
                 permissions,
                 account,
                 connection_types: types,
+                rate,
             };
             if out.users.insert(n.clone(), Arc::new(u)).is_some() {
                 return Err(ConfigError::at(

@@ -140,6 +140,9 @@ pub struct OperatorLimits {
     /// `imports`, `exports`, `wildcards`, `disallow_bearer`, `conn`, `leaf`.
     #[serde(flatten)]
     pub account: AccountLimits,
+    /// rnats' rate quota for the whole account.
+    #[serde(flatten)]
+    pub rate: super::types::RateQuota,
     /// Untiered JetStream limits.
     #[serde(flatten)]
     pub jetstream: JetStreamLimits,
@@ -166,6 +169,7 @@ impl OperatorLimits {
                 conn: NO_LIMIT,
                 leaf_node_conn: NO_LIMIT,
             },
+            rate: super::types::RateQuota::default(),
             jetstream: JetStreamLimits::default(),
             tiered_limits: BTreeMap::new(),
         }

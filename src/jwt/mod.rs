@@ -48,7 +48,7 @@ pub use error::{Error, Result};
 pub use operator::Operator;
 pub use types::{
     connection_type, ExportType, GenericFields, Info, NatsLimits, Permission, Permissions,
-    ResponsePermission, TimeRange, UserPermissionLimits, NO_LIMIT,
+    RateQuota, ResponsePermission, TimeRange, UserPermissionLimits, NO_LIMIT,
 };
 pub use user::{Activation, User};
 pub use validate::{Issue, ValidationResults};

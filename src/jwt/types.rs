@@ -219,6 +219,41 @@ pub struct NatsLimits {
     pub payload: i64,
 }
 
+/// rnats' rate quota (see [`crate::quota`]): extra fields of an account's
+/// or user's limits, which nats-server ignores. Zero: no quota.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateQuota {
+    /// Messages per second.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_i64"
+    )]
+    pub msgs_per_sec: i64,
+    /// Payload bytes per second.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_i64"
+    )]
+    pub bytes_per_sec: i64,
+    /// How long the rate may be exceeded at once, in milliseconds (0: one
+    /// second).
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_i64"
+    )]
+    pub burst_ms: i64,
+}
+
+impl RateQuota {
+    /// The quota as the server enforces it; `None` when unset.
+    pub fn to_limit(&self) -> Option<crate::quota::RateLimit> {
+        crate::quota::RateLimit::from_jwt(self.msgs_per_sec, self.bytes_per_sec, self.burst_ms)
+    }
+}
+
 impl NatsLimits {
     /// All three unlimited (what nsc writes by default).
     pub const UNLIMITED: NatsLimits = NatsLimits {
@@ -290,6 +325,9 @@ pub struct UserPermissionLimits {
     /// Subscription, data and payload limits.
     #[serde(flatten)]
     pub limits: NatsLimits,
+    /// rnats' rate quota for this user.
+    #[serde(flatten)]
+    pub rate: RateQuota,
     /// No nonce signature required: whoever has the JWT is the user.
     #[serde(
         default,

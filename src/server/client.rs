@@ -58,6 +58,8 @@ pub struct ClientStats {
     pub stalls: AtomicU64,
     /// Time it spent paused, in nanoseconds.
     pub stalled_ns: AtomicU64,
+    /// Time its reader waited on a rate quota, in nanoseconds.
+    pub throttled_ns: AtomicU64,
 }
 
 impl ClientStats {
@@ -122,6 +124,9 @@ pub struct ClientShared {
     payload_limit: std::sync::atomic::AtomicI64,
     /// A CONNECT arrived (the connection is no longer an idle pre-login one).
     connect_seen: AtomicBool,
+    /// The user's rate quota bucket, shared with the user's other
+    /// connections (replaced by reload and claim updates).
+    user_quota: arc_swap::ArcSwapOption<crate::quota::RateBucket>,
 }
 
 /// Responses a connection may publish to one reply subject it received.
@@ -190,6 +195,11 @@ impl ClientShared {
     pub fn replace_permissions(&self, perms: Option<Arc<Permissions>>) {
         self.set_delivery_permissions(perms);
         self.perms_gen.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Installs the user's rate quota bucket (`None`: no user quota).
+    pub fn set_user_quota(&self, bucket: Option<Arc<crate::quota::RateBucket>>) {
+        self.user_quota.store(bucket);
     }
 
     /// Whether the client sent CONNECT.
@@ -308,6 +318,9 @@ enum Flow {
     /// An op arrived before CONNECT on a server with `no_auth_user`: log in
     /// as that user, then parse the op again.
     ImplicitConnect,
+    /// The batch used what the rate quotas allow for now: charge them,
+    /// wait for tokens, then go on with the rest of the buffer.
+    Throttle,
     /// The connection is closing.
     Close,
 }
@@ -348,6 +361,15 @@ struct Client {
     fanout: Fanout,
     in_msgs: u64,
     in_bytes: u64,
+    /// Published since the rate quotas were last charged.
+    charge_msgs: u64,
+    charge_bytes: u64,
+    /// A rate quota applies to this connection (checked once per batch).
+    quota_on: bool,
+    /// What the quotas allow this batch (messages, payload bytes).
+    quota_allowance: (f64, f64),
+    /// The batch reached its allowance: stop before the next op.
+    quota_hit: bool,
     /// `-V`: log every protocol op (checked once per op, not per log call).
     trace: bool,
 }
@@ -421,6 +443,7 @@ where
         perms_gen: AtomicU64::new(0),
         payload_limit: std::sync::atomic::AtomicI64::new(0),
         connect_seen: AtomicBool::new(false),
+        user_quota: arc_swap::ArcSwapOption::empty(),
     });
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
@@ -498,6 +521,11 @@ where
         fanout: Fanout::new(),
         in_msgs: 0,
         in_bytes: 0,
+        charge_msgs: 0,
+        charge_bytes: 0,
+        quota_on: false,
+        quota_allowance: (f64::INFINITY, f64::INFINITY),
+        quota_hit: false,
         trace: log::log_enabled!(log::Level::Trace),
     };
     let auth_timeout = server.auth_timeout();
@@ -591,14 +619,26 @@ impl Client {
     /// authentication. Returns false when the connection is closing.
     async fn process(&mut self, rbuf: &mut BytesMut) -> bool {
         loop {
+            if self.connected && !self.allot_quota().await {
+                return false;
+            }
             let mut pos = 0;
             let flow = self.process_ops(&rbuf[..], &mut pos);
             rbuf.advance(pos);
             self.flush_batch();
             match flow {
+                Flow::Throttle => {
+                    self.quota_hit = false;
+                    if !self.charge_quotas().await {
+                        return false;
+                    }
+                }
                 Flow::Continue => {
-                    if self.fanout.has_stalled() {
-                        return self.pause_for_consumers().await;
+                    if self.fanout.has_stalled() && !self.pause_for_consumers().await {
+                        return false;
+                    }
+                    if self.charge_msgs > 0 {
+                        return self.charge_quotas().await;
                     }
                     return true;
                 }
@@ -644,6 +684,93 @@ impl Client {
         self.shared.stats.record_stall(waited);
         self.account.record_stall(waited);
         self.server.stats.stalls.fetch_add(1, Ordering::Relaxed);
+        !closing
+    }
+
+    /// Rate quotas: works out what this batch may publish (the tokens of
+    /// the account's and the user's buckets), waiting for tokens when there
+    /// are none; `process_ops` stops at the allowance. Returns false when
+    /// the connection is closing.
+    async fn allot_quota(&mut self) -> bool {
+        let account = self.account.quota();
+        let user = self.shared.user_quota.load_full();
+        self.quota_on = account.is_some() || user.is_some();
+        if !self.quota_on {
+            return true;
+        }
+        let buckets: Vec<_> = [account, user].into_iter().flatten().collect();
+        // Bounded: each pass waits for tokens that the rate refills.
+        for _ in 0..1000 {
+            let mut allow = (f64::INFINITY, f64::INFINITY);
+            for b in &buckets {
+                let (m, by) = b.available();
+                allow = (allow.0.min(m), allow.1.min(by));
+            }
+            if allow.0 >= 1.0 && allow.1 >= 1.0 {
+                self.quota_allowance = allow;
+                return true;
+            }
+            let wait = buckets
+                .iter()
+                .map(|b| b.time_to_refill())
+                .max()
+                .unwrap_or_default()
+                .max(Duration::from_millis(1));
+            let closing = tokio::select! {
+                biased;
+                _ = self.shared.close_wake.notified() => true,
+                _ = tokio::time::sleep(wait) => false,
+            };
+            for b in &buckets {
+                b.record_throttle(wait);
+            }
+            self.shared
+                .stats
+                .throttled_ns
+                .fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
+            if closing {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Rate quotas: charges what this connection published since the last
+    /// charge to its account's and its user's buckets, and when either is
+    /// in debt, does not read again until it is paid. Nothing is dropped
+    /// and nothing is said to the client: the only effect is latency, and
+    /// TCP backpressure slows the publisher. Returns false when the
+    /// connection is closing.
+    async fn charge_quotas(&mut self) -> bool {
+        let (msgs, bytes) = (self.charge_msgs, self.charge_bytes);
+        self.charge_msgs = 0;
+        self.charge_bytes = 0;
+        let account = self.account.quota();
+        let user = self.shared.user_quota.load_full();
+        if account.is_none() && user.is_none() {
+            return true;
+        }
+        let waits: Vec<_> = [&account, &user]
+            .into_iter()
+            .flatten()
+            .map(|b| (b, b.charge(msgs, bytes)))
+            .collect();
+        let wait = waits.iter().map(|(_, w)| *w).max().unwrap_or_default();
+        if wait.is_zero() {
+            return true;
+        }
+        let closing = tokio::select! {
+            biased;
+            _ = self.shared.close_wake.notified() => true,
+            _ = tokio::time::sleep(wait) => false,
+        };
+        for (bucket, own) in waits {
+            bucket.record_throttle(own);
+        }
+        self.shared
+            .stats
+            .throttled_ns
+            .fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
         !closing
     }
 
@@ -737,6 +864,9 @@ impl Client {
             };
             if !keep || self.shared.out.closing().is_some() {
                 return Flow::Close;
+            }
+            if self.quota_hit {
+                return Flow::Throttle;
             }
         }
     }
@@ -958,6 +1088,8 @@ impl Client {
             self.parser.limits.max_payload = login.max_payload as usize;
         }
         self.user_max_subs = login.max_subs.max(0) as usize;
+        self.shared
+            .set_user_quota(self.account.user_quota(&login.name, login.rate));
         if let Some(exp) = login.expires {
             schedule_expiry(&self.shared, exp);
         }
@@ -1199,6 +1331,12 @@ impl Client {
         self.active = true;
         self.in_msgs += 1;
         self.in_bytes += payload.len() as u64;
+        if self.quota_on
+            && (self.in_msgs as f64 >= self.quota_allowance.0
+                || self.in_bytes as f64 >= self.quota_allowance.1)
+        {
+            self.quota_hit = true;
+        }
         let Ok(subject_str) = std::str::from_utf8(subject) else {
             self.send_err("Invalid Publish Subject");
             return;
@@ -1386,6 +1524,8 @@ impl Client {
     fn flush_batch(&mut self) {
         self.fanout.flush();
         if self.in_msgs > 0 {
+            self.charge_msgs += self.in_msgs;
+            self.charge_bytes += self.in_bytes;
             let s = &self.shared.stats;
             s.in_msgs.fetch_add(self.in_msgs, Ordering::Relaxed);
             s.in_bytes.fetch_add(self.in_bytes, Ordering::Relaxed);

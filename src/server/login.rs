@@ -65,6 +65,8 @@ pub struct Login {
     pub max_payload: i64,
     /// The user's own subscription limit (0 = none beyond the account's).
     pub max_subs: i64,
+    /// The user's rate quota, shared by all its connections.
+    pub rate: Option<crate::quota::RateLimit>,
 }
 
 /// Why a login (or a re-check of one) was refused.
@@ -167,6 +169,7 @@ impl Authenticator {
                     expires: None,
                     max_payload: 0,
                     max_subs: 0,
+                    rate: id.rate,
                 })
             }
             Authenticator::Operator(op) => {
@@ -259,6 +262,7 @@ pub async fn recheck(server: &Server, c: &Arc<ClientShared>) -> bool {
                 .min()
                 .unwrap_or(0);
             c.set_payload_limit(limit);
+            c.set_user_quota(current.user_quota(&login.name, login.rate));
             true
         }
         Err(e) => {

@@ -11,6 +11,8 @@
 //!   that no longer authenticates is closed with `Authorization Violation`,
 //!   one whose permissions changed gets them at once and loses the
 //!   subscriptions they no longer allow (each with a `-ERR`);
+//! - rate quotas (`msgs_per_sec`, `bytes_per_sec`, `burst` in the `limits {}`
+//!   of accounts and users), applied to live publishers at once;
 //! - logging (`debug`, `trace`, `logtime`, `logtime_utc`, `log_file`);
 //! - `max_connections` (at once: connections over the new limit are
 //!   closed), and per-connection limits for new connections
@@ -63,6 +65,7 @@ pub async fn reload(server: &Arc<Server>, cli: &Cli) -> Result<(), ReloadError> 
     new.validate()?;
     super::support::check(&new)?;
     let auth = AuthConfig::from_options(&new)?;
+    let accounts = crate::tenancy::account_config::AccountsConfig::from_options(&new)?;
     unsupported_change(&cur, &new)?;
     // The only step that can fail while applying: do it first.
     crate::logging::reconfigure(&new).map_err(|e| ReloadError::LogFile {
@@ -89,6 +92,9 @@ pub async fn reload(server: &Arc<Server>, cli: &Cli) -> Result<(), ReloadError> 
         log::info!("Reloaded: authorization");
     }
     enforce_max_connections(server, new.max_connections);
+    if server.operator.is_none() {
+        apply_account_quotas(server, &accounts);
+    }
     reauthorize(server).await;
     log::info!("Reloaded server configuration");
     Ok(())
@@ -119,6 +125,46 @@ fn enforce_max_connections(server: &Server, max: i32) {
 async fn reauthorize(server: &Server) {
     for c in server.clients() {
         super::login::recheck(server, &c).await;
+    }
+}
+
+/// A copy of `m` without the rate quota keys of any `limits {}` map inside
+/// it (account and user quotas reload; the rest of the accounts block does
+/// not).
+fn strip_rate_keys(m: &Map) -> Map {
+    fn value(v: &Value, in_limits: bool) -> Value {
+        let kind = match &v.kind {
+            Kind::Map(m) => Kind::Map(map(m, in_limits)),
+            Kind::Array(items) => Kind::Array(items.iter().map(|i| value(i, false)).collect()),
+            other => other.clone(),
+        };
+        Value {
+            kind,
+            pos: v.pos.clone(),
+        }
+    }
+    fn map(m: &Map, in_limits: bool) -> Map {
+        Map {
+            entries: m
+                .iter()
+                .filter(|(k, _)| !(in_limits && crate::quota::is_rate_key(&k.name)))
+                .map(|(k, v)| (k.clone(), value(v, k.name.eq_ignore_ascii_case("limits"))))
+                .collect(),
+        }
+    }
+    map(m, false)
+}
+
+/// Applies the reloaded accounts' rate quotas (config accounts; the rest
+/// of the accounts block cannot change on reload).
+fn apply_account_quotas(
+    server: &Server,
+    accounts: &crate::tenancy::account_config::AccountsConfig,
+) {
+    for def in &accounts.accounts {
+        if let Some(acc) = server.accounts.get(&def.name) {
+            acc.set_quota(Some(def.rate));
+        }
     }
 }
 
@@ -243,7 +289,11 @@ fn unsupported_change(cur: &Options, new: &Options) -> Result<(), ReloadError> {
     // Accounts, their links and operator trust are set up once at start-up;
     // a reload that changed them would leave the running server enforcing
     // something other than its file, so it is refused.
-    if !same_block(&cur.accounts_block, &new.accounts_block) {
+    let without_quotas = |b: &Option<Map>| b.as_ref().map(strip_rate_keys);
+    if !same_block(
+        &without_quotas(&cur.accounts_block),
+        &without_quotas(&new.accounts_block),
+    ) {
         return Err(ReloadError::NotReloadable(
             "Accounts in this version of rnats".into(),
         ));

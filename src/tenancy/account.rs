@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::quota::{RateBucket, RateLimit};
+
 use super::imports::{Exports, Forward, ResponseForward};
 use super::mapping::{Mapped, Mappings};
 use crate::server::subscription::SubRef;
@@ -70,6 +72,12 @@ pub struct Account {
     has_mappings: AtomicBool,
     /// Live client connections bound to this account.
     pub num_conns: AtomicU64,
+    /// The account's rate quota, shared by all its publishers (`None`:
+    /// unlimited).
+    quota: arc_swap::ArcSwapOption<RateBucket>,
+    /// Per-user rate quotas of this account, by user name, shared by every
+    /// connection of the user.
+    user_quotas: Mutex<ahash::AHashMap<String, Arc<RateBucket>>>,
     /// Times readers of this account paused for full subscribers (flow
     /// control), and for how long in total (nanoseconds).
     pub stalls: AtomicU64,
@@ -171,6 +179,8 @@ impl Account {
             mappings: RwLock::new(Arc::new(Mappings::default())),
             has_mappings: AtomicBool::new(false),
             num_conns: AtomicU64::new(0),
+            quota: arc_swap::ArcSwapOption::empty(),
+            user_quotas: Mutex::new(ahash::AHashMap::new()),
             stalls: AtomicU64::new(0),
             stalled_ns: AtomicU64::new(0),
             closed: ClosedTotals::default(),
@@ -333,6 +343,53 @@ impl Account {
     /// Number of live reply mappings (monitoring and tests).
     pub fn num_responses(&self) -> usize {
         self.responses.lock().len()
+    }
+
+    /// The account's rate quota, if it has one (read once per read batch).
+    #[inline]
+    pub fn quota(&self) -> Option<Arc<RateBucket>> {
+        self.quota.load_full()
+    }
+
+    /// Sets or removes the account's rate quota; a changed quota keeps its
+    /// bucket (and its throttled time), so publishers see the new rate at
+    /// once.
+    pub fn set_quota(&self, limit: Option<RateLimit>) {
+        match (limit.filter(RateLimit::is_limited), self.quota.load_full()) {
+            (None, _) => self.quota.store(None),
+            (Some(l), Some(b)) => b.set_limit(l),
+            (Some(l), None) => self.quota.store(Some(Arc::new(RateBucket::new(l)))),
+        }
+    }
+
+    /// The shared bucket of `user`'s rate quota, created or updated to
+    /// `limit`; `None` (and the bucket forgotten) without a quota.
+    pub fn user_quota(&self, user: &str, limit: Option<RateLimit>) -> Option<Arc<RateBucket>> {
+        let mut quotas = self.user_quotas.lock();
+        let Some(limit) = limit.filter(RateLimit::is_limited) else {
+            quotas.remove(user);
+            return None;
+        };
+        let bucket = quotas
+            .entry(user.to_owned())
+            .or_insert_with(|| Arc::new(RateBucket::new(limit)))
+            .clone();
+        if bucket.limit() != limit {
+            bucket.set_limit(limit);
+        }
+        Some(bucket)
+    }
+
+    /// Every user quota of this account (monitoring).
+    pub fn user_quotas(&self) -> Vec<(String, Arc<RateBucket>)> {
+        let mut v: Vec<_> = self
+            .user_quotas
+            .lock()
+            .iter()
+            .map(|(k, b)| (k.clone(), b.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
     }
 
     /// Counts one pause of a reader of this account for full subscribers.

@@ -15,6 +15,7 @@ use super::mapping::Mappings;
 use super::mapping_config::{parse_map, parse_mappings};
 use super::transform::Transform;
 use crate::config::{ConfigError, Kind, Map, Options, Pos, Value};
+use crate::quota::RateLimit;
 
 /// One import as written in the config.
 #[derive(Debug, Clone)]
@@ -34,6 +35,9 @@ pub struct AccountDef {
     pub name: String,
     pub exports: Exports,
     pub limits: AccountLimits,
+    /// The account's rate quota (`limits { msgs_per_sec, bytes_per_sec,
+    /// burst }`).
+    pub rate: RateLimit,
     pub mappings: Option<Arc<Mappings>>,
     pub pos: Pos,
 }
@@ -83,6 +87,7 @@ impl AccountsConfig {
                 name: name.clone(),
                 exports: Exports::default(),
                 limits: AccountLimits::default(),
+                rate: RateLimit::default(),
                 mappings: None,
                 pos: k.pos.clone(),
             };
@@ -92,7 +97,7 @@ impl AccountsConfig {
                 match lk.as_str() {
                     "exports" => parse_exports(val, &path, &mut def.exports)?,
                     "imports" => parse_imports(val, &path, &name, &mut cfg.imports)?,
-                    "limits" => def.limits = parse_limits(val, &path)?,
+                    "limits" => (def.limits, def.rate) = parse_limits(val, &path)?,
                     "mappings" | "maps" => def.mappings = Some(parse_mappings(val, &path)?),
                     _ if OTHER_KEYS.contains(&lk.as_str()) => {}
                     _ => {
@@ -125,6 +130,7 @@ impl AccountsConfig {
             let acc = reg.get_or_create(&def.name);
             *acc.exports.write() = def.exports.clone();
             *acc.limits.write() = def.limits;
+            acc.set_quota(Some(def.rate));
             if let Some(m) = &def.mappings {
                 acc.set_mappings(m.clone());
             }
@@ -946,7 +952,7 @@ fn parse_imports(
     Ok(())
 }
 
-fn parse_limits(v: &Value, key: &str) -> Result<AccountLimits, ConfigError> {
+fn parse_limits(v: &Value, key: &str) -> Result<(AccountLimits, RateLimit), ConfigError> {
     let Kind::Map(m) = &v.kind else {
         return Err(ConfigError::at(
             &v.pos,
@@ -955,7 +961,12 @@ fn parse_limits(v: &Value, key: &str) -> Result<AccountLimits, ConfigError> {
         ));
     };
     let mut l = AccountLimits::default();
+    let mut rate = RateLimit::default();
     for (k, v) in m.iter() {
+        if crate::quota::is_rate_key(&k.name) {
+            crate::quota::parse_rate_key(&mut rate, &k.name, v, &format!("{key}.{}", k.name))?;
+            continue;
+        }
         let Kind::Integer(n) = v.kind else {
             return Err(ConfigError::at(
                 &v.pos,
@@ -977,7 +988,7 @@ fn parse_limits(v: &Value, key: &str) -> Result<AccountLimits, ConfigError> {
             }
         }
     }
-    Ok(l)
+    Ok((l, rate))
 }
 
 #[cfg(test)]

@@ -141,6 +141,7 @@ fn apply_at_depth(
             },
             max_leafnodes: limit(l.account.leaf_node_conn),
         };
+        acc.set_quota(l.rate.to_limit());
         *acc.exports.write() = exports_from_claims(claims);
         acc.set_mappings(Arc::new(mappings_from_claims(claims)));
         *acc.claims.write() = Some(Arc::new(claims.clone()));
@@ -414,6 +415,7 @@ pub fn login(
         expires: (user.exp > 0).then_some(user.exp),
         max_payload: limits.limits.payload,
         max_subs: limits.limits.subs,
+        rate: limits.rate.to_limit(),
     })
 }
 

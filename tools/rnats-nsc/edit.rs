@@ -7,7 +7,7 @@ use rnats::nkeys::{self, KeyKind};
 
 use crate::add::{check_blocking, refresh_creds, sign_account, sign_user, user_signer, UserSigner};
 use crate::env::Ctx;
-use crate::params::{parse_number, PermFlags, TagFlags, TimeFlags, UserLimitFlags};
+use crate::params::{parse_number, PermFlags, RateFlags, TagFlags, TimeFlags, UserLimitFlags};
 use crate::store::{self, ok, KeyStore};
 
 /// `edit` subcommands.
@@ -90,6 +90,8 @@ pub struct EditAccount {
     /// Set maximum subscriptions (-1 is unlimited)
     #[arg(long, allow_hyphen_values = true)]
     pub subscriptions: Option<String>,
+    #[command(flatten)]
+    pub rate: RateFlags,
     /// Exports may contain wildcards (--wildcard-exports=false to forbid)
     #[arg(long = "wildcard-exports", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub wildcard_exports: Option<bool>,
@@ -343,6 +345,7 @@ fn edit_account(ctx: &mut Ctx, a: &EditAccount) -> Result<()> {
     num(&a.imports, &mut l.account.imports)?;
     num(&a.payload, &mut l.nats.payload)?;
     num(&a.subscriptions, &mut l.nats.subs)?;
+    a.rate.apply(&mut l.rate)?;
     if let Some(b) = a.wildcard_exports {
         l.account.wildcard_exports = b;
     }

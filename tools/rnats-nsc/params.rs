@@ -427,6 +427,53 @@ impl PermFlags {
     }
 }
 
+/// rnats' rate quota (extra limit fields nats-server ignores): messages and
+/// bytes per second with a burst.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RateFlags {
+    /// rnats rate quota: messages per second (0 removes it)
+    #[arg(long = "rate-msgs")]
+    pub rate_msgs: Option<String>,
+    /// rnats rate quota: payload bytes per second (0 removes it; units k/m/g, kib/mib/gib)
+    #[arg(long = "rate-bytes")]
+    pub rate_bytes: Option<String>,
+    /// rnats rate quota: how long the rate may be exceeded at once ("500ms", "2s"; default 1s)
+    #[arg(long = "rate-burst")]
+    pub rate_burst: Option<String>,
+}
+
+impl RateFlags {
+    /// True when a flag was given.
+    pub fn any(&self) -> bool {
+        self.rate_msgs.is_some() || self.rate_bytes.is_some() || self.rate_burst.is_some()
+    }
+
+    /// Applies the flags to `q`, checking every value.
+    pub fn apply(&self, q: &mut jwt::RateQuota) -> Result<()> {
+        let count = |s: &str, what: &str| -> Result<i64> {
+            let n = parse_number(s)?;
+            if n < 0 {
+                bail!("{what} must not be negative");
+            }
+            Ok(n)
+        };
+        if let Some(s) = &self.rate_msgs {
+            q.msgs_per_sec = count(s, "--rate-msgs")?;
+        }
+        if let Some(s) = &self.rate_bytes {
+            q.bytes_per_sec = count(s, "--rate-bytes")?;
+        }
+        if let Some(s) = &self.rate_burst {
+            let ns = parse_duration_ns(s)?;
+            if ns <= 0 {
+                bail!("--rate-burst must be a positive duration");
+            }
+            q.burst_ms = (ns / 1_000_000).max(1);
+        }
+        Ok(())
+    }
+}
+
 /// User limits: times, locale, source networks, connection types, subs,
 /// data, payload, bearer (nsc's `UserPermissionLimits` minus permissions).
 #[derive(Args, Debug, Clone, Default)]
@@ -464,6 +511,8 @@ pub struct UserLimitFlags {
     /// No connect challenge required for user (--bearer=false to clear)
     #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub bearer: Option<bool>,
+    #[command(flatten)]
+    pub rate: RateFlags,
 }
 
 impl UserLimitFlags {
@@ -479,11 +528,13 @@ impl UserLimitFlags {
             && self.subs.is_none()
             && self.data.is_none()
             && self.payload.is_none()
-            && self.bearer.is_none())
+            && self.bearer.is_none()
+            && !self.rate.any())
     }
 
     /// Applies the flags to `u`, checking every value.
     pub fn apply(&self, u: &mut UserPermissionLimits) -> Result<()> {
+        self.rate.apply(&mut u.rate)?;
         for t in &self.rm_time {
             u.times.retain(|r| r.start != t.trim());
         }

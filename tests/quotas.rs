@@ -1,0 +1,242 @@
+//! Rate quotas: a publisher over its account's or user's quota is slowed to
+//! the quota, with nothing lost and nothing said to it; quotas come from the
+//! config (accounts and users) and from JWTs, and change live on reload and
+//! on a claims update.
+//!
+//! The quota tests measure how long a publish takes, because slowing the
+//! publisher is what a quota does; the bounds are the quota's own arithmetic
+//! (a publisher may never beat its quota by more than 10%) with generous
+//! room on the slow side, never a claim about the server's speed.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::operator::{push_claims, user_jwt_of, Setup};
+use common::process;
+use common::Raw;
+use futures::StreamExt;
+use rnats::jwt;
+use rnats::nkeys::KeyPair;
+
+const N: usize = 3000;
+const PAYLOAD: usize = 16;
+
+/// Publishes `n` messages on `subject` from a connection logged in with
+/// `connect`, as one write, and returns how long until the server answered
+/// the PING after them (it has then read them all).
+async fn publish_timed(addr: SocketAddr, connect: &str, subject: &str, n: usize) -> Duration {
+    let mut p = Box::pin(Raw::connected_to(addr, connect)).await;
+    let mut batch = Vec::with_capacity(n * (subject.len() + PAYLOAD + 16));
+    for _ in 0..n {
+        batch.extend_from_slice(format!("PUB {subject} {PAYLOAD}\r\n").as_bytes());
+        batch.extend_from_slice(&[b'x'; PAYLOAD]);
+        batch.extend_from_slice(b"\r\n");
+    }
+    batch.extend_from_slice(b"PING\r\n");
+    let start = Instant::now();
+    p.send(&batch).await;
+    // Generous: the slowest quota below takes a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let line = tokio::time::timeout_at(deadline.into(), Box::pin(p.line()))
+            .await
+            .expect("PONG in time")
+            .expect("publisher still connected");
+        if line == "PONG" {
+            return start.elapsed();
+        }
+        assert!(!line.starts_with("-ERR"), "quota said something: {line}");
+    }
+}
+
+/// Counts what `sub` receives until `n` arrived (bounded).
+async fn receive_all(sub: &mut async_nats::Subscriber, n: usize) {
+    for i in 0..n {
+        tokio::time::timeout(Duration::from_secs(30), sub.next())
+            .await
+            .unwrap_or_else(|_| panic!("message {i} of {n} lost"))
+            .expect("subscription open");
+    }
+}
+
+fn user(name: &str) -> String {
+    format!(r#"{{"user":"{name}","pass":"{name}pw"}}"#)
+}
+
+async fn client(url: &str, name: &str) -> async_nats::Client {
+    async_nats::ConnectOptions::new()
+        .user_and_password(name.into(), format!("{name}pw"))
+        .connect(url)
+        .await
+        .unwrap()
+}
+
+/// The time `n` messages take at `rate`/s after a burst of `burst`.
+fn quota_time(n: usize, rate: f64, burst: f64) -> f64 {
+    (n as f64 - burst).max(0.0) / rate
+}
+
+fn check_slowed(took: Duration, n: usize, rate: f64, burst: f64) {
+    let expected = quota_time(n, rate, burst);
+    let secs = took.as_secs_f64();
+    assert!(
+        secs >= expected / 1.1,
+        "published {n} in {secs:.2}s, faster than the quota allows ({expected:.2}s)"
+    );
+    assert!(
+        secs < expected * 4.0 + 2.0,
+        "took {secs:.2}s for {expected:.2}s"
+    );
+}
+
+#[tokio::test]
+async fn an_account_quota_slows_its_publishers_and_loses_nothing() {
+    let h = common::start_conf(
+        "accounts {\n  A: { users: [{user: a, password: apw}], limits: { msgs_per_sec: 2000, burst: \"100ms\" } }\n  B: { users: [{user: b, password: bpw}] }\n}\n",
+    )
+    .await;
+    let url = h.client_url();
+    let reader = client(&url, "a").await;
+    let mut sub = reader.subscribe("q").await.unwrap();
+    reader.flush().await.unwrap();
+    let took = publish_timed(h.addr, &user("a"), "q", N).await;
+    check_slowed(took, N, 2000.0, 200.0);
+    receive_all(&mut sub, N).await;
+
+    // Another account publishes without a quota (finishes, nothing lost).
+    let b = client(&url, "b").await;
+    let mut bsub = b.subscribe("q").await.unwrap();
+    b.flush().await.unwrap();
+    publish_timed(h.addr, &user("b"), "q", N).await;
+    receive_all(&mut bsub, N).await;
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_user_quota_is_shared_by_the_users_connections() {
+    let h = common::start_conf(
+        "authorization { users: [ {user: u, password: upw, limits: { bytes_per_sec: 40000, burst: \"100ms\" }}, {user: v, password: vpw} ] }\n",
+    )
+    .await;
+    let url = h.client_url();
+    let reader = client(&url, "v").await;
+    let mut sub = reader.subscribe("q").await.unwrap();
+    reader.flush().await.unwrap();
+    // Two connections of u, 1000 messages of 16 bytes each: 32000 bytes at
+    // 40000 B/s after a 4000-byte burst, whichever connection sends them.
+    let addr = h.addr;
+    let u = user("u");
+    let (t1, t2) = tokio::join!(
+        publish_timed(addr, &u, "q", 1000),
+        publish_timed(addr, &u, "q", 1000)
+    );
+    check_slowed(t1.max(t2), 2000, 40000.0 / 16.0, 4000.0 / 16.0);
+    receive_all(&mut sub, 2000).await;
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn jwt_quotas_apply_and_change_with_a_claims_update() {
+    let st = Setup::with(|c| {
+        c.nats.limits.rate.msgs_per_sec = 1000;
+        c.nats.limits.rate.burst_ms = 100;
+    });
+    let h = st.start().await;
+    let key = KeyPair::new_user();
+    let ujwt = user_jwt_of(&key, &st.acc);
+    let nonce_login = |raw: &Raw| {
+        let nonce = raw.info["nonce"].as_str().unwrap().to_owned();
+        let sig = rnats::nkeys::sign_nonce(&key, nonce.as_bytes()).unwrap();
+        serde_json::json!({"jwt": ujwt, "sig": sig, "verbose": false, "pedantic": false})
+    };
+    // Publish through a raw connection logged in with the user JWT.
+    async fn timed_jwt(raw: &mut Raw, n: usize) -> Duration {
+        let mut batch = Vec::new();
+        for _ in 0..n {
+            batch.extend_from_slice(format!("PUB q {PAYLOAD}\r\n").as_bytes());
+            batch.extend_from_slice(&[b'x'; PAYLOAD]);
+            batch.extend_from_slice(b"\r\n");
+        }
+        batch.extend_from_slice(b"PING\r\n");
+        let start = Instant::now();
+        raw.send(&batch).await;
+        for _ in 0..1000 {
+            let l = tokio::time::timeout(Duration::from_secs(30), Box::pin(raw.line()))
+                .await
+                .expect("PONG in time")
+                .expect("connected");
+            if l == "PONG" {
+                return start.elapsed();
+            }
+            assert!(!l.starts_with("-ERR"), "{l}");
+        }
+        panic!("no PONG");
+    }
+    let mut raw = Box::pin(Raw::connect(&h)).await;
+    let connect = nonce_login(&raw);
+    raw.send(format!("CONNECT {connect}\r\nPING\r\n")).await;
+    assert_eq!(Box::pin(raw.line()).await.as_deref(), Some("PONG"));
+
+    let took = timed_jwt(&mut raw, 1600).await;
+    check_slowed(took, 1600, 1000.0, 100.0);
+
+    // A newer JWT lifts the quota: the same connection is no longer held
+    // to 1000/s (1600 messages would need about 1.5 s more).
+    let lifted = st.update(|_| {});
+    let reply = push_claims(&h, &st.op, &lifted).await;
+    assert_eq!(reply["data"]["code"], 200, "{reply}");
+    let took = timed_jwt(&mut raw, 1600).await;
+    assert!(
+        took < Duration::from_millis(1200),
+        "still throttled after the quota was lifted: {took:?}"
+    );
+    // And the user's own quota from its JWT.
+    let limited = KeyPair::new_user();
+    let mut uc = jwt::UserClaims::new(limited.public_key());
+    uc.nats.permission_limits.rate.msgs_per_sec = 500;
+    uc.nats.permission_limits.rate.burst_ms = 100;
+    let ljwt = uc.encode(&st.acc).unwrap();
+    let mut raw2 = Box::pin(Raw::connect(&h)).await;
+    let nonce = raw2.info["nonce"].as_str().unwrap().to_owned();
+    let sig = rnats::nkeys::sign_nonce(&limited, nonce.as_bytes()).unwrap();
+    let c = serde_json::json!({"jwt": ljwt, "sig": sig, "verbose": false, "pedantic": false});
+    raw2.send(format!("CONNECT {c}\r\nPING\r\n")).await;
+    assert_eq!(Box::pin(raw2.line()).await.as_deref(), Some("PONG"));
+    let took = timed_jwt(&mut raw2, 800).await;
+    check_slowed(took, 800, 500.0, 50.0);
+    h.shutdown().await;
+}
+
+#[test]
+fn a_reload_changes_an_account_quota_live() {
+    let conf = |rate: u32| {
+        format!(
+            "accounts {{\n  A: {{ users: [{{user: a, password: apw}}], limits: {{ msgs_per_sec: {rate}, burst: \"100ms\" }} }}\n}}\n"
+        )
+    };
+    let s = process::Server::start(&conf(1000), &[]);
+    let addr: SocketAddr = format!("127.0.0.1:{}", s.port).parse().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let took = rt.block_on(publish_timed(addr, &user("a"), "q", 1600));
+    check_slowed(took, 1600, 1000.0, 100.0);
+    // Raise it tenfold: the same publish is held to 10000/s instead.
+    s.write_conf(&conf(10000));
+    let log = s.reload();
+    assert!(log.contains("Reloaded server configuration"), "{log}");
+    let took = rt.block_on(publish_timed(addr, &user("a"), "q", 1600));
+    assert!(
+        took < Duration::from_millis(1200),
+        "the old quota still holds after the reload: {took:?}"
+    );
+    // A bad quota is refused and the one in force stays.
+    s.write_conf(
+        "accounts {\n  A: { users: [{user: a, password: apw}], limits: { msgs_per_sec: -5 } }\n}\n",
+    );
+    let log = s.reload();
+    assert!(log.contains("msgs_per_sec"), "{log}");
+}

@@ -693,9 +693,11 @@ mod metrics {
         slow.send("SUB flood 1\r\n").await;
         slow.sync().await;
         let mut p = Raw::connected(&h, "{}").await;
-        // The subscriber never reads; its queue overflows max_pending.
+        // The subscriber never reads; once the kernel's socket buffers are
+        // full, flow control pauses the publisher, and what it still
+        // publishes overflows max_pending (up to 10 MB, bounded).
         let payload = "x".repeat(1000);
-        for _ in 0..20 {
+        for _ in 0..200 {
             p.send(format!("PUB flood 1000\r\n{payload}\r\n").repeat(50))
                 .await;
             if h.server

@@ -94,7 +94,7 @@ fn check_slowed(took: Duration, n: usize, rate: f64, burst: f64) {
 #[tokio::test]
 async fn an_account_quota_slows_its_publishers_and_loses_nothing() {
     let h = common::start_conf(
-        "accounts {\n  A: { users: [{user: a, password: apw}], limits: { msgs_per_sec: 2000, burst: \"100ms\" } }\n  B: { users: [{user: b, password: bpw}] }\n}\n",
+        "http_port: -1\naccounts {\n  A: { users: [{user: a, password: apw}], limits: { msgs_per_sec: 2000, burst: \"100ms\" } }\n  B: { users: [{user: b, password: bpw}] }\n}\n",
     )
     .await;
     let url = h.client_url();
@@ -104,6 +104,11 @@ async fn an_account_quota_slows_its_publishers_and_loses_nothing() {
     let took = publish_timed(h.addr, &user("a"), "q", N).await;
     check_slowed(took, N, 2000.0, 200.0);
     receive_all(&mut sub, N).await;
+    // The throttled time shows per account and in the metrics.
+    let a = common::monitor_json(&h, "/accountz?acc=A").await["account_detail"].clone();
+    assert_eq!(a["rate_limit"]["msgs_per_sec"], 2000, "{a}");
+    assert_eq!(a["rate_limit"]["burst_ms"], 100, "{a}");
+    assert!(a["throttled_ms"].as_u64().unwrap() > 500, "{a}");
 
     // Another account publishes without a quota (finishes, nothing lost).
     let b = client(&url, "b").await;

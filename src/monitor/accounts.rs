@@ -21,6 +21,8 @@ use super::varz::system_account;
 use super::Monitor;
 use crate::subject::SublistStats;
 
+const NANOS_PER_MILLI: u64 = 1_000_000;
+
 /// Server-wide totals for `/varz` and `/metrics`.
 #[derive(Debug, Clone, Default)]
 pub struct Totals {
@@ -45,6 +47,13 @@ pub struct AccountSnapshot {
     pub out_msgs: u64,
     pub out_bytes: u64,
     pub slow_consumers: u64,
+    /// Times the account's subscribers were full and made a publisher wait
+    /// (flow control), and how long its publishers paused (nanoseconds).
+    pub stalls: u64,
+    pub stalled_ns: u64,
+    /// Time the account's publishers waited on its rate quota and on its
+    /// users' quotas (nanoseconds).
+    pub throttled_ns: u64,
     pub pending_bytes: u64,
     /// Bytes the connection nearest to `max_pending` may still queue before
     /// it is closed as a slow consumer (none without connections).
@@ -138,6 +147,9 @@ impl Monitor {
                 out_msgs: a.closed.out_msgs.load(Ordering::Relaxed),
                 out_bytes: a.closed.out_bytes.load(Ordering::Relaxed),
                 slow_consumers: a.closed.slow_consumers.load(Ordering::Relaxed),
+                stalls: a.stalls.load(Ordering::Relaxed),
+                stalled_ns: a.stalled_ns.load(Ordering::Relaxed),
+                throttled_ns: throttled(a).as_nanos() as u64,
                 sublist: a.sublist.stats(),
                 ..AccountSnapshot::default()
             })
@@ -211,6 +223,15 @@ impl Monitor {
             leafnode_connections: 0,
             client_connections: acc.conns(),
             subscriptions: acc.sublist.count() as u64,
+            stalls: acc.stalls.load(Ordering::Relaxed),
+            stalled_ms: acc.stalled_ns.load(Ordering::Relaxed) / NANOS_PER_MILLI,
+            rate_limit: acc.quota().map(|b| RateInfo::of(None, &b)),
+            user_rate_limits: acc
+                .user_quotas()
+                .iter()
+                .map(|(u, b)| RateInfo::of(Some(u), b))
+                .collect(),
+            throttled_ms: throttled(&acc).as_millis() as u64,
             mappings: acc.mappings().describe(),
             name_tag: acc.name.to_string(),
             sublist_stats: SublistJson::from(&acc.sublist.stats()),
@@ -237,6 +258,8 @@ impl Monitor {
                 sent: DataStats::new(a.out_msgs, a.out_bytes),
                 received: DataStats::new(a.in_msgs, a.in_bytes),
                 slow_consumers: a.slow_consumers,
+                stalls: a.stalls,
+                stalled_ms: a.stalled_ns / NANOS_PER_MILLI,
             })
             .collect();
         Ok(AccountStatz {
@@ -338,10 +361,57 @@ pub struct AccountInfo {
     pub leafnode_connections: u64,
     pub client_connections: u64,
     pub subscriptions: u64,
+    /// Times the account's subscribers were full and made a publisher wait,
+    /// and how long its publishers paused, in milliseconds (rnats
+    /// extensions).
+    pub stalls: u64,
+    pub stalled_ms: u64,
+    /// The account's rate quota (rnats extension; absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateInfo>,
+    /// Its users' rate quotas.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub user_rate_limits: Vec<RateInfo>,
+    /// Time its publishers waited on the account's and its users' quotas.
+    pub throttled_ms: u64,
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub mappings: std::collections::BTreeMap<String, Vec<crate::tenancy::mapping::MapDestInfo>>,
     pub name_tag: String,
     pub sublist_stats: SublistJson,
+}
+
+/// A rate quota and the time publishers waited on it (`/accountz`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RateInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    pub msgs_per_sec: u64,
+    pub bytes_per_sec: u64,
+    pub burst_ms: u64,
+    pub throttled_ms: u64,
+}
+
+impl RateInfo {
+    fn of(user: Option<&String>, b: &crate::quota::RateBucket) -> RateInfo {
+        let l = b.limit();
+        RateInfo {
+            user: user.cloned(),
+            msgs_per_sec: l.msgs_per_sec,
+            bytes_per_sec: l.bytes_per_sec,
+            burst_ms: l.burst.as_millis() as u64,
+            throttled_ms: b.throttled().as_millis() as u64,
+        }
+    }
+}
+
+/// Time publishers of `acc` waited on its quota and its users' quotas.
+fn throttled(acc: &crate::tenancy::account::Account) -> std::time::Duration {
+    acc.quota().map(|b| b.throttled()).unwrap_or_default()
+        + acc
+            .user_quotas()
+            .iter()
+            .map(|(_, b)| b.throttled())
+            .sum::<std::time::Duration>()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -362,6 +432,11 @@ pub struct AccountStat {
     pub sent: DataStats,
     pub received: DataStats,
     pub slow_consumers: u64,
+    /// Times the account's subscribers were full and made a publisher wait,
+    /// and how long its publishers paused, in milliseconds (rnats
+    /// extensions).
+    pub stalls: u64,
+    pub stalled_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]

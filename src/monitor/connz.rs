@@ -70,6 +70,18 @@ pub struct ConnInfo {
     pub out_msgs: u64,
     pub in_bytes: u64,
     pub out_bytes: u64,
+    /// Times this connection, as a subscriber, was full and made a
+    /// publisher wait (flow control); omitted when none, as nats-server does.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stalls: u64,
+    /// How long this connection's reader paused for full subscribers, in
+    /// milliseconds (rnats extension; omitted when zero).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stalled_ms: u64,
+    /// How long its reader waited on rate quotas, in milliseconds (rnats
+    /// extension; omitted when zero).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub throttled_ms: u64,
     pub subscriptions: u64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
@@ -375,6 +387,9 @@ impl Monitor {
             out_msgs: c.stats.out_msgs.load(Ordering::Relaxed),
             in_bytes: c.stats.in_bytes.load(Ordering::Relaxed),
             out_bytes: c.stats.out_bytes.load(Ordering::Relaxed),
+            stalls: c.stats.stalls.load(Ordering::Relaxed),
+            stalled_ms: c.stats.stalled_ns.load(Ordering::Relaxed) / 1_000_000,
+            throttled_ms: c.stats.throttled_ns.load(Ordering::Relaxed) / 1_000_000,
             subscriptions: c.num_subs() as u64,
             name: meta.name,
             lang: meta.lang,
@@ -437,6 +452,10 @@ impl Monitor {
             out_msgs: cc.out_msgs,
             in_bytes: cc.in_bytes,
             out_bytes: cc.out_bytes,
+            // A closed connection's stall counters are not kept.
+            stalls: 0,
+            stalled_ms: 0,
+            throttled_ms: 0,
             subscriptions: cc.subs.len() as u64,
             name: cc.meta.name.clone(),
             lang: cc.meta.lang.clone(),
@@ -606,6 +625,9 @@ mod tests {
             out_msgs: 0,
             in_bytes: 0,
             out_bytes: 0,
+            stalls: 0,
+            stalled_ms: 0,
+            throttled_ms: 0,
             subscriptions: 0,
             name: String::new(),
             lang: String::new(),
@@ -735,6 +757,9 @@ mod tests {
             "account",
             "subscriptions_list",
             "keys",
+            "stalls",
+            "stalled_ms",
+            "throttled_ms",
         ] {
             assert!(!keys.contains(&absent), "{absent} should be omitted");
         }
@@ -742,5 +767,27 @@ mod tests {
             v["subscriptions_list_detail"][0],
             serde_json::json!({"subject":"a.*","qgroup":"q","sid":"2","msgs":1,"cid":5})
         );
+    }
+
+    #[test]
+    fn stall_fields_only_when_nonzero() {
+        let mut c = conn(6);
+        c.stalls = 3;
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["stalls"], 3);
+        assert!(
+            v.get("stalled_ms").is_none(),
+            "under a millisecond: omitted"
+        );
+        c.stalled_ms = 250;
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            (v["stalls"].as_u64(), v["stalled_ms"].as_u64()),
+            (Some(3), Some(250))
+        );
+        // nats-server's order: the counters, then `stalls`, then `subscriptions`.
+        let text = serde_json::to_string(&c).unwrap();
+        let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
+        assert!(at("out_bytes") < at("stalls") && at("stalls") < at("subscriptions"));
     }
 }

@@ -218,6 +218,13 @@ impl Monitor {
             s.stats.slow_consumers.load(Ordering::Relaxed),
         );
         e.single(
+            "rnats_stalls_total",
+            "counter",
+            "Times a subscriber over half its max_pending made a publisher wait \
+             (flow control).",
+            s.stats.stalls.load(Ordering::Relaxed),
+        );
+        e.single(
             "rnats_stale_connections_total",
             "counter",
             "Connections closed for not answering PINGs.",
@@ -258,69 +265,88 @@ impl Monitor {
         );
 
         // Per account.
-        type Field = fn(&super::accounts::AccountSnapshot) -> Option<u64>;
-        let per_account: [(&str, &str, &str, Field); 10] = [
+        type Field = fn(&super::accounts::AccountSnapshot) -> Option<Value>;
+        let per_account: [(&str, &str, &str, Field); 13] = [
             (
                 "rnats_account_connections",
                 "gauge",
                 "Client connections open now, per account.",
-                |a| Some(a.conns),
+                |a| Some(a.conns.into()),
             ),
             (
                 "rnats_account_subscriptions",
                 "gauge",
                 "Subscriptions, per account.",
-                |a| Some(a.subscriptions),
+                |a| Some(a.subscriptions.into()),
             ),
             (
                 "rnats_account_in_msgs_total",
                 "counter",
                 "Messages received from the account's clients.",
-                |a| Some(a.in_msgs),
+                |a| Some(a.in_msgs.into()),
             ),
             (
                 "rnats_account_in_bytes_total",
                 "counter",
                 "Payload bytes received from the account's clients.",
-                |a| Some(a.in_bytes),
+                |a| Some(a.in_bytes.into()),
             ),
             (
                 "rnats_account_out_msgs_total",
                 "counter",
                 "Messages delivered to the account's clients.",
-                |a| Some(a.out_msgs),
+                |a| Some(a.out_msgs.into()),
             ),
             (
                 "rnats_account_out_bytes_total",
                 "counter",
                 "Payload bytes delivered to the account's clients.",
-                |a| Some(a.out_bytes),
+                |a| Some(a.out_bytes.into()),
             ),
             (
                 "rnats_account_slow_consumers_total",
                 "counter",
                 "The account's connections closed as slow consumers.",
-                |a| Some(a.slow_consumers),
+                |a| Some(a.slow_consumers.into()),
+            ),
+            (
+                "rnats_account_stalls_total",
+                "counter",
+                "Times the account's subscribers were over half their max_pending \
+                 and made a publisher wait (flow control).",
+                |a| Some(a.stalls.into()),
+            ),
+            (
+                "rnats_account_stalled_seconds_total",
+                "counter",
+                "Time the account's publishers spent paused by flow control.",
+                |a| Some(Value::Float(a.stalled_ns as f64 / 1e9)),
+            ),
+            (
+                "rnats_account_throttled_seconds_total",
+                "counter",
+                "Time the account's publishers waited on its and its users' rate quotas.",
+                |a| Some(Value::Float(a.throttled_ns as f64 / 1e9)),
             ),
             (
                 "rnats_account_pending_bytes",
                 "gauge",
                 "Bytes queued for the account's clients and not yet written.",
-                |a| Some(a.pending_bytes),
+                |a| Some(a.pending_bytes.into()),
             ),
             (
                 "rnats_account_pending_headroom_bytes",
                 "gauge",
                 "Bytes the account's connection nearest to max_pending may still queue \
                  before it is closed as a slow consumer (absent without connections).",
-                |a| a.pending_headroom,
+                |a| a.pending_headroom.map(Value::from),
             ),
             (
                 "rnats_account_subscriptions_headroom",
                 "gauge",
                 "Subscriptions the account's connection nearest to max_subscriptions may \
                  still add (absent without connections or without that limit).",
-                |a| a.subs_headroom,
+                |a| a.subs_headroom.map(Value::from),
             ),
         ];
         for (name, kind, help, field) in per_account {

@@ -715,5 +715,63 @@ mod tests {
         assert!(v.get("auth_required").is_none());
         assert_eq!(v["http_req_stats"]["/varz"], 1);
         assert_eq!(v["slow_consumer_stats"]["clients"], 0);
+        assert_eq!(v["stalled_clients"], 0);
+    }
+
+    #[test]
+    fn stall_counters_in_varz_accounts_and_metrics() {
+        use std::sync::atomic::Ordering;
+        use std::time::Duration;
+        let m = monitor("");
+        let s = m.server().clone();
+        let g = s.accounts.get("$G").expect("global account");
+        g.stalls.fetch_add(2, Ordering::Relaxed);
+        g.record_pause(Duration::from_millis(1500));
+        g.record_pause(Duration::from_micros(250));
+        s.stats.stalls.fetch_add(2, Ordering::Relaxed);
+
+        let v: serde_json::Value = serde_json::from_slice(&m.handle("/varz", None).body).unwrap();
+        assert_eq!(v["stalled_clients"], 2);
+        let d: serde_json::Value =
+            serde_json::from_slice(&m.handle("/accountz", Some("acc=$G")).body).unwrap();
+        let d = &d["account_detail"];
+        assert_eq!(
+            (d["stalls"].as_u64(), d["stalled_ms"].as_u64()),
+            (Some(2), Some(1500))
+        );
+        let st: serde_json::Value =
+            serde_json::from_slice(&m.handle("/accstatz", Some("unused=1")).body).unwrap();
+        let accs = st["account_statz"].as_array().unwrap();
+        let acc = |n: &str| accs.iter().find(|a| a["acc"] == n).unwrap().clone();
+        assert_eq!(
+            (
+                acc("$G")["stalls"].as_u64(),
+                acc("$G")["stalled_ms"].as_u64()
+            ),
+            (Some(2), Some(1500))
+        );
+        assert_eq!(
+            (
+                acc("$SYS")["stalls"].as_u64(),
+                acc("$SYS")["stalled_ms"].as_u64()
+            ),
+            (Some(0), Some(0))
+        );
+
+        let text = String::from_utf8(m.handle("/metrics", None).body).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for want in [
+            "# TYPE rnats_stalls_total counter",
+            "rnats_stalls_total 2",
+            "# TYPE rnats_account_stalls_total counter",
+            "rnats_account_stalls_total{account=\"$G\"} 2",
+            "rnats_account_stalls_total{account=\"$SYS\"} 0",
+            "# TYPE rnats_account_stalled_seconds_total counter",
+            "rnats_account_stalled_seconds_total{account=\"$G\"} 1.50025",
+            "rnats_account_stalled_seconds_total{account=\"$SYS\"} 0",
+            "rnats_account_slow_consumers_total{account=\"$G\"} 0",
+        ] {
+            assert!(lines.contains(&want), "{want} missing in:\n{text}");
+        }
     }
 }

@@ -108,6 +108,8 @@ pub struct Varz {
     pub out_client_bytes: u64,
     pub slow_consumers: u64,
     pub stale_connections: u64,
+    /// Times a reader paused for subscribers over their stall threshold
+    /// (flow control), since start.
     pub stalled_clients: u64,
     pub subscriptions: u64,
     pub http_req_stats: BTreeMap<String, u64>,
@@ -319,7 +321,7 @@ impl Monitor {
             out_client_bytes: totals.out_bytes,
             slow_consumers: slow,
             stale_connections: stale,
-            stalled_clients: 0,
+            stalled_clients: s.stats.stalls.load(Ordering::Relaxed),
             subscriptions: totals.subscriptions,
             http_req_stats: self.req_stats(),
             config_load_time,

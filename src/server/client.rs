@@ -10,7 +10,7 @@
 //! Lock order: `ClientShared::subs` → account sublist → `Outbound` state.
 
 use ahash::AHashMap;
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use parking_lot::Mutex;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -54,18 +54,19 @@ pub struct ClientStats {
     pub in_bytes: AtomicU64,
     pub out_msgs: AtomicU64,
     pub out_bytes: AtomicU64,
-    /// Times this connection's reader paused for full subscribers.
+    /// Times this connection, as a subscriber, was full and made a
+    /// publisher wait (nats-server's `stalls`).
     pub stalls: AtomicU64,
-    /// Time it spent paused, in nanoseconds.
+    /// Time this connection's reader paused for full subscribers, in
+    /// nanoseconds.
     pub stalled_ns: AtomicU64,
     /// Time its reader waited on a rate quota, in nanoseconds.
     pub throttled_ns: AtomicU64,
 }
 
 impl ClientStats {
-    /// Counts one pause of the reader for full subscribers.
-    pub fn record_stall(&self, waited: Duration) {
-        self.stalls.fetch_add(1, Ordering::Relaxed);
+    /// Adds time the reader paused for full subscribers.
+    pub fn record_pause(&self, waited: Duration) {
         self.stalled_ns
             .fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
     }
@@ -318,6 +319,9 @@ enum Flow {
     /// An op arrived before CONNECT on a server with `no_auth_user`: log in
     /// as that user, then parse the op again.
     ImplicitConnect,
+    /// An append filled a subscriber past its stall threshold: pause
+    /// until it drains, then go on with the rest of the buffer.
+    Pause,
     /// The batch used what the rate quotas allow for now: charge them,
     /// wait for tokens, then go on with the rest of the buffer.
     Throttle,
@@ -578,10 +582,13 @@ impl Client {
             if rbuf.capacity() - rbuf.len() < want {
                 rbuf.reserve(want);
             }
+            // At most `want` bytes: the buffer may have more room (a reserve
+            // can double it), and a batch must stay bounded.
+            let mut room = (&mut rbuf).limit(want);
             tokio::select! {
                 biased;
                 _ = self.shared.close_wake.notified() => break,
-                r = reader.read_buf(&mut rbuf) => match r {
+                r = reader.read_buf(&mut room) => match r {
                     Ok(0) | Err(_) => {
                         let reason = if r.is_ok() { CloseReason::ClientClosed } else { CloseReason::ReadError };
                         self.shared.close(reason);
@@ -627,6 +634,11 @@ impl Client {
             rbuf.advance(pos);
             self.flush_batch();
             match flow {
+                Flow::Pause => {
+                    if !self.pause_for_consumers().await {
+                        return false;
+                    }
+                }
                 Flow::Throttle => {
                     self.quota_hit = false;
                     if !self.charge_quotas().await {
@@ -670,7 +682,16 @@ impl Client {
         let deadline = tokio::time::Instant::now() + STALL_MAX;
         let stalled = self.fanout.take_stalled();
         let mut closing = false;
+        let mut waited_for = 0;
         for c in &stalled {
+            if !c.out.is_stalled() {
+                continue; // Drained meanwhile.
+            }
+            // Counted on the full subscriber and its account, as
+            // nats-server counts `stalls`.
+            waited_for += 1;
+            c.stats.stalls.fetch_add(1, Ordering::Relaxed);
+            c.account.read().stalls.fetch_add(1, Ordering::Relaxed);
             tokio::select! {
                 biased;
                 _ = self.shared.close_wake.notified() => {
@@ -680,10 +701,15 @@ impl Client {
                 _ = c.out.wait_drained(deadline) => {}
             }
         }
-        let waited = started.elapsed();
-        self.shared.stats.record_stall(waited);
-        self.account.record_stall(waited);
-        self.server.stats.stalls.fetch_add(1, Ordering::Relaxed);
+        if waited_for > 0 {
+            let waited = started.elapsed();
+            self.shared.stats.record_pause(waited);
+            self.account.record_pause(waited);
+            self.server
+                .stats
+                .stalls
+                .fetch_add(waited_for, Ordering::Relaxed);
+        }
         !closing
     }
 
@@ -864,6 +890,9 @@ impl Client {
             };
             if !keep || self.shared.out.closing().is_some() {
                 return Flow::Close;
+            }
+            if self.fanout.has_stalled() {
+                return Flow::Pause;
             }
             if self.quota_hit {
                 return Flow::Throttle;

@@ -4,7 +4,8 @@
 //! changed default permissions applied).
 
 use serde_json::{json, Value};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use tokio::sync::mpsc;
 
 use super::events::{publish, server_info};
 use crate::server::close::CloseReason;
@@ -240,35 +241,38 @@ pub fn install(server: &Arc<Server>) {
         routes.push(("$SYS.REQ.CLAIMS.PACK", Request::Pack));
         routes.push(("$SYS.REQ.CLAIMS.DELETE", Request::Delete));
     }
+    let (queue, work) = mpsc::channel(MAX_QUEUED);
+    tokio::spawn(worker(Arc::downgrade(server), Arc::downgrade(&sys), work));
     for (subject, req) in routes {
-        add(server, &sys, subject, req);
+        add(&sys, subject, req, &queue);
     }
 }
 
-fn add(server: &Arc<Server>, sys: &Arc<Account>, subject: &str, req: Request) {
-    let weak = Arc::downgrade(server);
-    let sys_weak = Arc::downgrade(sys);
+/// Claim requests waiting for the worker; more are dropped (and logged).
+const MAX_QUEUED: usize = 1024;
+
+/// One claim request, as it arrived.
+struct Work {
+    req: Request,
+    subject: String,
+    body: Vec<u8>,
+    reply: Option<String>,
+}
+
+fn add(sys: &Arc<Account>, subject: &str, req: Request, queue: &mpsc::Sender<Work>) {
+    let queue = queue.clone();
     let handler = move |subj: &str, reply: Option<&[u8]>, body: &[u8], _client: u64| {
-        let reply = reply
-            .and_then(|r| std::str::from_utf8(r).ok())
-            .map(str::to_owned);
-        let (weak, sys_weak, subj, body) = (
-            weak.clone(),
-            sys_weak.clone(),
-            subj.to_owned(),
-            body.to_vec(),
-        );
-        tokio::spawn(async move {
-            let (Some(server), Some(sys)) = (weak.upgrade(), sys_weak.upgrade()) else {
-                return;
-            };
-            let out = answer(&server, req, &subj, &body).await;
-            if let Some(reply) = reply {
-                for msg in out {
-                    publish(&sys, &reply, None, &msg);
-                }
-            }
-        });
+        let work = Work {
+            req,
+            subject: subj.to_owned(),
+            body: body.to_vec(),
+            reply: reply
+                .and_then(|r| std::str::from_utf8(r).ok())
+                .map(str::to_owned),
+        };
+        if queue.try_send(work).is_err() {
+            log::warn!("claim request on {subj} dropped: too many queued");
+        }
     };
     let route = Forward::Internal(Arc::new(InternalForward {
         name: "claims",
@@ -276,6 +280,30 @@ fn add(server: &Arc<Server>, sys: &Arc<Account>, subject: &str, req: Request) {
     }));
     if let Err(e) = sys.add_forward(subject, route) {
         log::warn!("system request {subject}: {e}");
+    }
+}
+
+/// Answers claim requests one at a time, in the order they arrived: two
+/// updates of one account pushed one after the other are applied in that
+/// order, even when both carry the same `iat` (which the no-rollback rule
+/// cannot tell apart).
+async fn worker(server: Weak<Server>, sys: Weak<Account>, mut queue: mpsc::Receiver<Work>) {
+    while let Some(w) = queue.recv().await {
+        let (Some(server), Some(sys)) = (server.upgrade(), sys.upgrade()) else {
+            return;
+        };
+        let out = {
+            let _one_at_a_time = match &server.operator {
+                Some(op) => Some(op.updates.lock().await),
+                None => None,
+            };
+            answer(&server, w.req, &w.subject, &w.body).await
+        };
+        if let Some(reply) = w.reply {
+            for msg in out {
+                publish(&sys, &reply, None, &msg);
+            }
+        }
     }
 }
 
@@ -322,6 +350,7 @@ pub async fn start(server: &Arc<Server>) -> Result<(), crate::resolver::Resolver
                 if known.is_none() {
                     continue;
                 }
+                let _one_at_a_time = op.updates.lock().await;
                 match op.validate(&u.jwt) {
                     Ok(c) if c.sub == u.account => {
                         let acc = jwt_account::apply_claims(&server.accounts, &op, &c);

@@ -78,9 +78,11 @@ pub struct Account {
     /// Per-user rate quotas of this account, by user name, shared by every
     /// connection of the user.
     user_quotas: Mutex<ahash::AHashMap<String, Arc<RateBucket>>>,
-    /// Times readers of this account paused for full subscribers (flow
-    /// control), and for how long in total (nanoseconds).
+    /// Times this account's subscribers were full and made a publisher
+    /// wait (flow control).
     pub stalls: AtomicU64,
+    /// Time this account's publishers paused for full subscribers
+    /// (nanoseconds).
     pub stalled_ns: AtomicU64,
     /// What the connections that were bound to this account did, added when
     /// each closes (monitoring adds the live connections' own counters).
@@ -392,9 +394,8 @@ impl Account {
         v
     }
 
-    /// Counts one pause of a reader of this account for full subscribers.
-    pub fn record_stall(&self, waited: std::time::Duration) {
-        self.stalls.fetch_add(1, Ordering::Relaxed);
+    /// Adds time a publisher of this account paused for full subscribers.
+    pub fn record_pause(&self, waited: std::time::Duration) {
         self.stalled_ns
             .fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
     }

@@ -38,6 +38,10 @@ pub struct OperatorMode {
     pub trust: TrustConfig,
     pub system_account: Option<String>,
     pub resolver: Arc<dyn AccountResolver>,
+    /// Held while a claims update (a `$SYS` request or a file the directory
+    /// watcher saw) is stored and applied, so updates apply in the order
+    /// they arrived.
+    pub updates: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for OperatorMode {
@@ -65,6 +69,7 @@ impl OperatorMode {
             system_account: trust.system_account.clone(),
             trust,
             resolver,
+            updates: tokio::sync::Mutex::new(()),
         }))
     }
 

@@ -250,3 +250,38 @@ impl Raw {
         v
     }
 }
+
+/// How long one monitoring request may take.
+const MONITOR_WAIT: Duration = Duration::from_secs(5);
+
+pub async fn monitor_json(h: &ServerHandle, path: &str) -> serde_json::Value {
+    let addr = h.monitor_addr.expect("monitoring is on");
+    assert!(addr.ip().is_loopback(), "{addr}");
+    let stream = tokio::time::timeout(MONITOR_WAIT, tokio::net::TcpStream::connect(addr))
+        .await
+        .unwrap()
+        .unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header("host", addr.to_string())
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = tokio::time::timeout(MONITOR_WAIT, sender.send_request(req))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "{path}");
+    let body = tokio::time::timeout(
+        MONITOR_WAIT,
+        http_body_util::BodyExt::collect(resp.into_body()),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .to_bytes();
+    serde_json::from_slice(&body).unwrap()
+}

@@ -1016,18 +1016,18 @@ impl Client {
             );
             return false;
         }
-        if self.connected {
-            return self.process_second_connect(c);
-        }
-        if c.account.is_some() || c.new_account.is_some() {
-            self.auth_violation("obsolete account field in CONNECT");
-            return false;
-        }
         if c.no_responders && !c.headers {
             self.shared.close_with_error(
                 "no responders requires headers support",
                 CloseReason::ProtocolViolation,
             );
+            return false;
+        }
+        if self.connected {
+            return self.process_second_connect(c);
+        }
+        if c.account.is_some() || c.new_account.is_some() {
+            self.auth_violation("obsolete account field in CONNECT");
             return false;
         }
         if !self.login_identity(&c).await {
@@ -1051,13 +1051,6 @@ impl Client {
     fn process_second_connect(&mut self, c: Connect) -> bool {
         if self.auth_required && Credentials::names_anyone(&c) {
             self.auth_violation("second CONNECT with credentials");
-            return false;
-        }
-        if c.no_responders && !c.headers {
-            self.shared.close_with_error(
-                "no responders requires headers support",
-                CloseReason::ProtocolViolation,
-            );
             return false;
         }
         self.apply_connect_options(&c);

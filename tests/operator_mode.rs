@@ -413,6 +413,27 @@ async fn bad_updates_are_refused() {
         reply["error"]["description"],
         "jwt update resulted in error - subject does not match jwt content"
     );
+    // An empty body and a body that is no JWT, answered as nats-server
+    // answers them with a resolver that keeps no directory.
+    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", st.acc.public_key());
+    let reply: Value = serde_json::from_str(&sys_request(&h, &st.op, &subject, "").await).unwrap();
+    assert_eq!(
+        reply["error"],
+        serde_json::json!({"account": st.acc.public_key(), "code": 500,
+            "description": "jwt update error - request body is empty"}),
+        "{reply}"
+    );
+    let reply: Value =
+        serde_json::from_str(&sys_request(&h, &st.op, &subject, "not.a.jwt").await).unwrap();
+    assert_eq!(reply["error"]["code"], 500, "{reply}");
+    assert_eq!(reply["error"]["account"], st.acc.public_key().as_str());
+    assert!(
+        reply["error"]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("jwt update resulted in error - "),
+        "{reply}"
+    );
     accepted(&h, &st.user_jwt, &st.user).await;
 }
 
@@ -932,6 +953,20 @@ async fn dir_resolver_stores_pushed_claims_and_serves_lookups() {
     let dir = tmp.path().join("jwt");
     let h = start_conf(&st.op.config(&dir_resolver(&dir), Some(&[]))).await;
     refused(&h, &st.user_jwt, &st.user).await;
+
+    // A directory resolver names no account for a body that is no JWT.
+    let reply: Value =
+        serde_json::from_str(&sys_request(&h, &st.op, "$SYS.REQ.CLAIMS.UPDATE", "garbage").await)
+            .unwrap();
+    assert_eq!(reply["error"]["account"], "n/a", "{reply}");
+    assert_eq!(reply["error"]["code"], 500, "{reply}");
+    assert!(
+        reply["error"]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("jwt update resulted in error - "),
+        "{reply}"
+    );
 
     let reply = sys_request(&h, &st.op, "$SYS.REQ.CLAIMS.UPDATE", &st.acc_jwt).await;
     let reply: Value = serde_json::from_str(&reply).unwrap();

@@ -641,7 +641,7 @@ mod tests {
         .unwrap_err();
         assert!(
             e.to_string()
-                .ends_with("accounts.A.users: duplicate user \"a\" detected"),
+                .ends_with("accounts.A.users: Duplicate user \"a\" detected"),
             "{e}"
         );
     }

@@ -50,7 +50,7 @@ pub struct NkeyUser {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MergeError {
     /// A user name already defined (in `authorization` or another account).
-    #[error("duplicate user {name:?} detected")]
+    #[error("Duplicate user {name:?} detected")]
     DuplicateUser { name: String },
     /// An nkey already defined.
     #[error("duplicate nkey {nkey:?} detected")]

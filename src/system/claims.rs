@@ -21,15 +21,26 @@ fn update_reply(server: &Server, account: &str, result: Result<&str, ClaimsError
             "server": server_info(server),
             "data": {"account": account, "code": 200, "message": msg},
         }),
-        Err(e) => json!({
-            "server": server_info(server),
-            "error": {
-                "account": account,
-                "code": 500,
-                "description": format!("jwt update resulted in error - {e}"),
-            },
-        }),
+        Err(e) => error_reply(server, account, "jwt update resulted in error", &e),
     }
+}
+
+/// nats-server's claim update error: `{"error": {account, code 500,
+/// description: "<message> - <why>"}}`.
+fn error_reply(
+    server: &Server,
+    account: &str,
+    message: &str,
+    why: &dyn std::fmt::Display,
+) -> Value {
+    json!({
+        "server": server_info(server),
+        "error": {
+            "account": account,
+            "code": 500,
+            "description": format!("{message} - {why}"),
+        },
+    })
 }
 
 /// Applies a pushed account JWT. `subject_key` is the account named by the
@@ -39,6 +50,22 @@ pub async fn update(server: &Server, subject_key: Option<&str>, body: &[u8]) -> 
         return Value::Null;
     };
     let jwt = String::from_utf8_lossy(body).trim().to_owned();
+    // As nats-server answers: the account resolvers that keep no directory
+    // refuse an empty body as such; a body that does not decode is refused
+    // with the subject's account there, and with "n/a" by a directory
+    // resolver (which names the account only once it has decoded the JWT).
+    if jwt.is_empty() && !op.is_dir() {
+        if let Some(k) = subject_key {
+            return error_reply(server, k, "jwt update error", &"request body is empty");
+        }
+    }
+    if let Err(e) = crate::jwt::decode_account(&jwt) {
+        let account = match subject_key {
+            Some(k) if !op.is_dir() => k,
+            _ => "n/a",
+        };
+        return error_reply(server, account, "jwt update resulted in error", &e);
+    }
     let claims = op.validate(&jwt);
     let key = match (subject_key, &claims) {
         (Some(k), _) => k.to_owned(),

@@ -111,7 +111,34 @@ impl AccountsConfig {
             }
             cfg.accounts.push(def);
         }
+        cfg.check_export_accounts()?;
         Ok(cfg)
+    }
+
+    /// An export restricted to accounts must name defined ones, as
+    /// nats-server checks (`"ZZ" account not defined for stream export`).
+    fn check_export_accounts(&self) -> Result<(), ConfigError> {
+        let defined = |n: &str| self.accounts.iter().any(|d| d.name == n);
+        for def in &self.accounts {
+            for (exports, what) in [
+                (&def.exports.streams, "stream"),
+                (&def.exports.services, "service"),
+            ] {
+                for e in exports {
+                    let ExportAuth::Accounts(names) = &e.auth else {
+                        continue;
+                    };
+                    if let Some(missing) = names.iter().find(|n| !defined(n)) {
+                        return Err(ConfigError::new(
+                            Some(def.pos.clone()),
+                            Some(&format!("accounts.{}.exports", def.name)),
+                            format!("{missing:?} account not defined for {what} export"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Creates the accounts in `reg` and installs their exports, limits and
@@ -146,11 +173,13 @@ impl AccountsConfig {
             match reg.get(name) {
                 Some(acc) => reg.set_system(Some(acc)),
                 None => {
+                    // nats-server's words (its lookup fails with
+                    // `ErrMissingAccount`).
                     return Err(ConfigError::new(
                         None,
                         Some("system_account"),
-                        format!("system account {name:?} not defined"),
-                    ))
+                        "error resolving system account: account missing",
+                    ));
                 }
             }
         }
@@ -1092,6 +1121,24 @@ mod tests {
         assert_eq!(a.limits().max_subscriptions, 3);
         assert_eq!(a.limits().max_payload, 100);
         assert_eq!(&*reg.system().unwrap().name, "S");
-        assert!(apply("system_account: NOPE\naccounts { A: {} }").is_err());
+        let e = apply("system_account: NOPE\naccounts { A: {} }").unwrap_err();
+        assert!(
+            e.contains("error resolving system account: account missing"),
+            "{e}"
+        );
+        let e = apply("accounts { A: { exports: [ {stream: x, accounts: [ZZ]} ] } }").unwrap_err();
+        assert!(
+            e.contains("\"ZZ\" account not defined for stream export"),
+            "{e}"
+        );
+        let e = apply("accounts { A: { exports: [ {service: x, accounts: [B, ZZ]} ] }, B: {} }")
+            .unwrap_err();
+        assert!(
+            e.contains("\"ZZ\" account not defined for service export"),
+            "{e}"
+        );
+        assert!(
+            apply("accounts { A: { exports: [ {stream: x, accounts: [B]} ] }, B: {} }").is_ok()
+        );
     }
 }

@@ -97,7 +97,8 @@ pub fn parse_rate_key(
             limit.burst = match &v.kind {
                 Kind::String(s) => crate::config::parse_duration(s),
                 Kind::Integer(n) if *n > 0 => Some(Duration::from_secs(*n as u64)),
-                Kind::Float(f) if *f > 0.0 => Some(Duration::from_secs_f64(*f)),
+                // Checked: a float too large for a duration is refused, not a panic.
+                Kind::Float(f) if *f > 0.0 => Duration::try_from_secs_f64(*f).ok(),
                 _ => None,
             }
             .filter(|d| !d.is_zero())
@@ -193,7 +194,7 @@ impl RateBucket {
                 wait = wait.max(-st.bytes / rate);
             }
         }
-        Duration::from_secs_f64(wait)
+        Duration::try_from_secs_f64(wait).unwrap_or(Duration::MAX)
     }
 
     /// The tokens in the bucket now, after refilling: (messages, bytes),
@@ -239,7 +240,7 @@ impl RateBucket {
                 wait = wait.max((need - tokens) / rate as f64);
             }
         }
-        Duration::from_secs_f64(wait)
+        Duration::try_from_secs_f64(wait).unwrap_or(Duration::MAX)
     }
 
     /// Adds time a publisher waited on this quota.

@@ -718,15 +718,13 @@ impl Client {
     /// are none; `process_ops` stops at the allowance. Returns false when
     /// the connection is closing.
     async fn allot_quota(&mut self) -> bool {
-        let account = self.account.quota();
-        let user = self.shared.user_quota.load_full();
-        self.quota_on = account.is_some() || user.is_some();
-        if !self.quota_on {
-            return true;
-        }
-        let buckets: Vec<_> = [account, user].into_iter().flatten().collect();
+        let buckets = self.quota_buckets();
+        self.quota_on = !buckets.is_empty();
         // Bounded: each pass waits for tokens that the rate refills.
         for _ in 0..1000 {
+            if buckets.is_empty() {
+                return true;
+            }
             let mut allow = (f64::INFINITY, f64::INFINITY);
             for b in &buckets {
                 let (m, by) = b.available();
@@ -742,19 +740,10 @@ impl Client {
                 .max()
                 .unwrap_or_default()
                 .max(Duration::from_millis(1));
-            let closing = tokio::select! {
-                biased;
-                _ = self.shared.close_wake.notified() => true,
-                _ = tokio::time::sleep(wait) => false,
-            };
             for b in &buckets {
                 b.record_throttle(wait);
             }
-            self.shared
-                .stats
-                .throttled_ns
-                .fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
-            if closing {
+            if !self.throttle_for(wait).await {
                 return false;
             }
         }
@@ -771,33 +760,36 @@ impl Client {
         let (msgs, bytes) = (self.charge_msgs, self.charge_bytes);
         self.charge_msgs = 0;
         self.charge_bytes = 0;
-        let account = self.account.quota();
-        let user = self.shared.user_quota.load_full();
-        if account.is_none() && user.is_none() {
-            return true;
+        let mut wait = Duration::ZERO;
+        for b in self.quota_buckets() {
+            let owed = b.charge(msgs, bytes);
+            b.record_throttle(owed);
+            wait = wait.max(owed);
         }
-        let waits: Vec<_> = [&account, &user]
+        wait.is_zero() || self.throttle_for(wait).await
+    }
+
+    /// The rate quota buckets this connection publishes under: its
+    /// account's and its user's (none: an empty list, no allocation).
+    fn quota_buckets(&self) -> Vec<Arc<crate::quota::RateBucket>> {
+        [self.account.quota(), self.shared.user_quota.load_full()]
             .into_iter()
             .flatten()
-            .map(|b| (b, b.charge(msgs, bytes)))
-            .collect();
-        let wait = waits.iter().map(|(_, w)| *w).max().unwrap_or_default();
-        if wait.is_zero() {
-            return true;
-        }
-        let closing = tokio::select! {
-            biased;
-            _ = self.shared.close_wake.notified() => true,
-            _ = tokio::time::sleep(wait) => false,
-        };
-        for (bucket, own) in waits {
-            bucket.record_throttle(own);
-        }
+            .collect()
+    }
+
+    /// Waits `wait` for a rate quota (counted as throttled time), unless the
+    /// connection closes first; returns false then.
+    async fn throttle_for(&mut self, wait: Duration) -> bool {
         self.shared
             .stats
             .throttled_ns
             .fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
-        !closing
+        tokio::select! {
+            biased;
+            _ = self.shared.close_wake.notified() => false,
+            _ = tokio::time::sleep(wait) => true,
+        }
     }
 
     fn process_ops(&mut self, buf: &[u8], pos: &mut usize) -> Flow {

@@ -137,12 +137,7 @@ impl Fanout {
         msg: &Message<'_>,
         origin: &Origin,
     ) -> bool {
-        let mut delivered = self.deliver_result(local, msg, origin);
-        if acc.may_forward(msg.subject) || acc.has_responses() {
-            self.path.start(acc, msg.subject);
-            delivered |= self.cross(acc, msg, origin, 0, false);
-        }
-        delivered
+        self.fan_out(acc, local, msg, origin, 0, false)
     }
 
     /// Forwards a message in `acc` without a cached lookup (server messages,
@@ -159,7 +154,22 @@ impl Fanout {
             return false;
         };
         let local = acc.sublist.match_subject(subject);
-        let mut delivered = self.deliver_result(&local, msg, origin);
+        self.fan_out(acc, &local, msg, origin, depth, from_stream)
+    }
+
+    /// Delivers to the local subscribers, then follows the forwards; a
+    /// message published here (depth 0) starts a new import path.
+    #[inline]
+    fn fan_out(
+        &mut self,
+        acc: &Arc<Account>,
+        local: &SublistResult<SubRef>,
+        msg: &Message<'_>,
+        origin: &Origin,
+        depth: u8,
+        from_stream: bool,
+    ) -> bool {
+        let mut delivered = self.deliver_result(local, msg, origin);
         if acc.may_forward(msg.subject) || acc.has_responses() {
             if depth == 0 {
                 self.path.start(acc, msg.subject);

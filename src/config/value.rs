@@ -67,6 +67,22 @@ pub struct Key {
     pub pos: Pos,
 }
 
+impl Kind {
+    /// The Go type nats-server's config reader gives this value (`%T` in its
+    /// error texts).
+    pub fn go_type(&self) -> &'static str {
+        match self {
+            Kind::String(_) | Kind::Duration(_) => "string",
+            Kind::Integer(_) => "int64",
+            Kind::Float(_) => "float64",
+            Kind::Bool(_) => "bool",
+            Kind::DateTime(_) => "time.Time",
+            Kind::Array(_) => "[]interface {}",
+            Kind::Map(_) => "map[string]interface {}",
+        }
+    }
+}
+
 impl Map {
     /// Looks a key up case-insensitively (nats-server matches option names
     /// case-insensitively).

@@ -12,6 +12,7 @@
 use ahash::AHashMap;
 use bytes::{Buf, BufMut, BytesMut};
 use parking_lot::Mutex;
+use rand::Rng;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -128,6 +129,22 @@ pub struct ClientShared {
     /// The user's rate quota bucket, shared with the user's other
     /// connections (replaced by reload and claim updates).
     user_quota: arc_swap::ArcSwapOption<crate::quota::RateBucket>,
+    /// The round-trip measurement in flight: when the server's last PING
+    /// went out, and whether a PONG was sent to the client yet.
+    rtt_probe: Mutex<RttProbe>,
+}
+
+/// nats-server measures a client's round-trip time with its own PINGs; a
+/// PING for that is sent only once the client answered its first PING (so
+/// a client still in its handshake is not confused) or after this long.
+const RTT_PING_AFTER: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Default)]
+struct RttProbe {
+    /// When the last server PING went out (cleared by its PONG).
+    sent: Option<Instant>,
+    /// The server answered a client PING: the client is past its handshake.
+    first_pong_sent: bool,
 }
 
 /// Responses a connection may publish to one reply subject it received.
@@ -141,6 +158,43 @@ struct ReplyGrant {
 const REPLIES_SWEEP_AT: usize = 1024;
 
 impl ClientShared {
+    /// The measured round-trip time (zero until a PONG answered a server
+    /// PING).
+    pub fn rtt(&self) -> Duration {
+        self.meta.lock().rtt.unwrap_or_default()
+    }
+
+    /// A server PING is going out: its PONG measures the round trip.
+    fn note_ping_sent(&self) {
+        self.rtt_probe.lock().sent = Some(Instant::now());
+    }
+
+    /// A PONG arrived: the round trip since the last server PING.
+    fn note_pong(&self) -> Option<Duration> {
+        let sent = self.rtt_probe.lock().sent.take()?;
+        let rtt = sent.elapsed().max(Duration::from_nanos(1));
+        self.meta.lock().rtt = Some(rtt);
+        Some(rtt)
+    }
+
+    /// Sends a PING to learn the round-trip time when it is not known yet
+    /// (latency tracking needs it), once the client can take one.
+    pub fn request_rtt(&self) {
+        if self.meta.lock().rtt.is_some() || self.out.closing().is_some() {
+            return;
+        }
+        {
+            let mut probe = self.rtt_probe.lock();
+            let started = self.start.elapsed().unwrap_or_default();
+            if probe.sent.is_some() || !(probe.first_pong_sent || started > RTT_PING_AFTER) {
+                return;
+            }
+            probe.sent = Some(Instant::now());
+        }
+        self.out.append(|b| b.extend_from_slice(encode::PING));
+        self.out.flush();
+    }
+
     /// Ends the connection: the writer flushes (when the reason allows) and
     /// closes the socket, the reader stops and cleans up.
     pub fn close(&self, reason: CloseReason) {
@@ -356,6 +410,9 @@ struct Client {
     /// The first PING after CONNECT gets an INFO with `connect_info`.
     connect_info_due: bool,
     pings_out: i32,
+    /// The last measured round-trip time, in nanoseconds (0 = unknown), for
+    /// `Nats-Request-Info`.
+    rtt_ns: u64,
     /// Set by PUB/SUB/PING, cleared by the ping timer: an active client needs
     /// no keep-alive PING.
     active: bool,
@@ -448,6 +505,7 @@ where
         payload_limit: std::sync::atomic::AtomicI64::new(0),
         connect_seen: AtomicBool::new(false),
         user_quota: arc_swap::ArcSwapOption::empty(),
+        rtt_probe: Mutex::new(RttProbe::default()),
     });
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
@@ -519,6 +577,7 @@ where
         perms_gen: 0,
         connect_info_due: false,
         pings_out: 0,
+        rtt_ns: 0,
         active: false,
         l1_gen: 0,
         l1: AHashMap::new(),
@@ -562,12 +621,27 @@ where
     }
 }
 
+/// nats-server's first PING to a client comes after at most 2 s (plus up
+/// to 20% jitter), not the full `ping_interval`, so a dead client and the
+/// round-trip time are found early.
+fn first_ping_delay(ping_interval: Duration) -> Duration {
+    const FIRST_CLIENT_PING: Duration = Duration::from_secs(2);
+    let d = ping_interval.min(FIRST_CLIENT_PING);
+    let jitter_ns = (d.as_nanos() / 5) as u64;
+    if jitter_ns == 0 {
+        return d;
+    }
+    d + Duration::from_nanos(rand::thread_rng().gen_range(0..jitter_ns))
+}
+
 impl Client {
     async fn run<R: AsyncRead + Unpin>(&mut self, mut reader: R, auth_timeout: Duration) {
         let opts = self.server.opts();
         let ping_interval = opts.ping_interval.max(Duration::from_millis(1));
-        let mut ping =
-            tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+        let mut ping = tokio::time::interval_at(
+            tokio::time::Instant::now() + first_ping_delay(ping_interval),
+            ping_interval,
+        );
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let auth_deadline = tokio::time::sleep(auth_timeout);
         tokio::pin!(auth_deadline);
@@ -871,6 +945,9 @@ impl Client {
                 }
                 Op::Pong => {
                     self.pings_out = 0;
+                    if let Some(rtt) = self.shared.note_pong() {
+                        self.rtt_ns = rtt.as_nanos() as u64;
+                    }
                     true
                 }
                 Op::Connect(json) => return Flow::Connect(json.to_vec()),
@@ -1189,6 +1266,7 @@ impl Client {
         self.shared
             .out
             .append(|b| b.extend_from_slice(encode::PONG));
+        self.shared.rtt_probe.lock().first_pong_sent = true;
         if self.connect_info_due && self.connected {
             self.connect_info_due = false;
             let line = self.server.client_info_line(
@@ -1216,11 +1294,15 @@ impl Client {
                 .close_with_error("Stale Connection", CloseReason::StaleConnection);
             return false;
         }
-        if self.active {
+        // An active client needs no keep-alive PING, unless its round-trip
+        // time is still unknown (nats-server measures it with these PINGs).
+        if self.active && self.shared.meta.lock().rtt.is_some() {
             self.active = false;
             return true;
         }
+        self.active = false;
         self.pings_out += 1;
+        self.shared.note_ping_sent();
         self.shared
             .out
             .append(|b| b.extend_from_slice(encode::PING));
@@ -1432,7 +1514,8 @@ impl Client {
         let origin = Origin {
             client_id: self.shared.id,
             echo: self.opts.echo,
-            rtt_ns: 0,
+            rtt_ns: self.rtt_ns,
+            client: Some(&self.shared),
         };
         let delivered = self.fanout.publish(&self.account, &result, &msg, &origin);
         if !delivered && reply.is_some() && self.opts.no_responders {
@@ -1537,6 +1620,12 @@ impl Client {
     /// once, and publishes this batch's inbound counters.
     fn flush_batch(&mut self) {
         self.fanout.flush();
+        let samples = self.fanout.take_latency();
+        if !samples.is_empty() {
+            if let Some(e) = self.server.events() {
+                e.service_latency(&self.server, samples);
+            }
+        }
         if self.in_msgs > 0 {
             self.charge_msgs += self.in_msgs;
             self.charge_bytes += self.in_bytes;

@@ -22,6 +22,7 @@ use crate::protocol::encode::{self, Message};
 use crate::subject::SublistResult;
 use crate::tenancy::account::Account;
 use crate::tenancy::imports::{push_random_token, Forward, ResponseForward, ServiceForward};
+use crate::tenancy::latency::{LatencySample, Status, Tracking};
 use crate::tenancy::mapping::Mapped;
 
 /// How many imports one message may cross (stops chains that loop).
@@ -32,22 +33,26 @@ pub const REQUEST_INFO_HEADER: &str = "Nats-Request-Info";
 
 /// Who published a message.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Origin {
+pub struct Origin<'a> {
     /// The publishing connection (0 for the server itself).
     pub client_id: u64,
     /// Whether the publisher receives its own messages.
     pub echo: bool,
     /// The publisher's round-trip time, for `Nats-Request-Info`.
     pub rtt_ns: u64,
+    /// The publishing connection, for latency reports (requestor and
+    /// responder); `None` for the server.
+    pub client: Option<&'a Arc<ClientShared>>,
 }
 
-impl Origin {
+impl Origin<'_> {
     /// The server publishing on its own behalf.
-    pub fn server() -> Origin {
+    pub fn server() -> Origin<'static> {
         Origin {
             client_id: 0,
             echo: true,
             rtt_ns: 0,
+            client: None,
         }
     }
 }
@@ -65,6 +70,9 @@ pub struct Fanout {
     path: ImportPath,
     /// Subscribers this batch pushed over their stall threshold.
     stalled: Vec<Arc<ClientShared>>,
+    /// Latency measurements made while routing, for the owner to publish
+    /// ([`Fanout::take_latency`]) once no routing is under way.
+    latency: Vec<LatencySample>,
 }
 
 /// A stack of (account, subject) pairs, kept in reused buffers so crossing
@@ -123,7 +131,13 @@ impl Fanout {
             pcd: Vec::new(),
             path: ImportPath::default(),
             stalled: Vec::new(),
+            latency: Vec::new(),
         }
+    }
+
+    /// The latency measurements made since the last call.
+    pub fn take_latency(&mut self) -> Vec<LatencySample> {
+        std::mem::take(&mut self.latency)
     }
 
     /// Forwards a message published in `acc`, whose local subscribers are
@@ -237,6 +251,11 @@ impl Fanout {
         }
         if acc.has_responses() && msg.subject.starts_with(acc.reply_prefix.as_bytes()) {
             if let Some(resp) = acc.take_response(msg.subject) {
+                if let Some(t) = &resp.tracking {
+                    if t.claim_report() {
+                        self.latency.push(t.answered(acc, origin.client.cloned()));
+                    }
+                }
                 delivered |= self.respond(&resp, msg, origin, depth);
             }
         }
@@ -289,20 +308,42 @@ impl Fanout {
             // subscribers there have it.
             return false;
         }
+        let header = msg
+            .header_len
+            .map(|h| &msg.payload[..h.min(msg.payload.len())]);
+        let sampled = s
+            .latency
+            .as_ref()
+            .and_then(|l| l.sample(header, &mut self.rng).map(|h| (l, h)));
         let mut reply_buf = Vec::new();
+        let mut tracked = false;
         if let Some(r) = msg.reply {
             reply_buf.reserve(exporter.reply_prefix.len() + 6);
             reply_buf.extend_from_slice(exporter.reply_prefix.as_bytes());
             push_random_token(&mut reply_buf, &mut self.rng, 6);
-            exporter.add_response(
-                reply_buf.as_slice().into(),
-                Arc::new(ResponseForward::new(
-                    importer.clone(),
-                    r,
-                    s.response_type,
-                    s.response_threshold,
-                )),
-            );
+            let mut resp =
+                ResponseForward::new(importer.clone(), r, s.response_type, s.response_threshold);
+            if let Some((latency, header)) = sampled {
+                if let Some(c) = origin.client {
+                    c.request_rtt();
+                }
+                resp = resp.tracked(Tracking::new(
+                    latency.clone(),
+                    origin.client.cloned(),
+                    s.share,
+                    header,
+                ));
+                tracked = true;
+            }
+            exporter.add_response(reply_buf.as_slice().into(), Arc::new(resp));
+        } else if let Some((latency, header)) = sampled {
+            self.latency.push(LatencySample::bad_request(
+                exporter,
+                latency,
+                origin.client.cloned(),
+                s.share,
+                header,
+            ));
         }
         let (payload, header_len) = stamp_request_info(msg, &importer.name, origin.rtt_ns);
         let m = Message {
@@ -314,7 +355,13 @@ impl Fanout {
         let delivered = self.publish_in(exporter, &m, origin, depth + 1, false);
         self.path.leave();
         if !delivered && msg.reply.is_some() {
-            exporter.remove_response(&reply_buf);
+            let resp = exporter.remove_response(&reply_buf);
+            if let Some(t) = resp.as_ref().and_then(|r| r.tracking.as_ref()) {
+                if tracked && t.claim_report() {
+                    self.latency
+                        .push(t.failed(exporter, Status::ServiceUnavailable));
+                }
+            }
         }
         delivered
     }
@@ -406,6 +453,12 @@ impl Fanout {
         }
         if let Some(reply) = msg.reply {
             target.grant_reply(reply);
+            // A responder to a request through a service import: latency
+            // reports need its round-trip time, measured as nats-server
+            // does with a PING when unknown.
+            if reply.starts_with(crate::tenancy::account::REPLY_PREFIX_ROOT) {
+                target.request_rtt();
+            }
         }
         target.stats.out_msgs.fetch_add(1, Ordering::Relaxed);
         target

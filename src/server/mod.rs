@@ -124,6 +124,13 @@ pub trait ConnectionEvents: Send + Sync {
     fn disconnected(&self, server: &Server, c: &ClientShared, reason: CloseReason);
     /// A login was refused.
     fn auth_failed(&self, server: &Server, c: &ClientShared, reason: &str);
+    /// Measured service requests finished (latency tracking): publish their
+    /// reports.
+    fn service_latency(
+        &self,
+        server: &Server,
+        samples: Vec<crate::tenancy::latency::LatencySample>,
+    );
 }
 
 /// The outcome of [`Server::register_client`].

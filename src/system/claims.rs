@@ -328,7 +328,7 @@ async fn worker(server: Weak<Server>, sys: Weak<Account>, mut queue: mpsc::Recei
         };
         if let Some(reply) = w.reply {
             for msg in out {
-                publish(&sys, &reply, None, &msg);
+                publish(&server, &sys, &reply, None, &msg);
             }
         }
     }

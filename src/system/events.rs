@@ -26,7 +26,13 @@ use crate::tenancy::imports::{random_token, Forward, InternalForward};
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Publishes `payload` on `subject` in `acc` as the server.
-pub fn publish(acc: &Arc<Account>, subject: &str, reply: Option<&str>, payload: &[u8]) {
+pub fn publish(
+    server: &Server,
+    acc: &Arc<Account>,
+    subject: &str,
+    reply: Option<&str>,
+    payload: &[u8],
+) {
     let msg = Message {
         subject: subject.as_bytes(),
         reply: reply.map(str::as_bytes),
@@ -36,6 +42,10 @@ pub fn publish(acc: &Arc<Account>, subject: &str, reply: Option<&str>, payload: 
     let mut fanout = Fanout::new();
     fanout.publish_in(acc, &msg, &Origin::server(), 0, false);
     fanout.flush();
+    // A server answer can be the response of a measured request.
+    for sample in fanout.take_latency() {
+        super::latency::report(server, &sample);
+    }
 }
 
 /// Publishes a JSON event in the system account when someone listens.
@@ -46,7 +56,7 @@ fn emit(server: &Server, subject: &str, event: impl FnOnce() -> Value) {
     if !sys.sublist.has_interest(subject) {
         return;
     }
-    publish(&sys, subject, None, event().to_string().as_bytes());
+    publish(server, &sys, subject, None, event().to_string().as_bytes());
 }
 
 /// The `server` object of every event and reply.
@@ -63,8 +73,23 @@ pub fn server_info(server: &Server) -> Value {
     })
 }
 
-/// The `client` object of connect and disconnect events.
-fn client_info(server: &Server, c: &ClientShared, stop: Option<SystemTime>) -> Value {
+/// nats-server's `ClientInfo` of a connection: only the account and the
+/// round-trip time unless `detailed` (events, and latency reports where the
+/// importer shares its requestors' details).
+pub fn client_info(
+    server: &Server,
+    c: &ClientShared,
+    detailed: bool,
+    stop: Option<SystemTime>,
+) -> Value {
+    if !detailed {
+        let mut v = json!({ "acc": &*c.account.read().name });
+        let rtt = c.rtt();
+        if !rtt.is_zero() {
+            v["rtt"] = json!(rtt.as_nanos() as u64);
+        }
+        return v;
+    }
     let meta = c.meta.lock().clone();
     let mut v = json!({
         "start": rfc3339(c.start),
@@ -128,7 +153,7 @@ pub fn client_connected(server: &Server, c: &ClientShared) {
         json!({
             "type": t, "id": id, "timestamp": ts,
             "server": server_info(server),
-            "client": client_info(server, c, None),
+            "client": client_info(server, c, true, None),
         })
     });
     account_conns(server, &acc);
@@ -139,7 +164,7 @@ fn closed_event(server: &Server, c: &ClientShared, reason: &str) -> Value {
     json!({
         "type": t, "id": id, "timestamp": ts,
         "server": server_info(server),
-        "client": client_info(server, c, Some(SystemTime::now())),
+        "client": client_info(server, c, true, Some(SystemTime::now())),
         "sent": {
             "msgs": c.stats.in_msgs.load(Ordering::Relaxed),
             "bytes": c.stats.in_bytes.load(Ordering::Relaxed),
@@ -581,7 +606,7 @@ pub fn install(server: &Arc<Server>) {
                         Decision::NotForUs => return,
                         Decision::Invalid(e) => {
                             let v = api_error(&server, 400, e);
-                            publish(&sys, &reply, None, v.to_string().as_bytes());
+                            publish(&server, &sys, &reply, None, v.to_string().as_bytes());
                             return;
                         }
                         Decision::Answer(_) => {}
@@ -593,7 +618,7 @@ pub fn install(server: &Arc<Server>) {
                     client,
                 };
                 if let Some(v) = answer(&server, &req) {
-                    publish(&sys, &reply, None, v.to_string().as_bytes());
+                    publish(&server, &sys, &reply, None, v.to_string().as_bytes());
                 }
             });
         };
@@ -621,7 +646,11 @@ pub async fn run_periodic(server: Weak<Server>) {
         let now = Instant::now();
         let unix_now = crate::jwt::now();
         for acc in server.accounts.all() {
-            acc.sweep_responses(now);
+            for (resp, status) in acc.sweep_responses(now) {
+                if let Some(t) = resp.tracking.as_ref().filter(|t| t.claim_report()) {
+                    super::latency::report(&server, &t.failed(&acc, status));
+                }
+            }
             if acc.activation_due(unix_now) {
                 crate::tenancy::jwt_account::reinstall_imports(&server.accounts, &acc);
             }

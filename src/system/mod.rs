@@ -4,11 +4,13 @@
 //! push, look up and delete account JWTs in operator mode.
 //!
 //! - [`events`]: advisories, periodic statistics, the request handlers.
+//! - [`latency`]: service latency reports.
 //! - [`claims`]: `$SYS` claim updates and what they do to live connections.
 //! - [`request_options`]: the filters and options system requests accept.
 
 pub mod claims;
 pub mod events;
+pub mod latency;
 pub mod request_options;
 
 use std::sync::Arc;
@@ -39,5 +41,15 @@ impl ConnectionEvents for Advisories {
 
     fn auth_failed(&self, server: &Server, c: &ClientShared, reason: &str) {
         events::auth_error(server, c, reason);
+    }
+
+    fn service_latency(
+        &self,
+        server: &Server,
+        samples: Vec<crate::tenancy::latency::LatencySample>,
+    ) {
+        for s in &samples {
+            latency::report(server, s);
+        }
     }
 }

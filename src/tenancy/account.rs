@@ -22,6 +22,9 @@ use crate::subject::Sublist;
 pub const GLOBAL_ACCOUNT: &str = "$G";
 /// The default name of the system account.
 pub const SYSTEM_ACCOUNT: &str = "$SYS";
+/// The first token of the reply subjects requests get when they cross a
+/// service import (`_R_.<account prefix>.<token>`).
+pub const REPLY_PREFIX_ROOT: &[u8] = b"_R_.";
 
 /// One account: a name, its subscription index and what links it to other
 /// accounts.
@@ -321,25 +324,51 @@ impl Account {
         Some(r)
     }
 
-    /// Forgets a reply mapping (the request reached nobody).
-    pub fn remove_response(&self, reply: &[u8]) {
+    /// Forgets a reply mapping (the request reached nobody) and returns it.
+    pub fn remove_response(&self, reply: &[u8]) -> Option<Arc<ResponseForward>> {
         let mut m = self.responses.lock();
-        m.remove(reply);
+        let removed = m.remove(reply);
         if m.is_empty() {
             self.has_responses.store(false, Ordering::Relaxed);
         }
+        removed
     }
 
-    /// Drops reply mappings whose response time ran out.
-    pub fn sweep_responses(&self, now: std::time::Instant) {
+    /// Drops reply mappings whose response time ran out, and measured ones
+    /// whose requestor stopped listening for the answer. Returns the
+    /// measured ones dropped, with why, for their latency reports.
+    pub fn sweep_responses(
+        &self,
+        now: std::time::Instant,
+    ) -> Vec<(Arc<ResponseForward>, super::latency::Status)> {
+        use super::latency::Status;
+        let mut failed = Vec::new();
         if !self.has_responses() {
-            return;
+            return failed;
         }
         let mut m = self.responses.lock();
-        m.retain(|_, r| !r.expired(now));
+        m.retain(|_, r| {
+            let status = if r.expired(now) {
+                Status::ServiceTimeout
+            } else if r.tracking.is_some() && !r.requester.has_interest_bytes(&r.reply) {
+                Status::RequestTimeout
+            } else {
+                return true;
+            };
+            if r.tracking.is_some() {
+                failed.push((r.clone(), status));
+            }
+            false
+        });
         if m.is_empty() {
             self.has_responses.store(false, Ordering::Relaxed);
         }
+        failed
+    }
+
+    /// Whether anyone in this account listens on `subject`.
+    fn has_interest_bytes(&self, subject: &[u8]) -> bool {
+        std::str::from_utf8(subject).is_ok_and(|s| self.sublist.has_interest(s))
     }
 
     /// Number of live reply mappings (monitoring and tests).

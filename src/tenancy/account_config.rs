@@ -11,6 +11,7 @@ use super::imports::{
     Export, ExportAuth, Exports, Forward, ResponseType, ServiceForward, StreamForward,
     DEFAULT_RESPONSE_THRESHOLD,
 };
+use super::latency::{Sampling, ServiceLatency};
 use super::mapping::Mappings;
 use super::mapping_config::{parse_map, parse_mappings};
 use super::transform::Transform;
@@ -26,6 +27,8 @@ pub struct ImportDef {
     pub stream: bool,
     pub prefix: Option<String>,
     pub to: Option<String>,
+    /// Service imports: share requestor details with latency reports.
+    pub share: bool,
     pub pos: Pos,
 }
 
@@ -436,9 +439,16 @@ pub fn add_service_import(reg: &Registry, imp: &ImportDef) -> Result<(), ConfigE
     let (importer, exporter) = accounts_of(reg, imp)?;
     let local = imp.to.clone().unwrap_or_else(|| imp.subject.clone());
     let mut plan = ImportPlan::default();
-    plan_service_import(&mut plan, &importer, &exporter, &local, &imp.subject, true)
-        .and_then(|()| plan.commit(reg))
-        .map_err(|e| import_err(imp, e))
+    plan_service_import(
+        &mut plan,
+        &importer,
+        &exporter,
+        (&local, &imp.subject),
+        true,
+        imp.share,
+    )
+    .and_then(|()| plan.commit(reg))
+    .map_err(|e| import_err(imp, e))
 }
 
 /// Checks and installs a service import: requests published on `local` in
@@ -447,14 +457,14 @@ pub fn plan_service_import(
     plan: &mut ImportPlan,
     importer: &Arc<Account>,
     exporter: &Arc<Account>,
-    local: &str,
-    remote: &str,
+    (local, remote): (&str, &str),
     check_auth: bool,
+    share: bool,
 ) -> Result<(), ImportError> {
     if !crate::subject::is_valid_subject(local) || !crate::subject::is_valid_subject(remote) {
         return Err(ImportError::InvalidSubject);
     }
-    let (response_type, response_threshold) = {
+    let (response_type, response_threshold, latency) = {
         let ex = exporter.exports.read();
         let found = if check_auth {
             ex.service_for(&importer.name, remote)
@@ -462,9 +472,9 @@ pub fn plan_service_import(
             ex.service_covering(remote)
         };
         match found {
-            Some(e) => (e.response_type, e.response_threshold),
+            Some(e) => (e.response_type, e.response_threshold, e.latency.clone()),
             None if check_auth => return Err(ImportError::ServiceNotAuthorized),
-            None => (ResponseType::Singleton, DEFAULT_RESPONSE_THRESHOLD),
+            None => (ResponseType::Singleton, DEFAULT_RESPONSE_THRESHOLD, None),
         }
     };
     let mut previous = None;
@@ -506,6 +516,8 @@ pub fn plan_service_import(
             transform,
             response_type,
             response_threshold,
+            latency,
+            share,
             automatic: plan.automatic,
         })),
     );
@@ -668,7 +680,7 @@ pub fn install_service_import(
     remote: &str,
 ) -> Result<(), ImportError> {
     let mut plan = plan;
-    plan_service_import(&mut plan, importer, exporter, local, remote, false)?;
+    plan_service_import(&mut plan, importer, exporter, (local, remote), false, false)?;
     plan.commit(reg)
 }
 
@@ -753,6 +765,7 @@ fn parse_export(m: &Map, item: &Value, key: &str, out: &mut Exports) -> Result<(
     let mut auth = ExportAuth::Public;
     let mut response_type = None;
     let mut threshold = None;
+    let mut latency = None;
     for (k, v) in m.iter() {
         match k.name.to_ascii_lowercase().as_str() {
             "stream" | "service" => {
@@ -836,7 +849,8 @@ fn parse_export(m: &Map, item: &Value, key: &str, out: &mut Exports) -> Result<(
                     ))
                 }
             },
-            "latency" | "allow_trace" | "name" | "description" | "info_url" => {}
+            "latency" => latency = Some(parse_latency(v, key)?),
+            "allow_trace" | "name" | "description" | "info_url" => {}
             other => {
                 return Err(ConfigError::at(
                     &k.pos,
@@ -860,11 +874,43 @@ fn parse_export(m: &Map, item: &Value, key: &str, out: &mut Exports) -> Result<(
             "Detected response directive on non-service",
         ));
     }
+    if stream && latency.is_some() {
+        return Err(ConfigError::at(
+            &item.pos,
+            key,
+            "Detected latency directive on non-service",
+        ));
+    }
+    let response_type = response_type.unwrap_or_default();
+    if let Some(l) = &latency {
+        let refuse = |why: &str| {
+            ConfigError::at(
+                &item.pos,
+                key,
+                format!(
+                    "Error adding service latency sampling for {subject:?} on subject {:?}: {why}",
+                    l.subject
+                ),
+            )
+        };
+        // Results must not loop back into a service of the account.
+        let is_service = |s: &str| crate::subject::subject_is_subset(&l.subject, s);
+        if !crate::subject::is_valid_literal_subject(&l.subject)
+            || is_service(&subject)
+            || out.services.iter().any(|e| is_service(&e.subject))
+        {
+            return Err(refuse("invalid publish subject"));
+        }
+        if response_type != ResponseType::Singleton {
+            return Err(refuse("bad service response type"));
+        }
+    }
     let export = Export {
         subject,
         auth,
-        response_type: response_type.unwrap_or_default(),
+        response_type,
         response_threshold: threshold.unwrap_or(DEFAULT_RESPONSE_THRESHOLD),
+        latency: latency.map(Arc::new),
     };
     if stream {
         out.streams.push(export);
@@ -872,6 +918,88 @@ fn parse_export(m: &Map, item: &Value, key: &str, out: &mut Exports) -> Result<(
         out.services.push(export);
     }
     Ok(())
+}
+
+/// `latency: "subject"` or `latency { sampling: 1..100 | "50%" | "headers",
+/// subject }`, with nats-server's texts.
+fn parse_latency(v: &Value, key: &str) -> Result<ServiceLatency, ConfigError> {
+    let m = match &v.kind {
+        Kind::String(s) => {
+            return Ok(ServiceLatency {
+                sampling: Sampling::DEFAULT,
+                subject: s.clone(),
+            })
+        }
+        Kind::Map(m) => m,
+        other => {
+            return Err(ConfigError::at(
+                &v.pos,
+                key,
+                format!(
+                    "Expected latency entry to be a map/struct or string, got {}",
+                    other.go_type()
+                ),
+            ))
+        }
+    };
+    let mut sampling = Sampling::DEFAULT;
+    if let Some(s) = m.get("sampling") {
+        let n = match &s.kind {
+            Kind::Integer(n) => *n,
+            Kind::String(t) if t.trim().eq_ignore_ascii_case("headers") => 0,
+            Kind::String(t) => t.trim_end_matches('%').parse::<i64>().map_err(|_| {
+                ConfigError::at(
+                    &s.pos,
+                    key,
+                    format!(
+                        "Failed to parse latency sample: strconv.Atoi: parsing {:?}: invalid syntax",
+                        t.trim_end_matches('%')
+                    ),
+                )
+            })?,
+            other => {
+                return Err(ConfigError::at(
+                    &s.pos,
+                    key,
+                    format!(
+                        "Expected latency sample to be a string or map/struct, got {}",
+                        other.go_type()
+                    ),
+                ))
+            }
+        };
+        let headers =
+            matches!(&s.kind, Kind::String(t) if t.trim().eq_ignore_ascii_case("headers"));
+        sampling = if headers {
+            Sampling::Headers
+        } else if (1..=100).contains(&n) {
+            Sampling::Percent(n as u8)
+        } else {
+            return Err(ConfigError::at(
+                &s.pos,
+                key,
+                "bad sampling percentage, should be 1-100",
+            ));
+        };
+    }
+    let Some(subject) = m.get("subject") else {
+        return Err(ConfigError::at(
+            &v.pos,
+            key,
+            "Latency subject required, but missing",
+        ));
+    };
+    let Kind::String(subject) = &subject.kind else {
+        return Err(ConfigError::at(
+            &subject.pos,
+            key,
+            "Expected latency subject to be a string, got string",
+        ));
+    };
+    Ok(ServiceLatency {
+        sampling,
+        subject: subject.clone(),
+    })
 }
 
 fn parse_imports(
@@ -894,6 +1022,7 @@ fn parse_imports(
         let mut def: Option<ImportDef> = None;
         let mut prefix = None;
         let mut to = None;
+        let mut share = false;
         for (k, v) in m.iter() {
             match k.name.to_ascii_lowercase().as_str() {
                 "stream" | "service" => {
@@ -938,12 +1067,23 @@ fn parse_imports(
                         stream,
                         prefix: None,
                         to: None,
+                        share: false,
                         pos: item.pos.clone(),
                     });
                 }
                 "prefix" => prefix = Some(want_string(v, key, "prefix")?.to_owned()),
                 "to" => to = Some(want_string(v, key, "to")?.to_owned()),
-                "share" | "allow_trace" => {}
+                "share" => match v.kind {
+                    Kind::Bool(b) => share = b,
+                    _ => {
+                        return Err(ConfigError::at(
+                            &v.pos,
+                            key,
+                            "Expected share to be a boolean",
+                        ))
+                    }
+                },
+                "allow_trace" => {}
                 other => {
                     return Err(ConfigError::at(
                         &k.pos,
@@ -974,8 +1114,16 @@ fn parse_imports(
                 "Detected prefix directive on a service import",
             ));
         }
+        if def.stream && share {
+            return Err(ConfigError::at(
+                &item.pos,
+                key,
+                "Detected share directive on non-service",
+            ));
+        }
         def.prefix = prefix;
         def.to = to;
+        def.share = share;
         out.push(def);
     }
     Ok(())

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::account::Account;
+use super::latency::{ServiceLatency, Tracking};
 use super::transform::Transform;
 
 /// How many responses a service request may get.
@@ -79,6 +80,8 @@ pub struct Export {
     /// Services only.
     pub response_type: ResponseType,
     pub response_threshold: Duration,
+    /// Services only: latency tracking of requests crossing its imports.
+    pub latency: Option<Arc<ServiceLatency>>,
 }
 
 /// What an account exports.
@@ -145,6 +148,11 @@ pub struct ServiceForward {
     pub transform: Option<Transform>,
     pub response_type: ResponseType,
     pub response_threshold: Duration,
+    /// The export's latency tracking, if it has some.
+    pub latency: Option<Arc<ServiceLatency>>,
+    /// The importer shares its requestors' details with the exporter's
+    /// latency reports (`share: true`).
+    pub share: bool,
     /// Installed by the server in every account (the system requests an
     /// account may make about itself), not by the account's own imports:
     /// re-applying the account's claims keeps it.
@@ -209,6 +217,8 @@ pub struct ResponseForward {
     pub response_type: ResponseType,
     pub threshold: Duration,
     last: Mutex<Instant>,
+    /// The request is being measured (latency tracking).
+    pub tracking: Option<Tracking>,
 }
 
 impl ResponseForward {
@@ -224,7 +234,14 @@ impl ResponseForward {
             response_type,
             threshold,
             last: Mutex::new(Instant::now()),
+            tracking: None,
         }
+    }
+
+    /// The same, for a request whose latency is measured.
+    pub fn tracked(mut self, tracking: Tracking) -> ResponseForward {
+        self.tracking = Some(tracking);
+        self
     }
 
     /// A singleton mapping is gone after its one response.
@@ -271,6 +288,7 @@ mod tests {
             auth,
             response_type: ResponseType::Singleton,
             response_threshold: DEFAULT_RESPONSE_THRESHOLD,
+            latency: None,
         }
     }
 

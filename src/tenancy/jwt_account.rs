@@ -11,6 +11,7 @@ use super::account_config::{
     plan_service_import, plan_stream_import, ImportError, ImportPlan, StreamImport,
 };
 use super::imports::{Export, ExportAuth, Exports, ResponseType, DEFAULT_RESPONSE_THRESHOLD};
+use super::latency::{Sampling, ServiceLatency};
 use super::mapping::{MapDest, Mappings};
 use super::operator::OperatorMode;
 use crate::auth::permissions::{Entry, ResponsePermission, SubjectPermission};
@@ -232,10 +233,12 @@ fn exports_from_claims(claims: &AccountClaims) -> Exports {
         } else {
             ExportAuth::Public
         };
+        let response_type = ResponseType::parse(&e.response_type).unwrap_or_default();
         let ex = Export {
+            latency: export_latency(claims, e, response_type),
             subject: e.subject.clone(),
             auth,
-            response_type: ResponseType::parse(&e.response_type).unwrap_or_default(),
+            response_type,
             response_threshold: if e.response_threshold > 0 {
                 Duration::from_nanos(e.response_threshold as u64)
             } else {
@@ -248,6 +251,47 @@ fn exports_from_claims(claims: &AccountClaims) -> Exports {
         }
     }
     out
+}
+
+/// The latency tracking of a JWT service export, when nats-server would
+/// accept it (a literal results subject outside the account's services, a
+/// sampling of 1..=100 or headers, singleton responses); otherwise none,
+/// with a warning.
+fn export_latency(
+    claims: &AccountClaims,
+    e: &jwt::Export,
+    response_type: ResponseType,
+) -> Option<Arc<ServiceLatency>> {
+    let l = e.latency.as_ref()?;
+    if !matches!(e.export_type, Some(ExportType::Service)) {
+        return None;
+    }
+    let loops = claims.nats.exports.iter().any(|x| {
+        matches!(x.export_type, Some(ExportType::Service))
+            && crate::subject::subject_is_subset(&l.results, &x.subject)
+    });
+    let why = if !crate::subject::is_valid_literal_subject(&l.results) || loops {
+        "invalid publish subject"
+    } else if response_type != ResponseType::Singleton {
+        "bad service response type"
+    } else {
+        match Sampling::from_jwt(l.sampling) {
+            Some(sampling) => {
+                return Some(Arc::new(ServiceLatency {
+                    sampling,
+                    subject: l.results.clone(),
+                }))
+            }
+            None => "bad sampling percentage, should be 1-100",
+        }
+    };
+    log::warn!(
+        "account {}: latency tracking of {:?} on {:?}: {why}",
+        claims.sub,
+        e.subject,
+        l.results
+    );
+    None
 }
 
 /// Checks an import against the exporter's claims (activation tokens for
@@ -290,7 +334,7 @@ fn plan_import(
         } else {
             (imp.subject.as_str(), imp.subject.as_str())
         };
-        plan_service_import(plan, acc, exporter, local, remote, check_auth)?;
+        plan_service_import(plan, acc, exporter, (local, remote), check_auth, imp.share)?;
     } else {
         let (prefix, to) = if !imp.local_subject.is_empty() {
             (None, Some(imp.local_subject.as_str()))

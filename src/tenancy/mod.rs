@@ -7,6 +7,7 @@
 //!   limits, claims lock) and the registry of all accounts.
 //! - [`imports`]: exports, and the forwards that carry messages across
 //!   accounts (stream imports, service imports, responses).
+//! - [`latency`]: service latency tracking (sampling, one measurement).
 //! - [`account_config`]: accounts, exports and imports from the config file,
 //!   and [`account_config::ImportPlan`], which installs imports in one step.
 //! - [`operator`], [`jwt_account`]: operator mode; account claims applied
@@ -18,6 +19,7 @@ pub mod account;
 pub mod account_config;
 pub mod imports;
 pub mod jwt_account;
+pub mod latency;
 pub mod mapping;
 pub mod mapping_config;
 pub mod operator;

@@ -355,6 +355,15 @@ impl TrustConfig {
         self.trusted_keys.iter().any(|k| k == key)
     }
 
+    /// Whether `key` is a signing key of a trusted operator with
+    /// `strict_signing_key_usage`: accounts it issued take users only from
+    /// their own signing keys.
+    pub fn strict_signer(&self, key: &str) -> bool {
+        self.operators.iter().any(|(_, o)| {
+            o.nats.strict_signing_key_usage && o.nats.signing_keys.iter().any(|k| k == key)
+        })
+    }
+
     /// Whether `key` is the identity key of a trusted operator that requires
     /// accounts to be issued by signing keys.
     fn requires_signing_key(&self, key: &str) -> bool {
@@ -378,6 +387,29 @@ impl TrustConfig {
         }
         if !self.is_trusted_issuer(&claims.iss) {
             return Err(AccountJwtError::UntrustedIssuer);
+        }
+        let vr = claims.validate(jwt::now());
+        if vr.is_blocking(false) {
+            let errors = vr.errors().map(|i| i.description.clone()).collect();
+            return Err(AccountJwtError::Validation { errors });
+        }
+        Ok(claims)
+    }
+
+    /// What a `full` directory resolver accepts into its store, as
+    /// nats-server's does: a well-formed account JWT without blocking
+    /// validation errors, not issued by the identity key of an operator that
+    /// requires signing keys. Whether a trusted operator signed it is checked
+    /// only when the account is used, so an untrusted one is stored but
+    /// admits nobody.
+    ///
+    /// # Errors
+    /// [`AccountJwtError::Decode`], [`AccountJwtError::SigningKeyRequired`]
+    /// or [`AccountJwtError::Validation`].
+    pub fn verify_storable(&self, token: &str) -> Result<AccountClaims, AccountJwtError> {
+        let claims = jwt::decode_account(token).map_err(AccountJwtError::Decode)?;
+        if self.requires_signing_key(&claims.iss) {
+            return Err(AccountJwtError::SigningKeyRequired);
         }
         let vr = claims.validate(jwt::now());
         if vr.is_blocking(false) {
@@ -417,7 +449,19 @@ impl TrustConfig {
     /// trust as its validator. For a URL resolver, call
     /// [`AccountResolver::start`] before serving (it checks the URL).
     pub fn build_resolver(&self) -> Result<Arc<dyn AccountResolver>, ResolverError> {
-        resolver::build(&self.resolver, &self.preload, Some(self.validator()))
+        let validator = if self.keeps_untrusted() {
+            let me = Arc::new(self.clone());
+            Arc::new(move |token: &str| me.verify_storable(token)) as Validator
+        } else {
+            self.validator()
+        };
+        resolver::build(&self.resolver, &self.preload, Some(validator))
+    }
+
+    /// Whether the resolver stores account JWTs before knowing a trusted
+    /// operator signed them (`full`, as nats-server's).
+    pub fn keeps_untrusted(&self) -> bool {
+        matches!(&self.resolver, resolver::ResolverConfig::Dir(d) if d.kind == resolver::ResolverKind::Full)
     }
 }
 

@@ -32,7 +32,7 @@ use crate::protocol::encode::{self, Message};
 use crate::protocol::messages::Connect;
 use crate::protocol::{Limits, Op, ParseError, Parser, UnsubMax};
 use crate::subject::{self, SublistResult};
-use crate::tenancy::account::Account;
+use crate::tenancy::account::{min_limit, Account, NO_LIMIT};
 use crate::tenancy::mapping::Mapped;
 
 /// Smallest and largest read buffer; it grows while reads fill it and
@@ -401,8 +401,8 @@ struct Client {
     nonce: Option<String>,
     /// The permissions of the authenticated user.
     perms: Option<Arc<Permissions>>,
-    /// The user's own subscription limit (JWT `subs`; 0 = none).
-    user_max_subs: usize,
+    /// The user's own subscription limit (JWT `subs`; negative = none).
+    user_max_subs: i64,
     /// Publish permission results by subject (bounded).
     pub_cache: AHashMap<Box<[u8]>, bool>,
     /// The [`ClientShared::perms_gen`] the permissions above come from.
@@ -502,7 +502,7 @@ where
         peer_cert,
         credentials: Mutex::new(None),
         perms_gen: AtomicU64::new(0),
-        payload_limit: std::sync::atomic::AtomicI64::new(0),
+        payload_limit: std::sync::atomic::AtomicI64::new(NO_LIMIT),
         connect_seen: AtomicBool::new(false),
         user_quota: arc_swap::ArcSwapOption::empty(),
         rtt_probe: Mutex::new(RttProbe::default()),
@@ -572,7 +572,7 @@ where
         implicit_login: auth.no_auth_user.is_some(),
         nonce,
         perms: None,
-        user_max_subs: 0,
+        user_max_subs: NO_LIMIT,
         pub_cache: AHashMap::new(),
         perms_gen: 0,
         connect_info_due: false,
@@ -877,7 +877,7 @@ impl Client {
                 self.pub_cache.clear();
                 let limit = self.shared.payload_limit.load(Ordering::Acquire);
                 let server_max = self.server.opts().max_payload.max(0) as usize;
-                self.parser.limits.max_payload = if limit > 0 {
+                self.parser.limits.max_payload = if limit >= 0 {
                     server_max.min(limit as usize)
                 } else {
                     server_max
@@ -1175,10 +1175,20 @@ impl Client {
         if !self.bind_account(login.account) {
             return false;
         }
-        if login.max_payload > 0 && (login.max_payload as usize) < self.parser.limits.max_payload {
+        if login.max_payload >= 0 && (login.max_payload as usize) < self.parser.limits.max_payload {
             self.parser.limits.max_payload = login.max_payload as usize;
         }
-        self.user_max_subs = login.max_subs.max(0) as usize;
+        self.user_max_subs = login.max_subs;
+        if self.max_subs() == Some(0) {
+            // nats-server cuts a client that may hold no subscription at
+            // all right after its login has been answered.
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                shared.send_err("maximum subscriptions exceeded");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                shared.close(CloseReason::MaxSubscriptionsExceeded);
+            });
+        }
         self.shared
             .set_user_quota(self.account.user_quota(&login.name, login.rate));
         if let Some(exp) = login.expires {
@@ -1202,7 +1212,7 @@ impl Client {
         }
         let limits = acc.limits();
         let n = acc.num_conns.fetch_add(1, Ordering::Relaxed) + 1;
-        if limits.max_connections != 0 && n as i64 > limits.max_connections.max(0) {
+        if limits.max_connections >= 0 && n as i64 > limits.max_connections {
             acc.num_conns.fetch_sub(1, Ordering::Relaxed);
             log::error!(
                 "{} - cid:{} - maximum account active connections exceeded ({})",
@@ -1218,7 +1228,7 @@ impl Client {
         }
         let old = std::mem::replace(&mut *self.shared.account.write(), acc.clone());
         old.num_conns.fetch_sub(1, Ordering::Relaxed);
-        if limits.max_payload > 0 && (limits.max_payload as usize) < self.parser.limits.max_payload
+        if limits.max_payload >= 0 && (limits.max_payload as usize) < self.parser.limits.max_payload
         {
             self.parser.limits.max_payload = limits.max_payload as usize;
         }
@@ -1227,16 +1237,17 @@ impl Client {
         true
     }
 
-    /// Subscriptions this connection may hold (0 = unlimited): the smaller of
-    /// the server's and its account's limit.
-    fn max_subs(&self) -> usize {
-        let server = self.server.opts().max_subs.max(0) as usize;
-        let account = self.account.limits().max_subscriptions.max(0) as usize;
-        [server, account, self.user_max_subs]
-            .into_iter()
-            .filter(|&n| n > 0)
-            .min()
-            .unwrap_or(0)
+    /// Subscriptions this connection may hold (`None` = unlimited): the
+    /// smallest of the server's (0 there means none), its account's and
+    /// its user's limit (negative there means none, 0 allows none).
+    fn max_subs(&self) -> Option<usize> {
+        let server = match self.server.opts().max_subs {
+            n if n > 0 => n as i64,
+            _ => NO_LIMIT,
+        };
+        let account = self.account.limits().max_subscriptions;
+        let n = min_limit(min_limit(server, account), self.user_max_subs);
+        usize::try_from(n).ok()
     }
 
     /// Keeps what the client logged in with, for re-authorization on reload.
@@ -1362,7 +1373,7 @@ impl Client {
         {
             let mut subs = self.shared.subs.lock();
             if !subs.contains_key(sid) {
-                if max_subs > 0 && subs.len() >= max_subs {
+                if max_subs.is_some_and(|max| subs.len() >= max) {
                     drop(subs);
                     log::error!(
                         "{} - cid:{} - maximum subscriptions exceeded",

@@ -61,9 +61,12 @@ pub struct Login {
     pub permissions: Option<Arc<Permissions>>,
     /// When the user's credentials expire (unix seconds).
     pub expires: Option<i64>,
-    /// The user's own payload limit (0 = none beyond the account's).
+    /// The user's own payload limit (negative = none beyond the account's;
+    /// 0 allows only empty payloads, as nats-server reads a JWT without
+    /// `payload`).
     pub max_payload: i64,
-    /// The user's own subscription limit (0 = none beyond the account's).
+    /// The user's own subscription limit (negative = none beyond the
+    /// account's; 0 allows none).
     pub max_subs: i64,
     /// The user's rate quota, shared by all its connections.
     pub rate: Option<crate::quota::RateLimit>,
@@ -78,9 +81,12 @@ pub enum LoginError {
     /// The user was revoked, or its signing key removed from the account.
     #[error("revoked: {0}")]
     Revoked(String),
-    /// The user's or the account's credentials have expired.
+    /// The user's credentials have expired.
     #[error("expired: {0}")]
     Expired(String),
+    /// The account's JWT has expired.
+    #[error("account expired: {0}")]
+    AccountExpired(String),
 }
 
 /// Whether a refusal ends a first login or a login already in force.
@@ -102,6 +108,10 @@ impl LoginError {
             ),
             (LoginError::Expired(_), Phase::Recheck) => (
                 "User Authentication Expired",
+                CloseReason::AuthenticationExpired,
+            ),
+            (LoginError::AccountExpired(_), Phase::Recheck) => (
+                "Account Authentication Expired",
                 CloseReason::AuthenticationExpired,
             ),
             _ => (
@@ -167,8 +177,8 @@ impl Authenticator {
                     account,
                     permissions: id.permissions,
                     expires: None,
-                    max_payload: 0,
-                    max_subs: 0,
+                    max_payload: crate::tenancy::account::NO_LIMIT,
+                    max_subs: crate::tenancy::account::NO_LIMIT,
                     rate: id.rate,
                 })
             }
@@ -256,12 +266,10 @@ pub async fn recheck(server: &Server, c: &Arc<ClientShared>) -> bool {
             c.meta.lock().user.clone_from(&login.name);
             adopt_permissions(c, &login.name, login.permissions);
             let account_max = current.limits().max_payload;
-            let limit = [account_max, login.max_payload]
-                .into_iter()
-                .filter(|&n| n > 0)
-                .min()
-                .unwrap_or(0);
-            c.set_payload_limit(limit);
+            c.set_payload_limit(crate::tenancy::account::min_limit(
+                account_max,
+                login.max_payload,
+            ));
             c.set_user_quota(current.user_quota(&login.name, login.rate));
             true
         }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Weak};
 use tokio::sync::mpsc;
 
 use super::events::{publish, server_info};
+use crate::jwt::AccountClaims;
 use crate::server::close::CloseReason;
 use crate::server::Server;
 use crate::tenancy::account::Account;
@@ -66,7 +67,7 @@ pub async fn update(server: &Server, subject_key: Option<&str>, body: &[u8]) -> 
         };
         return error_reply(server, account, "jwt update resulted in error", &e);
     }
-    let claims = op.validate(&jwt);
+    let claims = op.storable(&jwt);
     let key = match (subject_key, &claims) {
         (Some(k), _) => k.to_owned(),
         (None, Ok(c)) => c.sub.clone(),
@@ -89,36 +90,107 @@ pub async fn update(server: &Server, subject_key: Option<&str>, body: &[u8]) -> 
     if let Err(e) = op.store(&key, &jwt).await {
         return update_reply(server, &key, Err(e));
     }
-    if known.is_some() {
+    if let Some(acc) = known {
+        // A `full` resolver stores what no trusted operator signed; such
+        // claims never replace the ones in force.
+        if let Err(e) = op.validate(&jwt) {
+            log::error!("account {key}: stored claims not applied: {e}");
+            return update_reply(server, &key, Ok("jwt updated"));
+        }
+        let before = acc.claims.read().clone();
         let acc = jwt_account::apply_claims(&server.accounts, op, &claims);
-        enforce(server, &acc).await;
+        enforce(server, &acc, before.as_deref()).await;
     }
     log::info!("account {key}: claims updated");
     update_reply(server, &key, Ok("jwt updated"))
 }
 
-/// Makes the live connections of `acc` obey its new claims: each is checked
-/// again through the login pipeline (revoked users and users of a removed
-/// signing key are cut, new permissions and limits apply at once), then
-/// connections over a lowered connection limit are closed, newest first.
-pub async fn enforce(server: &Server, acc: &Arc<Account>) {
+/// Makes the live connections of `acc` obey its new claims. As nats-server
+/// does, users issued by a signing key that was removed or whose scope
+/// changed (`before` holds the claims replaced) are disconnected, to log in
+/// again under the new template; every other connection is checked again
+/// through the login pipeline (revoked users, bearer users of an account
+/// that now disallows them, are cut; new permissions and limits apply at
+/// once); then connections over a lowered connection limit are closed,
+/// newest first.
+pub async fn enforce(server: &Server, acc: &Arc<Account>, before: Option<&AccountClaims>) {
     let limits = acc.limits();
+    let changed_signers = before
+        .map(|old| changed_signers(old, acc))
+        .unwrap_or_default();
     let mut live = Vec::new();
     for c in server.clients() {
         if !Arc::ptr_eq(&c.account.read(), acc) {
             continue;
         }
+        if !changed_signers.is_empty() {
+            let issuer = c
+                .credentials
+                .lock()
+                .as_ref()
+                .and_then(|l| l.connect.jwt.as_deref().and_then(jwt_account::user_claims))
+                .map(|u| u.iss);
+            if issuer.is_some_and(|k| changed_signers.contains(&k)) {
+                log::info!(
+                    "{} - cid:{} - signing key of the user changed, disconnecting",
+                    c.addr,
+                    c.id
+                );
+                c.close(CloseReason::AuthenticationViolation);
+                continue;
+            }
+        }
         if crate::server::login::recheck(server, &c).await {
             live.push(c);
         }
     }
-    if limits.max_connections != 0 {
-        let max = limits.max_connections.max(0) as usize;
+    if limits.max_connections >= 0 {
+        let max = limits.max_connections as usize;
         live.sort_by_key(|c| c.id);
         for c in live.iter().skip(max) {
             c.close_with_error(
                 "maximum account active connections exceeded",
                 CloseReason::MaxAccountConnectionsExceeded,
+            );
+        }
+    }
+}
+
+/// The signing keys of `old` that the account's claims now in force removed
+/// or gave another scope.
+fn changed_signers(old: &AccountClaims, acc: &Account) -> Vec<String> {
+    let Some(new) = acc.claims.read().clone() else {
+        return Vec::new();
+    };
+    old.nats
+        .signing_keys
+        .keys()
+        .filter(|k| new.nats.signing_keys.get(k) != old.nats.signing_keys.get(k))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// When an account's JWT expires, nats-server ends every connection of the
+/// account with `Account Authentication Expired`; new logins are refused by
+/// the login pipeline. Called by the periodic system tick.
+pub fn close_if_expired(server: &Server, acc: &Arc<Account>, now: i64) {
+    if acc.conns() == 0 {
+        return;
+    }
+    let expired = acc
+        .claims
+        .read()
+        .as_ref()
+        .is_some_and(|c| c.exp > 0 && c.exp <= now);
+    if !expired {
+        return;
+    }
+    for c in server.clients() {
+        if Arc::ptr_eq(&c.account.read(), acc) && c.out.closing().is_none() {
+            log::info!("{} - cid:{} - Account Authentication Expired", c.addr, c.id);
+            c.close_with_error(
+                "Account Authentication Expired",
+                CloseReason::AuthenticationExpired,
             );
         }
     }
@@ -380,8 +452,9 @@ pub async fn start(server: &Arc<Server>) -> Result<(), crate::resolver::Resolver
                 let _one_at_a_time = op.updates.lock().await;
                 match op.validate(&u.jwt) {
                     Ok(c) if c.sub == u.account => {
+                        let before = known.as_ref().and_then(|a| a.claims.read().clone());
                         let acc = jwt_account::apply_claims(&server.accounts, &op, &c);
-                        enforce(&server, &acc).await;
+                        enforce(&server, &acc, before.as_deref()).await;
                         log::info!("account {}: claims updated from the resolver", u.account);
                     }
                     Ok(_) => {

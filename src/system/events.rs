@@ -651,6 +651,7 @@ pub async fn run_periodic(server: Weak<Server>) {
                     super::latency::report(&server, &t.failed(&acc, status));
                 }
             }
+            super::claims::close_if_expired(&server, &acc, unix_now);
             if acc.activation_due(unix_now) {
                 crate::tenancy::jwt_account::reinstall_imports(&server.accounts, &acc);
             }

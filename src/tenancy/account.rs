@@ -124,14 +124,40 @@ pub struct ClaimsVersion {
     pub iat: i64,
 }
 
-/// Per-account limits; 0 means unlimited.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Per-account limits, as nats-server keeps them: negative ([`NO_LIMIT`])
+/// means none, 0 means nothing is allowed (an account JWT without `conn`
+/// admits nobody, one without `subs` lets nobody subscribe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccountLimits {
     pub max_connections: i64,
     /// Per connection, as in nats-server.
     pub max_subscriptions: i64,
     pub max_payload: i64,
     pub max_leafnodes: i64,
+}
+
+impl Default for AccountLimits {
+    fn default() -> Self {
+        AccountLimits {
+            max_connections: NO_LIMIT,
+            max_subscriptions: NO_LIMIT,
+            max_payload: NO_LIMIT,
+            max_leafnodes: NO_LIMIT,
+        }
+    }
+}
+
+/// A count or size limit that is not set.
+pub const NO_LIMIT: i64 = -1;
+
+/// The tighter of two limits where negative means none (nats-server's
+/// `minLimit`).
+pub fn min_limit(a: i64, b: i64) -> i64 {
+    match (a < 0, b < 0) {
+        (true, _) => b,
+        (_, true) => a,
+        _ => a.min(b),
+    }
 }
 
 /// Message totals of an account's closed connections. Updated once per

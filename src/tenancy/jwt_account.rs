@@ -24,18 +24,6 @@ use crate::server::login::{Login, LoginError};
 /// need its exporter loaded first).
 const MAX_IMPORT_DEPTH: usize = 8;
 
-fn limit(v: i64) -> i64 {
-    if v < 0 {
-        0
-    } else if v == 0 {
-        // 0 in a JWT means "none allowed" for connections; a limit of 0
-        // would read as unlimited here, so refuse everything with -1.
-        -1
-    } else {
-        v
-    }
-}
-
 /// Converts JWT permissions; `None` when they restrict nothing.
 pub fn permissions_from_jwt(p: &jwt::Permissions) -> Option<Arc<Permissions>> {
     fn side(p: &jwt::Permission, queues: bool) -> Option<SubjectPermission> {
@@ -132,15 +120,13 @@ fn apply_at_depth(
         }
         owner.iat = claims.iat;
         let l = &claims.nats.limits;
+        // As nats-server reads them: absent (0) allows nothing, -1 is
+        // unlimited.
         *acc.limits.write() = AccountLimits {
-            max_connections: limit(l.account.conn),
-            max_subscriptions: if l.nats.subs < 0 { 0 } else { l.nats.subs },
-            max_payload: if l.nats.payload < 0 {
-                0
-            } else {
-                l.nats.payload
-            },
-            max_leafnodes: limit(l.account.leaf_node_conn),
+            max_connections: l.account.conn,
+            max_subscriptions: l.nats.subs,
+            max_payload: l.nats.payload,
+            max_leafnodes: l.account.leaf_node_conn,
         };
         acc.set_quota(l.rate.to_limit());
         *acc.exports.write() = exports_from_claims(claims);
@@ -416,6 +402,26 @@ pub fn login(
     };
     let claims = acc.claims.read().clone().ok_or("account has no claims")?;
     let now = jwt::now();
+    // The account counts as expired from its `exp` second on, as
+    // nats-server's expiry timer marks it, so no login slips in between
+    // the disconnect of its users and the next second.
+    if claims.exp > 0 && claims.exp <= now {
+        return Err(LoginError::AccountExpired(format!(
+            "account {} expired",
+            claims.sub
+        )));
+    }
+    claims
+        .check_times(now)
+        .map_err(|e| LoginError::AccountExpired(format!("account {}: {e}", claims.sub)))?;
+    // An operator with `strict_signing_key_usage` takes users only from
+    // the account's signing keys, not its identity key.
+    if user.iss == claims.sub && op.trust.strict_signer(&claims.iss) {
+        return Err(LoginError::Refused(format!(
+            "user {}: signed by the account's identity key, but its operator requires signing keys",
+            user.sub
+        )));
+    }
     let scope = claims.check_user(&user, now).map_err(|e| {
         let why = format!("user {}: {e}", user.sub);
         match e {

@@ -116,10 +116,24 @@ impl OperatorMode {
         Ok(c)
     }
 
-    /// Stores a new JWT for `pubkey` after checking it; the resolver refuses
-    /// one issued before the JWT in force.
+    /// The checks a JWT pushed for storing must pass: full validation,
+    /// except that a `full` resolver keeps JWTs no trusted operator signed
+    /// (they are refused when used), as nats-server's does.
+    pub fn storable(&self, jwt: &str) -> Result<AccountClaims, ClaimsError> {
+        if self.trust.keeps_untrusted() {
+            return self
+                .trust
+                .verify_storable(jwt)
+                .map_err(|e| ClaimsError::Invalid(e.to_string()));
+        }
+        self.validate(jwt)
+    }
+
+    /// Stores a new JWT for `pubkey` after checking it
+    /// ([`OperatorMode::storable`]); the resolver refuses one issued before
+    /// the JWT in force.
     pub async fn store(&self, pubkey: &str, jwt: &str) -> Result<AccountClaims, ClaimsError> {
-        let claims = self.validate(jwt)?;
+        let claims = self.storable(jwt)?;
         if claims.sub != pubkey {
             return Err(ClaimsError::SubjectMismatch);
         }

@@ -1072,8 +1072,33 @@ async fn connect_event() {
     assert_eq!(c["lang"], "probe-lang", "{e}");
     assert_eq!(c["ver"], "9.9.9", "{e}");
     assert_eq!(c["kind"], "Client", "{e}");
+    assert_eq!(c["client_type"], "nats", "{e}");
+    assert_eq!(c["name_tag"], "A", "the account's name: {e}");
     assert_eq!(c["host"], "127.0.0.1", "{e}");
     assert!(c["id"].as_u64().is_some_and(|id| id > 0), "{e}");
+    // As nats-server: no stop, rtt or server name in a connect event, and
+    // the server block carries its feature flags.
+    for absent in ["stop", "rtt", "server", "jwt", "issuer_key"] {
+        assert!(c.get(absent).is_none(), "{absent}: {e}");
+    }
+    assert!(e["server"]["feature_flags"].is_object(), "{e}");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn disconnect_reasons_use_nats_server_texts() {
+    let h = start_conf(&format!(
+        "max_payload: 10
+{}",
+        sys_conf()
+    ))
+    .await;
+    let admin = login(&h, "admin").await;
+    let mut events = sub(&admin, "$SYS.ACCOUNT.A.DISCONNECT").await;
+    let mut a = raw_connected(&h, r#"{"user":"a","pass":"apw"}"#).await;
+    a.send(format!("PUB x 11\r\n{}\r\n", "y".repeat(11))).await;
+    let e = json(&next(&mut events).await);
+    assert_eq!(e["reason"], "Maximum Message Payload Exceeded", "{e}");
     h.shutdown().await;
 }
 
@@ -1102,6 +1127,9 @@ async fn disconnect_event() {
     assert_eq!(e["received"]["msgs"], 1, "{e}");
     assert_eq!(e["received"]["bytes"], 5, "{e}");
     assert_eq!(e["server"]["id"], h.server.id.as_str(), "{e}");
+    assert_eq!(e["client"]["name_tag"], "A", "{e}");
+    assert!(e["client"]["rtt"].as_u64().is_some_and(|r| r > 0), "{e}");
+    assert_eq!(e["client"]["stop"], e["timestamp"], "one reading: {e}");
     h.shutdown().await;
 }
 
@@ -1127,10 +1155,51 @@ async fn auth_error_event() {
     );
     assert_eq!(e["reason"], "Authentication Failure", "{e}");
     assert_eq!(e["server"]["id"], h.server.id.as_str(), "{e}");
+    // The client as it presented itself, in the global account.
+    assert_eq!(e["client"]["user"], "a", "{e}");
+    assert_eq!(e["client"]["acc"], "$G", "{e}");
+    assert_eq!(e["client"]["name_tag"], "$G", "{e}");
+    assert!(e["client"]["rtt"].as_u64().is_some(), "{e}");
     // A good login raises no such event.
     let _ok = raw_login(&h, "a").await;
     send_sentinel(&admin, &subject).await;
     assert_eq!(before_sentinel(&mut events).await, Vec::<String>::new());
+    h.shutdown().await;
+}
+
+/// nats-server also tells the account a refused client was in (the global
+/// one) with `$SYS.ACCOUNT.CLIENT.AUTH.ERR`, and reports the closed
+/// connection as a disconnect of that account.
+#[tokio::test]
+async fn a_refused_login_is_reported_to_its_account_too() {
+    let h = start_conf(&format!(
+        "{}authorization {{ users: {} }}\n",
+        sys_conf(),
+        users(&["g"])
+    ))
+    .await;
+    let admin = login(&h, "admin").await;
+    let mut global_disconnects = sub(&admin, "$SYS.ACCOUNT.$G.DISCONNECT").await;
+    let g = login(&h, "g").await;
+    let mut in_global = sub(&g, "$SYS.ACCOUNT.CLIENT.AUTH.ERR").await;
+    let mut bad = raw(&h).await;
+    bad.send("CONNECT {\"user\":\"nobody\",\"pass\":\"x\",\"name\":\"intruder\",\"verbose\":false}\r\nPING\r\n")
+        .await;
+    assert_eq!(
+        read_line(&mut bad).await.as_deref(),
+        Some("-ERR 'Authorization Violation'")
+    );
+    let e = json(&next(&mut in_global).await);
+    assert_eq!(
+        e["type"], "io.nats.server.advisory.v1.client_disconnect",
+        "{e}"
+    );
+    assert_eq!(e["client"]["user"], "nobody", "{e}");
+    assert_eq!(e["client"]["name"], "intruder", "{e}");
+    assert_eq!(e["reason"], "Authentication Failure", "{e}");
+    let e = json(&next(&mut global_disconnects).await);
+    assert_eq!(e["client"]["name"], "intruder", "{e}");
+    assert_eq!(e["reason"], "Authentication Failure", "{e}");
     h.shutdown().await;
 }
 

@@ -324,3 +324,56 @@ async fn a_full_resolver_stores_untrusted_jwts_that_admit_nobody() {
     let (_c, first) = login(&h, &user_jwt_of(&u, &acc), &u).await;
     assert_eq!(first, AUTH_VIOLATION);
 }
+
+// ------------------------------------------------------------ advisories --
+
+/// The next message's JSON payload on a raw connection.
+async fn event(c: &mut Raw) -> Value {
+    let f = frame(c).await;
+    let body = f.splitn(4, ' ').nth(3).unwrap_or_else(|| panic!("{f}"));
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {f}"))
+}
+
+#[tokio::test]
+async fn advisories_describe_jwt_users_as_nats_server_does() {
+    let sk = KeyPair::new_account();
+    let s = Setup::with(|c| {
+        c.name = "Tenant".into();
+        c.nats.signing_keys.add(&sk.public_key());
+    });
+    let h = s.start().await;
+    let mut sys = accepted(&h, &s.op.sys_user_jwt, &s.op.sys_user).await;
+    let acc = s.acc.public_key();
+    sys.send(format!(
+        "SUB $SYS.ACCOUNT.{acc}.CONNECT 1\r\nSUB $SYS.SERVER.*.CLIENT.AUTH.ERR 2\r\n"
+    ))
+    .await;
+    sys.sync().await;
+
+    let u = KeyPair::new_user();
+    let tagged = user_jwt(&u, &sk, |c| {
+        c.name = "worker".into();
+        c.nats.issuer_account = acc.clone();
+        c.nats.generic.tags = vec!["t1".into(), "t2".into()];
+    });
+    let (_c, first) = login(&h, &tagged, &u).await;
+    assert_eq!(first, "PONG");
+    let e = event(&mut sys).await;
+    let c = &e["client"];
+    assert_eq!(c["acc"], acc.as_str(), "{e}");
+    assert_eq!(c["user"], u.public_key(), "{e}");
+    assert_eq!(c["issuer_key"], sk.public_key(), "the signing key: {e}");
+    assert_eq!(c["name_tag"], "Tenant", "the account JWT's name: {e}");
+    assert_eq!(c["tags"], serde_json::json!(["t1", "t2"]), "{e}");
+    assert_eq!(c["jwt"], tagged.as_str(), "{e}");
+
+    // A refused JWT login: the JWT it presented, no user key or issuer yet.
+    let stranger = KeyPair::new_user();
+    let (_c2, first) = login(&h, &tagged, &stranger).await;
+    assert_eq!(first, AUTH_VIOLATION);
+    let e = event(&mut sys).await;
+    assert_eq!(e["reason"], "Authentication Failure", "{e}");
+    assert_eq!(e["client"]["jwt"], tagged.as_str(), "{e}");
+    assert!(e["client"].get("user").is_none(), "{e}");
+    assert!(e["client"].get("issuer_key").is_none(), "{e}");
+}

@@ -81,6 +81,9 @@ pub struct ClientMeta {
     pub version: String,
     pub user: String,
     pub rtt: Option<Duration>,
+    /// The user JWT the client presented (advisories carry it, also for a
+    /// failed login).
+    pub jwt: String,
 }
 
 /// The part of a connection that other tasks touch.
@@ -581,7 +584,7 @@ where
         active: false,
         l1_gen: 0,
         l1: AHashMap::new(),
-        fanout: Fanout::new(),
+        fanout: server.fanout(),
         in_msgs: 0,
         in_bytes: 0,
         charge_msgs: 0,
@@ -608,10 +611,8 @@ where
     // that waits for live connections also waits for their output.
     let _ = writer_task.await;
     server.unregister_client(&shared, reason, subs);
-    if was_connected {
-        if let Some(e) = server.events() {
-            e.disconnected(&server, &shared, reason);
-        }
+    if let Some(e) = server.events() {
+        e.disconnected(&server, &shared, reason, was_connected);
     }
     let name = shared.meta.lock().name.clone();
     if name.is_empty() {
@@ -1099,6 +1100,7 @@ impl Client {
             self.auth_violation("obsolete account field in CONNECT");
             return false;
         }
+        self.describe_client(&c);
         if !self.login_identity(&c).await {
             return false;
         }
@@ -1130,6 +1132,28 @@ impl Client {
         self.opts = c;
         self.send_ok();
         true
+    }
+
+    /// What a first CONNECT says about the client, kept before the login so
+    /// a refusal's advisory describes it as nats-server's does: the name,
+    /// language and version, the user it claims to be, the JWT it presented,
+    /// and a first round-trip estimate (time since accept), replaced by the
+    /// first PONG.
+    fn describe_client(&mut self, c: &Connect) {
+        let rtt = self
+            .shared
+            .start
+            .elapsed()
+            .unwrap_or_default()
+            .max(Duration::from_nanos(1));
+        self.rtt_ns = rtt.as_nanos() as u64;
+        let mut meta = self.shared.meta.lock();
+        meta.name = c.name.clone().unwrap_or_default();
+        meta.lang = c.lang.clone().unwrap_or_default();
+        meta.version = c.version.clone().unwrap_or_default();
+        meta.user = Credentials::claimed_user(c);
+        meta.jwt = c.jwt.clone().unwrap_or_default();
+        meta.rtt.get_or_insert(rtt);
     }
 
     /// The CONNECT options that describe the client rather than who it is.
@@ -1194,7 +1218,9 @@ impl Client {
         if let Some(exp) = login.expires {
             schedule_expiry(&self.shared, exp);
         }
-        self.shared.meta.lock().user = login.name;
+        if !login.name.is_empty() {
+            self.shared.meta.lock().user = login.name;
+        }
         self.remember_login(c);
         self.pub_cache.clear();
         self.shared

@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::client::ClientShared;
+use super::client_info::ClientInfo;
 use super::close::CloseReason;
 use super::outbound::Appended;
 use super::subscription::SubRef;
@@ -73,6 +74,10 @@ pub struct Fanout {
     /// Latency measurements made while routing, for the owner to publish
     /// ([`Fanout::take_latency`]) once no routing is under way.
     latency: Vec<LatencySample>,
+    /// The server's name (shared requestor details) and its hash (the
+    /// token of tracked reply subjects).
+    server_name: Arc<str>,
+    server_hash: Arc<str>,
 }
 
 /// A stack of (account, subject) pairs, kept in reused buffers so crossing
@@ -118,20 +123,17 @@ impl ImportPath {
     }
 }
 
-impl Default for Fanout {
-    fn default() -> Self {
-        Fanout::new()
-    }
-}
-
 impl Fanout {
-    pub fn new() -> Fanout {
+    /// The router of one publisher on the server named `server_name`.
+    pub fn new(server_name: &Arc<str>, server_hash: &Arc<str>) -> Fanout {
         Fanout {
             rng: SmallRng::from_entropy(),
             pcd: Vec::new(),
             path: ImportPath::default(),
             stalled: Vec::new(),
             latency: Vec::new(),
+            server_name: server_name.clone(),
+            server_hash: server_hash.clone(),
         }
     }
 
@@ -324,6 +326,12 @@ impl Fanout {
             let mut resp =
                 ResponseForward::new(importer.clone(), r, s.response_type, s.response_threshold);
             if let Some((latency, header)) = sampled {
+                // nats-server marks a measured request's reply subject with
+                // its server's hash and `.T`, so the measurement returns to
+                // the server that holds it.
+                reply_buf.push(b'.');
+                reply_buf.extend_from_slice(self.server_hash.as_bytes());
+                reply_buf.extend_from_slice(b".T");
                 if let Some(c) = origin.client {
                     c.request_rtt();
                 }
@@ -345,7 +353,20 @@ impl Fanout {
                 header,
             ));
         }
-        let (payload, header_len) = stamp_request_info(msg, &importer.name, origin.rtt_ns);
+        // The requestor as nats-server shares it with the service: account
+        // and round-trip time, or every detail when the import `share`s.
+        let info = match origin.client {
+            Some(c) if s.share => {
+                serde_json::to_string(&ClientInfo::detailed(c, &self.server_name))
+            }
+            _ => serde_json::to_string(&ClientInfo {
+                account: importer.name.to_string(),
+                rtt: origin.rtt_ns,
+                ..ClientInfo::default()
+            }),
+        }
+        .unwrap_or_default();
+        let (payload, header_len) = stamp_request_info(msg, &info);
         let m = Message {
             subject,
             reply: msg.reply.map(|_| reply_buf.as_slice()),
@@ -518,7 +539,7 @@ impl Fanout {
 /// headers without any copy of `Nats-Request-Info` (matched without regard
 /// to case, so a client cannot forge it in another spelling), then the
 /// server's own, then the body. Returns the payload and its header length.
-pub fn stamp_request_info(msg: &Message<'_>, account: &str, rtt_ns: u64) -> (Vec<u8>, usize) {
+pub fn stamp_request_info(msg: &Message<'_>, info: &str) -> (Vec<u8>, usize) {
     let (headers, body) = match msg.header_len {
         Some(h) => {
             let h = h.min(msg.payload.len());
@@ -526,7 +547,6 @@ pub fn stamp_request_info(msg: &Message<'_>, account: &str, rtt_ns: u64) -> (Vec
         }
         None => (&b""[..], msg.payload),
     };
-    let info = serde_json::json!({ "acc": account, "rtt": rtt_ns }).to_string();
     let mut out = Vec::with_capacity(headers.len() + info.len() + body.len() + 48);
     let mut lines = headers.split(|&b| b == b'\n');
     match lines.next() {
@@ -571,7 +591,7 @@ mod tests {
             header_len,
             payload,
         };
-        let (p, h) = stamp_request_info(&msg, "B", 5);
+        let (p, h) = stamp_request_info(&msg, r#"{"acc":"B","rtt":5}"#);
         (String::from_utf8(p).unwrap(), h)
     }
 

@@ -42,6 +42,17 @@ impl Credentials {
             .iter()
             .any(|f| f.as_deref().is_some_and(|s| !s.is_empty()))
     }
+
+    /// Who the CONNECT claims to be, as nats-server names it in advisories
+    /// (also for a refused login): the nkey, the user name, or `[REDACTED]`
+    /// for a token. A JWT user is named by its key only once admitted.
+    pub fn claimed_user(c: &Connect) -> String {
+        let given = |f: &Option<String>| f.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+        given(&c.nkey)
+            .or_else(|| given(&c.user))
+            .or_else(|| given(&c.auth_token).map(|_| "[REDACTED]".to_owned()))
+            .unwrap_or_default()
+    }
 }
 
 /// Everything the pipeline looks at besides the CONNECT.

@@ -15,6 +15,7 @@
 //! ARCHITECTURE.md; no lock is held across `.await`.
 
 pub mod client;
+pub mod client_info;
 pub mod close;
 pub mod fanout;
 pub mod listener;
@@ -85,6 +86,10 @@ pub struct Server {
     /// Public nkey identifying this server run (`server_id` in INFO).
     pub id: String,
     pub name: String,
+    /// The name, shared with every [`Fanout`](fanout::Fanout), and its
+    /// nats-server hash ([`client_info::server_hash`]).
+    shared_name: Arc<str>,
+    name_hash: Arc<str>,
     pub accounts: Registry,
     /// Operator (JWT) mode: the trusted operators and the account store.
     pub operator: Option<Arc<operator::OperatorMode>>,
@@ -120,8 +125,14 @@ pub struct Server {
 pub trait ConnectionEvents: Send + Sync {
     /// A client logged in.
     fn connected(&self, server: &Server, c: &ClientShared);
-    /// A client that had logged in is gone.
-    fn disconnected(&self, server: &Server, c: &ClientShared, reason: CloseReason);
+    /// A client connection is gone (`was_connected`: it had logged in).
+    fn disconnected(
+        &self,
+        server: &Server,
+        c: &ClientShared,
+        reason: CloseReason,
+        was_connected: bool,
+    );
     /// A login was refused.
     fn auth_failed(&self, server: &Server, c: &ClientShared, reason: &str);
     /// Measured service requests finished (latency tracking): publish their
@@ -215,6 +226,8 @@ impl Server {
             operator,
             opts: RwLock::new(Arc::new(opts)),
             id,
+            shared_name: name.as_str().into(),
+            name_hash: client_info::server_hash(&name).into(),
             name,
             clients: Mutex::new(AHashMap::new()),
             pending_logins: Mutex::new(std::collections::VecDeque::new()),
@@ -239,6 +252,16 @@ impl Server {
     }
 
     /// Who hears about connections, if anyone.
+    /// A router for one publisher on this server.
+    pub fn fanout(&self) -> fanout::Fanout {
+        fanout::Fanout::new(&self.shared_name, &self.name_hash)
+    }
+
+    /// nats-server's 8-character hash of this server's name.
+    pub fn name_hash(&self) -> &str {
+        &self.name_hash
+    }
+
     pub fn events(&self) -> Option<&dyn ConnectionEvents> {
         self.events.get().map(|e| &**e)
     }

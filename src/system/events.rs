@@ -16,8 +16,9 @@ use super::request_options::{self, Decision};
 use crate::monitor::format::rfc3339;
 use crate::protocol::encode::Message;
 use crate::server::client::ClientShared;
+use crate::server::client_info::ClientInfo;
 use crate::server::close::CloseReason;
-use crate::server::fanout::{Fanout, Origin};
+use crate::server::fanout::Origin;
 use crate::server::Server;
 use crate::tenancy::account::Account;
 use crate::tenancy::imports::{random_token, Forward, InternalForward};
@@ -39,7 +40,7 @@ pub fn publish(
         header_len: None,
         payload,
     };
-    let mut fanout = Fanout::new();
+    let mut fanout = server.fanout();
     fanout.publish_in(acc, &msg, &Origin::server(), 0, false);
     fanout.flush();
     // A server answer can be the response of a measured request.
@@ -66,6 +67,13 @@ pub fn server_info(server: &Server) -> Value {
         "host": server.opts().host,
         "id": server.id,
         "ver": crate::VERSION,
+        // nats-server 2.15's JetStream feature flags; rnats runs none.
+        "feature_flags": {
+            "js_ack_fc_v2": false,
+            "js_api_reply_v2": false,
+            "js_raft_delete_range": false,
+            "js_snapshot_sources": false,
+        },
         "jetstream": false,
         "flags": 0,
         "seq": SEQ.fetch_add(1, Ordering::Relaxed) + 1,
@@ -73,67 +81,13 @@ pub fn server_info(server: &Server) -> Value {
     })
 }
 
-/// nats-server's `ClientInfo` of a connection: only the account and the
-/// round-trip time unless `detailed` (events, and latency reports where the
-/// importer shares its requestors' details).
-pub fn client_info(
-    server: &Server,
-    c: &ClientShared,
-    detailed: bool,
-    stop: Option<SystemTime>,
-) -> Value {
-    if !detailed {
-        let mut v = json!({ "acc": &*c.account.read().name });
-        let rtt = c.rtt();
-        if !rtt.is_zero() {
-            v["rtt"] = json!(rtt.as_nanos() as u64);
-        }
-        return v;
+/// The `name_tag` advisories give an account: its JWT's name, else its
+/// own name.
+fn name_tag(acc: &Account) -> String {
+    match acc.claims.read().as_ref() {
+        Some(c) if !c.name.is_empty() => c.name.clone(),
+        _ => acc.name.to_string(),
     }
-    let meta = c.meta.lock().clone();
-    let mut v = json!({
-        "start": rfc3339(c.start),
-        "host": c.addr.ip().to_string(),
-        "id": c.id,
-        "acc": &*c.account.read().name,
-        "server": server.name,
-        "kind": "Client",
-        "client_type": "nats",
-    });
-    let o = v.as_object_mut().expect("object");
-    for (k, val) in [
-        ("user", &meta.user),
-        ("name", &meta.name),
-        ("lang", &meta.lang),
-        ("ver", &meta.version),
-    ] {
-        if !val.is_empty() {
-            o.insert(k.into(), json!(val));
-        }
-    }
-    if let Some(rtt) = meta.rtt {
-        o.insert("rtt".into(), json!(rtt.as_nanos() as u64));
-    }
-    if let Some(t) = stop {
-        o.insert("stop".into(), json!(rfc3339(t)));
-    }
-    let jwt = c
-        .credentials
-        .lock()
-        .as_ref()
-        .and_then(|l| l.connect.jwt.clone());
-    if let Some(jwt) = jwt {
-        if let Some(user) = crate::tenancy::jwt_account::user_claims(&jwt) {
-            o.insert("issuer_key".into(), json!(user.iss));
-        }
-        o.insert("jwt".into(), json!(jwt));
-        if let Some(claims) = c.account.read().claims.read().as_ref() {
-            if !claims.name.is_empty() {
-                o.insert("name_tag".into(), json!(claims.name));
-            }
-        }
-    }
-    v
 }
 
 fn typed(kind: &str) -> (String, String, String) {
@@ -144,27 +98,32 @@ fn typed(kind: &str) -> (String, String, String) {
     )
 }
 
-/// `$SYS.ACCOUNT.<acc>.CONNECT` after a client logged in.
+/// `$SYS.ACCOUNT.<acc>.CONNECT` after a client logged in (after the
+/// account's connection count, in nats-server's order).
 pub fn client_connected(server: &Server, c: &ClientShared) {
     let acc = c.account.read().clone();
+    account_conns(server, &acc);
     let subject = format!("$SYS.ACCOUNT.{}.CONNECT", acc.name);
     emit(server, &subject, || {
         let (t, id, ts) = typed("io.nats.server.advisory.v1.client_connect");
         json!({
             "type": t, "id": id, "timestamp": ts,
             "server": server_info(server),
-            "client": client_info(server, c, true, None),
+            "client": ClientInfo::event(c, &name_tag(&acc), None),
         })
     });
-    account_conns(server, &acc);
 }
 
+/// A `client_disconnect` event; its `timestamp` is the client's `stop`.
 fn closed_event(server: &Server, c: &ClientShared, reason: &str) -> Value {
-    let (t, id, ts) = typed("io.nats.server.advisory.v1.client_disconnect");
+    let now = SystemTime::now();
+    let acc = c.account.read().clone();
     json!({
-        "type": t, "id": id, "timestamp": ts,
+        "type": "io.nats.server.advisory.v1.client_disconnect",
+        "id": random_token(22),
+        "timestamp": rfc3339(now),
         "server": server_info(server),
-        "client": client_info(server, c, true, Some(SystemTime::now())),
+        "client": ClientInfo::event(c, &name_tag(&acc), Some(now)),
         "sent": {
             "msgs": c.stats.in_msgs.load(Ordering::Relaxed),
             "bytes": c.stats.in_bytes.load(Ordering::Relaxed),
@@ -177,18 +136,36 @@ fn closed_event(server: &Server, c: &ClientShared, reason: &str) -> Value {
     })
 }
 
-/// `$SYS.ACCOUNT.<acc>.DISCONNECT` when a logged-in client is gone.
-pub fn client_disconnected(server: &Server, c: &ClientShared, reason: CloseReason) {
+/// `$SYS.ACCOUNT.<acc>.DISCONNECT` when a client connection is gone, as
+/// nats-server sends it for every client connection, logged in or not
+/// (one that never logged in is in the global account); the account's
+/// connection count follows when it had logged in.
+pub fn client_disconnected(
+    server: &Server,
+    c: &ClientShared,
+    reason: CloseReason,
+    was_connected: bool,
+) {
     let acc = c.account.read().clone();
     let subject = format!("$SYS.ACCOUNT.{}.DISCONNECT", acc.name);
     emit(server, &subject, || {
         closed_event(server, c, reason.as_str())
     });
-    account_conns(server, &acc);
+    if was_connected {
+        account_conns(server, &acc);
+    }
 }
 
-/// `$SYS.SERVER.<id>.CLIENT.AUTH.ERR` when a login failed.
+/// A refused login: `$SYS.ACCOUNT.CLIENT.AUTH.ERR` in the account the
+/// connection is in (the global one, for the account's owners), then
+/// `$SYS.SERVER.<id>.CLIENT.AUTH.ERR` in the system account.
 pub fn auth_error(server: &Server, c: &ClientShared, reason: &str) {
+    let acc = c.account.read().clone();
+    let account_subject = "$SYS.ACCOUNT.CLIENT.AUTH.ERR";
+    if acc.sublist.has_interest(account_subject) {
+        let body = closed_event(server, c, reason).to_string();
+        publish(server, &acc, account_subject, None, body.as_bytes());
+    }
     let subject = format!("$SYS.SERVER.{}.CLIENT.AUTH.ERR", server.id);
     emit(server, &subject, || closed_event(server, c, reason));
 }

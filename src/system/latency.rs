@@ -4,8 +4,9 @@
 
 use serde_json::{json, Value};
 
-use super::events::{client_info, publish};
+use super::events::publish;
 use crate::monitor::format::rfc3339;
+use crate::server::client_info::ClientInfo;
 use crate::server::Server;
 use crate::tenancy::imports::random_token;
 use crate::tenancy::latency::LatencySample;
@@ -33,10 +34,18 @@ pub fn document(server: &Server, s: &LatencySample) -> Value {
         o.insert("description".into(), json!(d));
     }
     if let Some(c) = &s.requestor {
-        o.insert("requestor".into(), client_info(server, c, s.share, None));
+        let ci = if s.share {
+            ClientInfo::detailed(c, &server.name)
+        } else {
+            ClientInfo::brief(c)
+        };
+        o.insert("requestor".into(), json!(ci));
     }
     if let Some(c) = &s.responder {
-        o.insert("responder".into(), client_info(server, c, true, None));
+        o.insert(
+            "responder".into(),
+            json!(ClientInfo::detailed(c, &server.name)),
+        );
     }
     if !s.header.is_empty() {
         let header: serde_json::Map<String, Value> = s

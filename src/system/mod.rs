@@ -35,8 +35,14 @@ impl ConnectionEvents for Advisories {
         events::client_connected(server, c);
     }
 
-    fn disconnected(&self, server: &Server, c: &ClientShared, reason: CloseReason) {
-        events::client_disconnected(server, c, reason);
+    fn disconnected(
+        &self,
+        server: &Server,
+        c: &ClientShared,
+        reason: CloseReason,
+        was_connected: bool,
+    ) {
+        events::client_disconnected(server, c, reason, was_connected);
     }
 
     fn auth_failed(&self, server: &Server, c: &ClientShared, reason: &str) {

@@ -43,6 +43,19 @@ async fn frame(r: &mut Raw) -> String {
     Box::pin(r.frame()).await.expect("a frame in time")
 }
 
+/// The next frame, waiting up to 30 s: applying a burst of heavy claim
+/// updates one at a time may take longer than one read timeout on a loaded
+/// machine, and this test is about order, not speed.
+async fn patient_frame(r: &mut Raw) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(f) = Box::pin(r.frame()).await {
+            return f;
+        }
+        assert!(Instant::now() < deadline, "no frame within 30 s");
+    }
+}
+
 async fn line(r: &mut Raw) -> Option<String> {
     Box::pin(r.line()).await
 }
@@ -874,7 +887,7 @@ async fn push_all(mut c: Raw, k: usize, items: Vec<(usize, String)>) -> (Raw, Ve
     let prefix = format!("MSG _INBOX.claims.{k}.");
     let mut replies = Vec::new();
     while replies.len() < items.len() {
-        let f = frame(&mut c).await;
+        let f = patient_frame(&mut c).await;
         let rest = f
             .strip_prefix(&prefix)
             .unwrap_or_else(|| panic!("not a claims reply: {f}"));

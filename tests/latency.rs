@@ -329,3 +329,37 @@ async fn jwt_exports_track_latency_for_importers_that_share() {
     assert_eq!(v["responder"]["name_tag"], "u", "{v}");
     assert_eq!(v["responder"]["issuer_key"], exporter.public_key(), "{v}");
 }
+
+#[tokio::test]
+async fn accountz_shows_exports_imports_and_their_latency() {
+    let h = start_conf(&format!(
+        "http_port: -1\n{}",
+        conf(
+            r#"latency: { sampling: 50, subject: "lat" }"#,
+            r#"to: "local.>", share: true"#
+        )
+    ))
+    .await;
+    let s = common::monitor_json(&h, "/accountz?acc=S").await["account_detail"].clone();
+    let export = &s["exports"][0];
+    assert_eq!(export["subject"], "svc.>", "{s}");
+    assert_eq!(export["type"], "service", "{s}");
+    assert_eq!(export["response_type"], "Singleton", "{s}");
+    assert_eq!(
+        export["service_latency"],
+        serde_json::json!({"sampling": 50, "results": "lat"}),
+        "{s}"
+    );
+    let r = common::monitor_json(&h, "/accountz?acc=R").await["account_detail"].clone();
+    let import = r["imports"]
+        .as_array()
+        .expect("imports")
+        .iter()
+        .find(|i| i["account"] == "S")
+        .cloned()
+        .unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(import["subject"], "svc.>", "{r}");
+    assert_eq!(import["local_subject"], "local.>", "{r}");
+    assert_eq!(import["share"], true, "{r}");
+    assert_eq!(import["latency"]["results"], "lat", "{r}");
+}

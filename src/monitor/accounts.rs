@@ -19,7 +19,10 @@ use super::format::{go_float, rfc3339};
 use super::query::{BadRequest, Query};
 use super::varz::system_account;
 use super::Monitor;
+use crate::server::Server;
 use crate::subject::SublistStats;
+use crate::tenancy::account::Account;
+use std::sync::Arc;
 
 const NANOS_PER_MILLI: u64 = 1_000_000;
 
@@ -213,11 +216,13 @@ impl Monitor {
         let Some(acc) = s.accounts.get(name) else {
             return Err(BadRequest(format!("Account {name} does not exist")));
         };
+        let claims = acc.claims.read().clone();
+        let now = crate::jwt::now();
         az.account_detail = Some(AccountInfo {
             account_name: acc.name.to_string(),
             update_time: rfc3339(s.start_time),
             is_system: s.is_system_account(&acc),
-            expired: false,
+            expired: claims.as_ref().is_some_and(|c| c.exp > 0 && c.exp <= now),
             complete: true,
             jetstream_enabled: false,
             leafnode_connections: 0,
@@ -233,7 +238,22 @@ impl Monitor {
                 .collect(),
             throttled_ms: throttled(&acc).as_millis() as u64,
             mappings: acc.mappings().describe(),
-            name_tag: acc.name.to_string(),
+            exports: exports_of(&acc),
+            imports: imports_of(s, &acc),
+            jwt: claims
+                .as_ref()
+                .and_then(|c| s.operator.as_ref()?.lookup(&c.sub))
+                .unwrap_or_default(),
+            issuer_key: claims.as_ref().map(|c| c.iss.clone()).unwrap_or_default(),
+            name_tag: claims
+                .as_ref()
+                .map(|c| c.name.clone())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| acc.name.to_string()),
+            tags: claims
+                .as_ref()
+                .map(|c| c.nats.generic.tags.clone())
+                .unwrap_or_default(),
             sublist_stats: SublistJson::from(&acc.sublist.stats()),
         });
         Ok(az)
@@ -376,8 +396,165 @@ pub struct AccountInfo {
     pub throttled_ms: u64,
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub mappings: std::collections::BTreeMap<String, Vec<crate::tenancy::mapping::MapDestInfo>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<ExtExport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<ExtImport>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub jwt: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub issuer_key: String,
     pub name_tag: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     pub sublist_stats: SublistJson,
+}
+
+/// An export as `/accountz` shows it (nats-server's `ExtExport`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtExport {
+    pub subject: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "is_false")]
+    pub token_req: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_type: Option<&'static str>,
+    /// Nanoseconds, as JWTs write it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_threshold: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_latency: Option<LatencyInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_token_position: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approved_accounts: Vec<String>,
+}
+
+/// Latency tracking of a service export (`sampling` 0 means headers).
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyInfo {
+    pub sampling: serde_json::Value,
+    pub results: String,
+}
+
+/// An import as `/accountz` shows it (nats-server's `ExtImport`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtImport {
+    /// The subject in the exporting account.
+    pub subject: String,
+    /// The exporting account.
+    pub account: String,
+    /// Service imports: the subject in this account.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub to: String,
+    /// The subject in this account (streams: when renamed).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub local_subject: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub invalid: bool,
+    pub share: bool,
+    /// Whether a response mapping is being measured (always false for an
+    /// import itself, as nats-server shows it).
+    pub tracking: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyInfo>,
+}
+
+fn latency_info(l: &crate::tenancy::latency::ServiceLatency) -> LatencyInfo {
+    use crate::tenancy::latency::Sampling;
+    LatencyInfo {
+        sampling: match l.sampling {
+            Sampling::Headers => "headers".into(),
+            Sampling::Percent(p) => p.into(),
+        },
+        results: l.subject.clone(),
+    }
+}
+
+fn exports_of(acc: &Account) -> Vec<ExtExport> {
+    use crate::tenancy::imports::ExportAuth;
+    let ex = acc.exports.read();
+    let one = |e: &crate::tenancy::imports::Export, service: bool| ExtExport {
+        subject: e.subject.clone(),
+        kind: if service { "service" } else { "stream" },
+        token_req: matches!(e.auth, ExportAuth::Token),
+        response_type: service.then(|| e.response_type.as_str()),
+        response_threshold: (service
+            && e.response_threshold != crate::tenancy::imports::DEFAULT_RESPONSE_THRESHOLD)
+            .then(|| e.response_threshold.as_nanos() as u64),
+        service_latency: e.latency.as_deref().map(latency_info),
+        account_token_position: match e.auth {
+            ExportAuth::TokenPosition(n) => Some(n),
+            _ => None,
+        },
+        approved_accounts: match &e.auth {
+            ExportAuth::Accounts(names) => names.clone(),
+            _ => Vec::new(),
+        },
+    };
+    ex.streams
+        .iter()
+        .map(|e| one(e, false))
+        .chain(ex.services.iter().map(|e| one(e, true)))
+        .collect()
+}
+
+/// The account's imports: the stream forwards other accounts hold for it,
+/// then its own service forwards (nats-server's order).
+fn imports_of(server: &Server, acc: &Arc<Account>) -> Vec<ExtImport> {
+    use crate::tenancy::imports::Forward;
+    let mut out = Vec::new();
+    for other in server.accounts.all() {
+        other.for_each_forward(|remote, f| {
+            if let Forward::Stream(s) = f {
+                if Arc::ptr_eq(&s.importer, acc) {
+                    let local = s
+                        .transform
+                        .as_ref()
+                        .map(|t| t.dest_pattern())
+                        .unwrap_or_default();
+                    out.push(ExtImport {
+                        subject: remote.to_owned(),
+                        account: other.name.to_string(),
+                        to: String::new(),
+                        local_subject: if local == remote {
+                            String::new()
+                        } else {
+                            local
+                        },
+                        kind: "stream",
+                        invalid: false,
+                        share: false,
+                        tracking: false,
+                        latency: None,
+                    });
+                }
+            }
+        });
+    }
+    acc.for_each_forward(|local, f| {
+        if let Forward::Service(s) = f {
+            let remote = s
+                .transform
+                .as_ref()
+                .map(|t| t.dest_pattern())
+                .unwrap_or_else(|| local.to_owned());
+            out.push(ExtImport {
+                subject: remote,
+                account: s.exporter.name.to_string(),
+                to: local.to_owned(),
+                local_subject: local.to_owned(),
+                kind: "service",
+                invalid: false,
+                share: s.share,
+                tracking: false,
+                latency: s.latency.as_deref().map(latency_info),
+            });
+        }
+    });
+    out
 }
 
 /// A rate quota and the time publishers waited on it (`/accountz`).

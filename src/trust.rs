@@ -635,7 +635,12 @@ fn parse_dir_resolver(k: &Key, v: &Value, m: &Map) -> Result<ResolverConfig, Con
             None => Ok(None),
             Some(val) => match &val.kind {
                 Kind::String(s) => Ok(Some((s.clone(), val))),
-                _ => Err(ConfigError::at(&val.pos, &key(name), "expected a string")),
+                other => Err(ConfigError::wrong_type(
+                    &val.pos,
+                    &key(name),
+                    "a string",
+                    other,
+                )),
             },
         }
     };
@@ -644,7 +649,12 @@ fn parse_dir_resolver(k: &Key, v: &Value, m: &Map) -> Result<ResolverConfig, Con
             None => Ok(None),
             Some(val) => match &val.kind {
                 Kind::Bool(b) => Ok(Some(*b)),
-                _ => Err(ConfigError::at(&val.pos, &key(name), "expected a boolean")),
+                other => Err(ConfigError::wrong_type(
+                    &val.pos,
+                    &key(name),
+                    "a boolean",
+                    other,
+                )),
             },
         }
     };
@@ -660,7 +670,12 @@ fn parse_dir_resolver(k: &Key, v: &Value, m: &Map) -> Result<ResolverConfig, Con
                         format!("time: invalid duration {s:?}"),
                     )
                 }),
-                _ => Err(ConfigError::at(&val.pos, &key(name), "expected a duration")),
+                other => Err(ConfigError::wrong_type(
+                    &val.pos,
+                    &key(name),
+                    "a duration",
+                    other,
+                )),
             },
         }
     };
@@ -672,11 +687,12 @@ fn parse_dir_resolver(k: &Key, v: &Value, m: &Map) -> Result<ResolverConfig, Con
         None => None,
         Some(val) => match val.kind {
             Kind::Integer(n) if n >= 0 => Some(n as u64),
-            _ => {
-                return Err(ConfigError::at(
+            ref other => {
+                return Err(ConfigError::wrong_type(
                     &val.pos,
                     &key("limit"),
-                    "expected a non-negative integer",
+                    "a non-negative integer",
+                    other,
                 ))
             }
         },
@@ -837,7 +853,7 @@ mod tests {
         }
         let e = err("operator: \"/nonexistent/op.jwt\"\nresolver: MEM\n");
         assert!(e.starts_with("test.conf:1:"), "{e}");
-        assert!(e.contains("operator: error parsing operator JWT"), "{e}");
+        assert!(e.contains(":1:11: error parsing operator JWT"), "{e}");
     }
 
     #[test]

@@ -214,7 +214,7 @@ fn unusable_tls_settings_stop_the_server() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("tls.conf:2:1: tls: missing 'key_file' in TLS configuration"),
+        err.contains("tls.conf:2:1: missing 'key_file' in TLS configuration"),
         "{err}"
     );
     std::fs::write(
@@ -231,9 +231,7 @@ fn unusable_tls_settings_stop_the_server() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(
-            "tls.conf:3:3: tls.cert_file: error parsing X509 certificate/key pair: open x.pem"
-        ),
+        err.contains("tls.conf:3:3: error parsing X509 certificate/key pair: open x.pem"),
         "{err}"
     );
 }

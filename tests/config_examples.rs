@@ -92,13 +92,15 @@ fn type_error_names_file_line_and_key() {
     );
 }
 
+/// A nested error is nats-server's text after the position (which names
+/// the block itself), without rnats' key path.
 #[test]
-fn nested_error_names_the_block_key() {
+fn nested_error_is_nats_server_text() {
     let (e, path, _dir) = load_err("authorization {\n  user: a\n  timeout: [1]\n}\n");
     assert_eq!(
         e,
         format!(
-            "{}:3:3: authorization.timeout: error parsing authorization config, 'timeout' wrong type",
+            "{}:3:3: error parsing authorization config, 'timeout' wrong type",
             path.display()
         )
     );

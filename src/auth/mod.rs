@@ -147,10 +147,10 @@ impl AuthConfig {
                             ConfigError::at(&k.pos, "authorization.users", e.to_string())
                         })?;
                     }
-                    "permissions" | "permission" if !matches!(v.kind, Kind::Bool(_)) => {
-                        // Permissions of the single user: parsed for errors,
-                        // applied below.
-                        permissions::parse(v, "authorization.permissions")?;
+                    "default_permission" | "permissions" => {
+                        // nats-server reads these as default permissions
+                        // too; here they are only checked.
+                        permissions::parse(v, &format!("authorization.{}", k.name))?;
                     }
                     _ => {}
                 }
@@ -210,11 +210,7 @@ impl AuthConfig {
             verify_and_map,
         };
         if let Some(name) = &cfg.no_auth_user {
-            let known = match &cfg.method {
-                Method::Users(u) => u.users.contains_key(name) || u.nkeys.contains_key(name),
-                _ => false,
-            };
-            if !known {
+            cfg.check_no_auth_user(name).map_err(|msg| {
                 let pos = opts
                     .raw_config
                     .as_ref()
@@ -223,14 +219,24 @@ impl AuthConfig {
                             .find(|(k, _)| k.name.eq_ignore_ascii_case("no_auth_user"))
                     })
                     .map(|(k, _)| k.pos.clone());
-                return Err(ConfigError::new(
-                    pos,
-                    Some("no_auth_user"),
-                    format!("no_auth_user: {name:?} not present as user or nkey in authorization block or account configuration"),
-                ));
-            }
+                ConfigError::new(pos, Some("no_auth_user"), msg)
+            })?;
         }
         Ok(cfg)
+    }
+
+    /// nats-server's start-up check of `no_auth_user` (`validateNoAuthUser`),
+    /// with its texts (which quote the name with `"%s"`, unescaped).
+    fn check_no_auth_user(&self, name: &str) -> Result<(), String> {
+        let Method::Users(u) = &self.method else {
+            return Err(format!(
+                "no_auth_user: \"{name}\" present, but users/nkeys are not defined"
+            ));
+        };
+        if u.users.contains_key(name) || u.nkeys.contains_key(name) {
+            return Ok(());
+        }
+        Err(format!("no_auth_user: \"{name}\" not present as user or nkey in authorization block or account configuration"))
     }
 
     /// Whether clients must authenticate (the auth timeout applies).
@@ -641,7 +647,7 @@ mod tests {
         .unwrap_err();
         assert!(
             e.to_string()
-                .ends_with("accounts.A.users: Duplicate user \"a\" detected"),
+                .ends_with(":2:16: Duplicate user \"a\" detected"),
             "{e}"
         );
     }

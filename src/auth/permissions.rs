@@ -155,7 +155,6 @@ impl Permissions {
     }
 }
 
-/// Error prefix nats-server uses for permission parse errors.
 fn perr(pos: &crate::config::Pos, key: &str, msg: impl Into<String>) -> ConfigError {
     ConfigError::at(pos, key, msg)
 }
@@ -163,10 +162,18 @@ fn perr(pos: &crate::config::Pos, key: &str, msg: impl Into<String>) -> ConfigEr
 /// Parses a `permissions { publish, subscribe, allow_responses }` block.
 ///
 /// # Errors
-/// Unknown keys, wrong types and invalid subjects, with position.
+/// Unknown keys, wrong types and invalid subjects, with position and
+/// nats-server's texts.
 pub fn parse(v: &Value, key: &str) -> Result<Arc<Permissions>, ConfigError> {
     let Kind::Map(m) = &v.kind else {
-        return Err(perr(&v.pos, key, "Expected permissions to be a map"));
+        return Err(perr(
+            &v.pos,
+            key,
+            format!(
+                "Expected permissions to be a map/struct, got {}",
+                v.kind.go_value()
+            ),
+        ));
     };
     parse_map(m, key).map(Arc::new)
 }
@@ -180,9 +187,7 @@ fn parse_map(m: &Map, key: &str) -> Result<Permissions, ConfigError> {
             "sub" | "subscribe" | "export" => {
                 p.subscribe = Some(parse_subject_perm(v, &path, true)?)
             }
-            "allow_responses" | "allow_response" | "publish_allow_responses" => {
-                p.response = parse_response(v, &path)?
-            }
+            "allow_responses" | "publish_allow_responses" => p.response = parse_response(v, &path)?,
             _ => {
                 return Err(perr(
                     &k.pos,
@@ -204,46 +209,86 @@ fn parse_map(m: &Map, key: &str) -> Result<Permissions, ConfigError> {
 }
 
 fn parse_response(v: &Value, key: &str) -> Result<Option<ResponsePermission>, ConfigError> {
-    match &v.kind {
-        Kind::Bool(false) => Ok(None),
-        Kind::Bool(true) => Ok(Some(ResponsePermission::default())),
-        Kind::Map(m) => {
-            let mut r = ResponsePermission::default();
-            for (k, v) in m.iter() {
-                let path = format!("{key}.{}", k.name);
-                match k.name.to_ascii_lowercase().as_str() {
-                    "max" | "max_msgs" | "max_messages" | "max_responses" => match v.kind {
-                        Kind::Integer(n) => r.max = if n == 0 { 1 } else { n },
-                        _ => return Err(perr(&v.pos, &path, "expected an integer")),
-                    },
-                    "expires" | "expiration" | "ttl" => {
-                        r.expires = match &v.kind {
-                            Kind::String(s) => {
-                                crate::config::parse_duration(s).ok_or_else(|| {
-                                    perr(&v.pos, &path, format!("invalid duration {s:?}"))
-                                })?
-                            }
-                            Kind::Duration(d) => *d,
-                            Kind::Integer(n) if *n >= 0 => Duration::from_secs(*n as u64),
-                            _ => return Err(perr(&v.pos, &path, "expected a duration")),
-                        };
-                        if r.expires.is_zero() {
-                            r.expires = ResponsePermission::default().expires;
-                        }
-                    }
-                    _ => {
-                        return Err(perr(
-                            &k.pos,
-                            &path,
-                            format!("Unknown field \"{}\" parsing allow_responses", k.name),
-                        ))
-                    }
+    let m = match &v.kind {
+        Kind::Bool(false) => return Ok(None),
+        Kind::Bool(true) => return Ok(Some(ResponsePermission::default())),
+        Kind::Map(m) => m,
+        _ => {
+            return Err(perr(
+                &v.pos,
+                key,
+                "error parsing response permissions, expected a boolean or a map",
+            ))
+        }
+    };
+    let mut r = ResponsePermission::default();
+    for (k, v) in m.iter() {
+        let path = format!("{key}.{}", k.name);
+        match k.name.to_ascii_lowercase().as_str() {
+            "max" | "max_msgs" | "max_messages" | "max_responses" => match v.kind {
+                // 0 keeps the default; negative means unlimited.
+                Kind::Integer(n) => r.max = if n == 0 { 1 } else { n },
+                _ => {
+                    return Err(ConfigError::wrong_type(
+                        &v.pos,
+                        &path,
+                        "an integer",
+                        &v.kind,
+                    ))
+                }
+            },
+            "expires" | "expiration" | "ttl" => {
+                if let Some(d) = parse_expires(v, &path)? {
+                    r.expires = d;
                 }
             }
-            Ok(Some(r))
+            _ => {
+                return Err(perr(
+                    &k.pos,
+                    &path,
+                    format!("Unknown field \"{}\" parsing permissions", k.name),
+                ))
+            }
         }
-        _ => Err(perr(&v.pos, key, "expected true, false or a map")),
     }
+    Ok(Some(r))
+}
+
+/// `allow_responses { expires }`: a Go duration string, as nats-server
+/// requires. `None` for 0 (the default stays); a negative duration means
+/// the grant never expires, as in nats-server.
+fn parse_expires(v: &Value, key: &str) -> Result<Option<Duration>, ConfigError> {
+    let text = match &v.kind {
+        Kind::String(s) => s.as_str(),
+        // An unquoted `5s` is a string to nats-server.
+        Kind::Duration(d) => return Ok((!d.is_zero()).then_some(*d)),
+        _ => {
+            return Err(perr(
+                &v.pos,
+                key,
+                "error parsing expires, not a duration string",
+            ))
+        }
+    };
+    let (negative, magnitude) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let d = crate::config::parser::parse_go_duration(magnitude).map_err(|_| {
+        // Go's text names the whole input, sign included.
+        let e = crate::config::parser::parse_go_duration(text)
+            .err()
+            .map_or_else(
+                || format!("time: invalid duration {text:?}"),
+                |e| e.to_string(),
+            );
+        perr(&v.pos, key, format!("error parsing expires: {e}"))
+    })?;
+    Ok(match (d.is_zero(), negative) {
+        (true, _) => None,
+        (false, true) => Some(Duration::MAX),
+        (false, false) => Some(d),
+    })
 }
 
 /// A permission for one direction: a subject, an array (allow list), or a
@@ -253,70 +298,90 @@ fn parse_subject_perm(
     key: &str,
     subscribe: bool,
 ) -> Result<SubjectPermission, ConfigError> {
-    match &v.kind {
-        Kind::String(_) | Kind::Array(_) => Ok(SubjectPermission {
+    let Kind::Map(m) = &v.kind else {
+        return Ok(SubjectPermission {
             allow: Some(parse_entries(v, key, subscribe)?),
             deny: Vec::new(),
-        }),
-        Kind::Map(m) => {
-            let mut sp = SubjectPermission::default();
-            for (k, v) in m.iter() {
-                let path = format!("{key}.{}", k.name);
-                match k.name.to_ascii_lowercase().as_str() {
-                    "allow" => sp.allow = Some(parse_entries(v, &path, subscribe)?),
-                    "deny" => sp.deny = parse_entries(v, &path, subscribe)?,
-                    _ => {
-                        return Err(perr(
-                            &k.pos,
-                            &path,
-                            format!("Unknown field name \"{}\" parsing subject permissions, only 'allow' or 'deny' are permitted", k.name),
-                        ))
-                    }
-                }
+        });
+    };
+    let mut sp = SubjectPermission::default();
+    for (k, v) in m.iter() {
+        let path = format!("{key}.{}", k.name);
+        match k.name.to_ascii_lowercase().as_str() {
+            "allow" => sp.allow = Some(parse_entries(v, &path, subscribe)?),
+            "deny" => sp.deny = parse_entries(v, &path, subscribe)?,
+            _ => {
+                return Err(perr(
+                    &k.pos,
+                    &path,
+                    format!("Unknown field name \"{}\" parsing subject permissions, only 'allow' or 'deny' are permitted", k.name),
+                ))
             }
-            Ok(sp)
         }
-        _ => Err(perr(
-            &v.pos,
-            key,
-            "Expected subject permissions to be a subject, array or map",
-        )),
     }
+    Ok(sp)
 }
 
+/// A subject or an array of subjects (nats-server's `parsePermSubjects`).
 fn parse_entries(v: &Value, key: &str, subscribe: bool) -> Result<Vec<Entry>, ConfigError> {
     let items: Vec<&Value> = match &v.kind {
         Kind::Array(a) => a.iter().collect(),
-        _ => vec![v],
+        Kind::String(_) => vec![v],
+        other => {
+            return Err(perr(
+                &v.pos,
+                key,
+                format!(
+                    "Expected subject permissions to be a subject, or array of subjects, got {}",
+                    other.go_type()
+                ),
+            ))
+        }
     };
     items
         .into_iter()
         .map(|item| {
             let Kind::String(s) = &item.kind else {
-                return Err(perr(&item.pos, key, "Expected a subject string"));
-            };
-            parse_entry(s, subscribe).ok_or_else(|| {
-                perr(
+                return Err(perr(
                     &item.pos,
                     key,
-                    format!("invalid subject {s:?} in permissions"),
-                )
-            })
+                    "Subject in permissions array cannot be cast to string",
+                ));
+            };
+            parse_entry(s, subscribe).map_err(|why| perr(&item.pos, key, why))
         })
         .collect()
 }
 
-/// `"subject"` or, for subscribe entries, `"subject queue"`.
-pub fn parse_entry(s: &str, subscribe: bool) -> Option<Entry> {
-    let mut parts = s.split_whitespace();
-    let subj = parts.next()?;
-    let queue = if subscribe { parts.next() } else { None };
-    if parts.next().is_some() || !subject::is_valid_subject(subj) {
-        return None;
+/// `"subject"` or, for subscribe entries, `"subject queue"`, checked as
+/// nats-server's `checkPermSubjectArray` does.
+///
+/// # Errors
+/// nats-server's text for an invalid subject or queue.
+pub fn parse_entry(s: &str, subscribe: bool) -> Result<Entry, String> {
+    let invalid = |s: &str| format!("subject {s:?} is not a valid subject");
+    if subject::is_valid_subject(s) {
+        return Ok(Entry {
+            subject: s.to_owned(),
+            queue: None,
+        });
     }
-    Some(Entry {
+    if !subscribe {
+        return Err(invalid(s));
+    }
+    let fields: Vec<&str> = s.split_whitespace().collect();
+    let [subj, queue] = fields[..] else {
+        return Err(invalid(s));
+    };
+    if !subject::is_valid_subject(subj) {
+        return Err(invalid(subj));
+    }
+    if !subject::is_valid_subject(queue) {
+        return Err(format!("queue {queue:?} is not a valid queue"));
+    }
+    Ok(Entry {
         subject: subj.to_owned(),
-        queue: queue.map(str::to_owned),
+        queue: Some(queue.to_owned()),
     })
 }
 
@@ -395,6 +460,43 @@ mod tests {
         );
         let d = perms(r#"{ allow_responses: true }"#);
         assert_eq!(d.response, Some(ResponsePermission::default()));
+    }
+
+    #[test]
+    fn entries_are_checked_with_nats_server_texts() {
+        let e = |s: &str, sub: bool| parse_entry(s, sub).unwrap_err();
+        assert_eq!(
+            e("foo q", false),
+            "subject \"foo q\" is not a valid subject"
+        );
+        assert_eq!(e("a b c", true), "subject \"a b c\" is not a valid subject");
+        assert_eq!(e("a..b q", true), "subject \"a..b\" is not a valid subject");
+        assert_eq!(e("a q..x", true), "queue \"q..x\" is not a valid queue");
+        let q = parse_entry("foo.> workers", true).unwrap();
+        assert_eq!(
+            (q.subject.as_str(), q.queue.as_deref()),
+            ("foo.>", Some("workers"))
+        );
+        assert_eq!(parse_entry("foo", false).unwrap().queue, None);
+    }
+
+    #[test]
+    fn expires_is_a_go_duration_string() {
+        let p = perms(r#"{ allow_responses: { expires: "-1s" } }"#);
+        assert_eq!(
+            p.response.unwrap().expires,
+            Duration::MAX,
+            "negative: never"
+        );
+        let p = perms(r#"{ allow_responses: { expires: "0s", max: 0 } }"#);
+        assert_eq!(p.response, Some(ResponsePermission::default()));
+        let map = crate::config::parse_str(
+            "p { allow_responses: { expires: 5 } }",
+            std::path::Path::new("t.conf"),
+        )
+        .unwrap();
+        let e = parse(map.get("p").unwrap(), "p").unwrap_err();
+        assert_eq!(e.message, "error parsing expires, not a duration string");
     }
 
     #[test]

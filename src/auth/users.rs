@@ -53,7 +53,7 @@ pub enum MergeError {
     #[error("Duplicate user {name:?} detected")]
     DuplicateUser { name: String },
     /// An nkey already defined.
-    #[error("duplicate nkey {nkey:?} detected")]
+    #[error("Duplicate nkey {nkey:?} detected")]
     DuplicateNkey { nkey: String },
 }
 
@@ -89,13 +89,25 @@ impl Users {
     }
 }
 
+/// nats-server's error for a `users` value that is not an array.
+pub fn users_not_an_array(v: &Value, key: &str) -> ConfigError {
+    ConfigError::at(
+        &v.pos,
+        key,
+        format!(
+            "Expected users field to be an array, got {}",
+            v.kind.go_value()
+        ),
+    )
+}
+
 /// Parses a `users: [...]` array. `account` is set on every user (for users
 /// inside an `accounts` block); `defaults` apply to users without their own
 /// permissions.
 ///
 /// # Errors
 /// Wrong types, invalid nkeys, nkey combined with user/password, duplicate
-/// users, unknown fields, with file, line and key.
+/// users, unknown fields, with file, line and nats-server's texts.
 pub fn parse_users(
     v: &Value,
     key: &str,
@@ -103,11 +115,7 @@ pub fn parse_users(
     defaults: Option<&Arc<Permissions>>,
 ) -> Result<Users, ConfigError> {
     let Kind::Array(items) = &v.kind else {
-        return Err(ConfigError::at(
-            &v.pos,
-            key,
-            "Expected users field to be an array",
-        ));
+        return Err(users_not_an_array(v, key));
     };
     let mut out = Users::default();
     for item in items {
@@ -115,7 +123,10 @@ pub fn parse_users(
             return Err(ConfigError::at(
                 &item.pos,
                 key,
-                "Expected user entry to be a map/struct",
+                format!(
+                    "Expected user entry to be a map/struct, got {}",
+                    item.kind.go_value()
+                ),
             ));
         };
         parse_user(m, item, key, account, defaults, &mut out)?;
@@ -126,7 +137,7 @@ pub fn parse_users(
 fn want_str<'a>(v: &'a Value, key: &str) -> Result<&'a str, ConfigError> {
     match &v.kind {
         Kind::String(s) => Ok(s),
-        _ => Err(ConfigError::at(&v.pos, key, "expected a string")),
+        other => Err(ConfigError::wrong_type(&v.pos, key, "a string", other)),
     }
 }
 
@@ -162,18 +173,21 @@ fn parse_user(
     defaults: Option<&Arc<Permissions>>,
     out: &mut Users,
 ) -> Result<(), ConfigError> {
-    let mut name = None;
+    let mut name = String::new();
     let mut password = None;
-    let mut nkey = None;
+    let mut nkey = String::new();
     let mut perms = None;
     let mut types = None;
     let mut rate = None;
+    // nats-server reports an entry's errors at the last value it read.
+    let mut last = &item.pos;
     for (k, v) in m.iter() {
         let path = format!("{key}.{}", k.name);
+        last = &v.pos;
         match k.name.to_ascii_lowercase().as_str() {
-            "user" | "username" => name = Some(want_str(v, &path)?.to_owned()),
+            "user" | "username" => name = want_str(v, &path)?.to_owned(),
             "pass" | "password" => password = Some(want_str(v, &path)?.to_owned()),
-            "nkey" => nkey = Some((want_str(v, &path)?.to_owned(), v)),
+            "nkey" => nkey = want_str(v, &path)?.to_owned(),
             "permission" | "permissions" | "authorization" => {
                 perms = Some(permissions::parse(v, &path)?)
             }
@@ -181,102 +195,116 @@ fn parse_user(
                 types = Some(parse_connection_types(v, &path)?)
             }
             "limits" => rate = Some(parse_user_limits(v, &path)?),
-            "account" | "proxy_required" => {}
+            "proxy_required" => {
+                if !matches!(v.kind, Kind::Bool(_)) {
+                    return Err(ConfigError::wrong_type(&v.pos, &path, "a boolean", &v.kind));
+                }
+            }
             _ => {
                 return Err(ConfigError::at(
                     &k.pos,
                     &path,
-                    format!("Unknown field \"{}\" parsing users", k.name),
+                    format!("unknown field {:?}", k.name),
                 ))
             }
         }
     }
     let permissions = perms.or_else(|| defaults.cloned());
     let account = account.map(str::to_owned);
-    match (nkey, name) {
-        (Some((nk, v)), None) => {
-            if password.is_some() {
-                return Err(ConfigError::at(
-                    &v.pos,
-                    key,
-                    "Nkey users do not take passwords",
-                ));
-            }
-            if !crate::nkeys::is_valid_public_key(&nk, crate::nkeys::KeyKind::User) {
-                return Err(ConfigError::at(
-                    &v.pos,
-                    key,
-                    format!("Not a valid public nkey for a user: {nk:?}"),
-                ));
-            }
-            let u = NkeyUser {
-                nkey: nk.clone(),
-                permissions,
-                account,
-                connection_types: types,
-                rate,
-            };
-            if out.nkeys.insert(nk.clone(), Arc::new(u)).is_some() {
-                return Err(ConfigError::at(
-                    &v.pos,
-                    key,
-                    format!("Duplicate nkey {nk:?} detected"),
-                ));
-            }
-        }
-        (Some((_, v)), Some(_)) => {
-            return Err(ConfigError::at(
-                &v.pos,
-                key,
-                "Nkey users do not take usernames",
-            ));
-        }
-        (None, Some(n)) => {
-            let u = User {
-                name: n.clone(),
-                password,
-                permissions,
-                account,
-                connection_types: types,
-                rate,
-            };
-            if out.users.insert(n.clone(), Arc::new(u)).is_some() {
-                return Err(ConfigError::at(
-                    &item.pos,
-                    key,
-                    format!("Duplicate user {n:?} detected"),
-                ));
-            }
-        }
-        (None, None) => {
+    // nats-server's checks, in its order: an empty name or nkey is none.
+    if nkey.is_empty() && name.is_empty() {
+        return Err(ConfigError::at(last, key, "User entry requires a user"));
+    }
+    if nkey.is_empty() {
+        let u = User {
+            name: name.clone(),
+            password,
+            permissions,
+            account,
+            connection_types: types,
+            rate,
+        };
+        if out.users.insert(name.clone(), Arc::new(u)).is_some() {
             return Err(ConfigError::at(
                 &item.pos,
                 key,
-                "User entry requires a user or an nkey",
+                MergeError::DuplicateUser { name }.to_string(),
             ));
         }
+        return Ok(());
+    }
+    if !crate::nkeys::is_valid_public_key(&nkey, crate::nkeys::KeyKind::User) {
+        return Err(ConfigError::at(
+            last,
+            key,
+            "Not a valid public nkey for a user",
+        ));
+    }
+    if !name.is_empty() || password.as_deref().is_some_and(|p| !p.is_empty()) {
+        return Err(ConfigError::at(
+            last,
+            key,
+            "Nkey users do not take usernames or passwords",
+        ));
+    }
+    let u = NkeyUser {
+        nkey: nkey.clone(),
+        permissions,
+        account,
+        connection_types: types,
+        rate,
+    };
+    if out.nkeys.insert(nkey.clone(), Arc::new(u)).is_some() {
+        return Err(ConfigError::at(
+            &item.pos,
+            key,
+            MergeError::DuplicateNkey { nkey }.to_string(),
+        ));
     }
     Ok(())
 }
 
+/// `allowed_connection_types`: a type or an array of types, checked as
+/// nats-server checks them (every unknown type named in one error).
 fn parse_connection_types(v: &Value, key: &str) -> Result<Vec<String>, ConfigError> {
+    let prefix = "error parsing allowed connection types";
     let items: Vec<&Value> = match &v.kind {
         Kind::Array(a) => a.iter().collect(),
-        _ => vec![v],
+        Kind::String(_) => vec![v],
+        other => {
+            return Err(ConfigError::at(
+                &v.pos,
+                key,
+                format!("{prefix}: unsupported type {}", other.go_type()),
+            ))
+        }
     };
-    items
-        .into_iter()
-        .map(|i| {
-            let t = want_str(i, key)?.to_ascii_uppercase();
-            if CONNECTION_TYPES.contains(&t.as_str()) {
-                Ok(t)
-            } else {
-                Err(ConfigError::at(
-                    &i.pos,
-                    key,
-                    format!("invalid connection type {t:?}"),
-                ))
-            }
-        })
-        .collect()
+    let mut types = Vec::with_capacity(items.len());
+    for item in items {
+        let Kind::String(t) = &item.kind else {
+            return Err(ConfigError::at(
+                &item.pos,
+                key,
+                format!(
+                    "{prefix}: unsupported type in array {}",
+                    item.kind.go_type()
+                ),
+            ));
+        };
+        types.push(t.to_ascii_uppercase());
+    }
+    let unknown: Vec<String> = types
+        .iter()
+        .filter(|t| !CONNECTION_TYPES.contains(&t.as_str()))
+        .map(|t| format!("{t:?}"))
+        .collect();
+    if !unknown.is_empty() {
+        // Go's `%q` of a string slice.
+        return Err(ConfigError::at(
+            &v.pos,
+            key,
+            format!("invalid connection types [{}]", unknown.join(" ")),
+        ));
+    }
+    Ok(types)
 }

@@ -4,7 +4,7 @@
 //! [`lexer`]) turns text into a [`Map`] value tree that remembers file and
 //! line of every key and value, resolving `include`, variables and
 //! environment variables; [`options`] maps that tree onto [`Options`],
-//! reporting `file:line:col: key: message` errors.
+//! reporting `file:line:col: message` errors with nats-server's texts.
 
 pub mod error;
 pub mod lexer;

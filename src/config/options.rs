@@ -290,27 +290,10 @@ impl Cx<'_> {
     }
 }
 
-/// The type of a value, for error messages.
-fn type_name(kind: &super::Kind) -> &'static str {
-    use super::Kind::*;
-    match kind {
-        String(_) => "string",
-        Integer(_) => "integer",
-        Float(_) => "float",
-        Bool(_) => "boolean",
-        Duration(_) => "duration",
-        DateTime(_) => "datetime",
-        Array(_) => "array",
-        Map(_) => "map",
-    }
-}
-
+/// rnats' own type error for `path`, naming it (see
+/// [`ConfigError::wrong_type`](super::ConfigError::wrong_type)).
 fn wrong_type(key: &super::Key, path: &str, want: &str, v: &super::Value) -> super::ConfigError {
-    super::ConfigError::at(
-        &key.pos,
-        path,
-        format!("expected {want}, got {}", type_name(&v.kind)),
-    )
+    super::ConfigError::wrong_type(&key.pos, path, want, &v.kind)
 }
 
 fn want_int(key: &super::Key, path: &str, v: &super::Value) -> Result<i64, super::ConfigError> {
@@ -400,7 +383,7 @@ fn listen_value(
         _ => Err(super::ConfigError::at(
             &key.pos,
             path,
-            format!("expected port or host:port, got {}", type_name(&v.kind)),
+            format!("{path}: expected port or host:port, got {}", v.kind.name()),
         )),
     }
 }
@@ -827,7 +810,14 @@ impl Options {
             "mappings" | "maps" => self.mappings_block = Some(want_map(key, k, v)?.clone()),
             "no_auth_user" => self.no_auth_user = Some(want_str(key, k, v)?.to_owned()),
             "system_account" | "system" => {
-                self.system_account = Some(want_str(key, k, v)?.to_owned());
+                let super::Kind::String(name) = &v.kind else {
+                    return Err(super::ConfigError::at(
+                        &key.pos,
+                        k,
+                        "system account name must be a string",
+                    ));
+                };
+                self.system_account = Some(name.clone());
             }
             "no_system_account" | "no_system" | "no_sys_acc" => {
                 self.no_system_account = want_bool(key, k, v)?;
@@ -851,7 +841,7 @@ impl Options {
                                         k,
                                         format!(
                                             "error parsing tags: unsupported type {} where string is expected",
-                                            type_name(other)
+                                            other.name()
                                         ),
                                     ));
                                 }
@@ -862,7 +852,7 @@ impl Options {
                         return Err(super::ConfigError::at(
                             &key.pos,
                             k,
-                            format!("error parsing tags: unsupported type {}", type_name(other)),
+                            format!("error parsing tags: unsupported type {}", other.name()),
                         ));
                     }
                 }
@@ -966,22 +956,14 @@ impl Options {
                 }
                 "users" => {
                     if !matches!(mv.kind, super::Kind::Array(_)) {
-                        return Err(super::ConfigError::at(
-                            &mk.pos,
-                            &path,
-                            format!(
-                                "Expected users field to be an array, got {}",
-                                type_name(&mv.kind)
-                            ),
-                        ));
+                        return Err(crate::auth::users::users_not_an_array(mv, &path));
                     }
                     has_users = true;
                 }
-                "default_permission"
-                | "default_permissions"
-                | "permissions"
-                | "auth_callout"
-                | "auth_hook" => {
+                // Read (and their errors reported) by the auth pipeline,
+                // `crate::auth::AuthConfig::from_options`.
+                "default_permission" | "default_permissions" | "permissions" => {}
+                "auth_callout" | "auth_hook" => {
                     want_map(mk, &path, mv)?;
                 }
                 "proxy_required" => {
@@ -1052,10 +1034,7 @@ fn accounts_block(key: &super::Key, v: &super::Value) -> Result<super::Map, supe
         _ => Err(super::ConfigError::at(
             &key.pos,
             k,
-            format!(
-                "Expected map to define accounts, got {}",
-                type_name(&v.kind)
-            ),
+            format!("Expected map to define accounts, got {}", v.kind.name()),
         )),
     }
 }
@@ -1119,7 +1098,7 @@ mod tests {
         );
         assert_eq!(
             opts_err("listen: localhost"),
-            "t.conf:1:1: listen: could not parse address string \"localhost\""
+            "t.conf:1:1: could not parse address string \"localhost\""
         );
         assert!(opts_err("listen: \"host:abc\"").contains("could not parse port \"abc\""));
         assert!(opts_err("port: 70000").contains("out of range"));
@@ -1162,7 +1141,7 @@ mod tests {
         assert_eq!(o.ping_max, DEFAULT_PING_MAX);
         assert_eq!(
             opts_err("max_payload: 3GB"),
-            "t.conf:1:1: max_payload: max_payload value is too big"
+            "t.conf:1:1: max_payload value is too big"
         );
         assert!(opts_err("max_sub_tokens: 256").contains("value is too big"));
         assert!(opts_err("max_subscription_tokens: 0").contains("can not be negative"));
@@ -1227,11 +1206,11 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert_eq!(
             opts_err("write_deadline: \"2x\""),
-            "t.conf:1:1: write_deadline: error parsing write_deadline: time: unknown unit \"x\" in duration \"2x\""
+            "t.conf:1:1: error parsing write_deadline: time: unknown unit \"x\" in duration \"2x\""
         );
         assert_eq!(
             opts_err("lame_duck_duration: \"10s\""),
-            "t.conf:1:1: lame_duck_duration: invalid lame_duck_duration of 10s, minimum is 30 seconds"
+            "t.conf:1:1: invalid lame_duck_duration of 10s, minimum is 30 seconds"
         );
         assert!(opts_err("lame_duck_duration: 60").contains("expected a duration string"));
         assert!(opts_err("lame_duck_grace_period: \"-5s\"").contains("needs to be positive"));

@@ -42,6 +42,9 @@ pub struct AccountDef {
     /// burst }`).
     pub rate: RateLimit,
     pub mappings: Option<Arc<Mappings>>,
+    /// Where a `jetstream` value enabling JetStream for the account was
+    /// written (rnats only validates it; see [`AccountsConfig::apply`]).
+    pub jetstream: Option<Pos>,
     pub pos: Pos,
 }
 
@@ -54,8 +57,16 @@ pub struct AccountsConfig {
     pub global_mappings: Option<Arc<Mappings>>,
 }
 
-/// Keys of an account definition read elsewhere or accepted as-is.
-const OTHER_KEYS: &[&str] = &["users", "default_permissions", "nkey", "jetstream"];
+/// Keys of an account definition read by the auth pipeline
+/// ([`crate::auth`]).
+const AUTH_KEYS: &[&str] = &["users", "default_permissions"];
+
+/// Keys of an account definition for nats-server features rnats does not
+/// have; refused as not supported rather than silently ignored.
+const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
+    ("msg_trace", "account message tracing"),
+    ("trace_dest", "account message tracing"),
+];
 
 impl AccountsConfig {
     /// Reads the `accounts` block of `opts`.
@@ -92,6 +103,7 @@ impl AccountsConfig {
                 limits: AccountLimits::default(),
                 rate: RateLimit::default(),
                 mappings: None,
+                jetstream: None,
                 pos: k.pos.clone(),
             };
             for (key, val) in m.iter() {
@@ -102,13 +114,24 @@ impl AccountsConfig {
                     "imports" => parse_imports(val, &path, &name, &mut cfg.imports)?,
                     "limits" => (def.limits, def.rate) = parse_limits(val, &path)?,
                     "mappings" | "maps" => def.mappings = Some(parse_mappings(val, &path)?),
-                    _ if OTHER_KEYS.contains(&lk.as_str()) => {}
+                    "nkey" => check_account_nkey(val, &path)?,
+                    "jetstream" => {
+                        def.jetstream =
+                            parse_account_jetstream(val, &path)?.then(|| val.pos.clone());
+                    }
+                    _ if AUTH_KEYS.contains(&lk.as_str()) => {}
                     _ => {
-                        return Err(ConfigError::at(
-                            &key.pos,
-                            &path,
-                            format!("unknown field {:?}", key.name),
-                        ))
+                        if let Some((_, what)) = UNSUPPORTED_KEYS.iter().find(|(k, _)| *k == lk) {
+                            return Err(ConfigError::at(
+                                &key.pos,
+                                &path,
+                                format!(
+                                    "{:?}: {what} is not supported by this version of rnats",
+                                    key.name
+                                ),
+                            ));
+                        }
+                        return Err(unknown_field(key, &path));
                     }
                 }
             }
@@ -173,15 +196,25 @@ impl AccountsConfig {
         } else if operator_mode {
             // The operator's system account is loaded from its JWT.
         } else if let Some(name) = &opts.system_account {
-            match reg.get(name) {
-                Some(acc) => reg.set_system(Some(acc)),
-                None => {
-                    // nats-server's words (its lookup fails with
-                    // `ErrMissingAccount`).
-                    return Err(ConfigError::new(
-                        None,
-                        Some("system_account"),
-                        "error resolving system account: account missing",
+            let Some(acc) = reg.get(name) else {
+                // nats-server's words (its lookup fails with
+                // `ErrMissingAccount`).
+                return Err(ConfigError::new(
+                    system_account_pos(opts),
+                    Some("system_account"),
+                    "error resolving system account: account missing",
+                ));
+            };
+            reg.set_system(Some(acc));
+            // nats-server stops at start-up when JetStream is on and the
+            // system account enables it.
+            let js = self.accounts.iter().find(|d| d.name == *name);
+            if let Some(pos) = js.and_then(|d| d.jetstream.as_ref()) {
+                if server_jetstream_enabled(opts) {
+                    return Err(ConfigError::at(
+                        pos,
+                        "jetstream",
+                        "Not allowed to enable JetStream on the system account",
                     ));
                 }
             }
@@ -194,6 +227,16 @@ impl AccountsConfig {
         }
         Ok(())
     }
+}
+
+/// Where `system_account` (or `system`) was written.
+fn system_account_pos(opts: &Options) -> Option<Pos> {
+    let raw = opts.raw_config.as_ref()?;
+    ["system_account", "system"].iter().find_map(|name| {
+        raw.iter()
+            .find(|(k, _)| k.name.eq_ignore_ascii_case(name))
+            .map(|(k, _)| k.pos.clone())
+    })
 }
 
 /// Checks the accounts and mappings of `opts` without starting anything:
@@ -506,7 +549,17 @@ pub fn plan_service_import(
     let transform = if local == remote {
         None
     } else {
-        Some(Transform::new(local, remote).map_err(|e| ImportError::Transform(e.0))?)
+        // nats-server builds this transform from the exporter's subject to
+        // the local one and reverses it; its errors name that direction.
+        let refused = |e: super::transform::TransformError| {
+            ImportError::Transform(format!(
+                "failed to create mapping transform for service import subject from {local:?} to {remote:?}: {e}"
+            ))
+        };
+        if !crate::subject::is_literal(remote) {
+            Transform::new(remote, local).map_err(refused)?;
+        }
+        Some(Transform::new(local, remote).map_err(refused)?)
     };
     plan.add(
         importer,
@@ -551,7 +604,8 @@ pub enum ImportError {
         account: String,
         remote: String,
     },
-    #[error("invalid subject")]
+    /// nats-server's `ErrInvalidSubject`.
+    #[error("sublist: invalid subject")]
     InvalidSubject,
     /// The renaming the import asks for is not a valid transform.
     #[error("{0}")]
@@ -743,14 +797,38 @@ fn want_string<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, Confi
     }
 }
 
+/// A boolean where nats-server panics on anything else (`share`,
+/// `allow_trace`).
+fn want_bool(v: &Value, key: &str, what: &str) -> Result<bool, ConfigError> {
+    match v.kind {
+        Kind::Bool(b) => Ok(b),
+        _ => Err(ConfigError::at(
+            &v.pos,
+            key,
+            format!("Expected {what} to be a boolean"),
+        )),
+    }
+}
+
+/// nats-server's text for a key it does not know.
+fn unknown_field(k: &crate::config::Key, key: &str) -> ConfigError {
+    ConfigError::at(&k.pos, key, format!("unknown field {:?}", k.name))
+}
+
+/// nats-server's `Expected WHAT, got TYPE` for a value of the wrong type,
+/// with the Go type name.
+fn wrong_go_type(v: &Value, key: &str, what: &str) -> ConfigError {
+    ConfigError::at(&v.pos, key, format!("{what}, got {}", v.kind.go_type()))
+}
+
 fn parse_exports(v: &Value, key: &str, out: &mut Exports) -> Result<(), ConfigError> {
     let Kind::Array(items) = &v.kind else {
-        return Err(ConfigError::at(&v.pos, key, "Exports should be an array"));
+        return Err(wrong_go_type(v, key, "Exports should be an array"));
     };
     for item in items {
         let Kind::Map(m) = &item.kind else {
-            return Err(ConfigError::at(
-                &item.pos,
+            return Err(wrong_go_type(
+                item,
                 key,
                 "Export Items should be a map with type entry",
             ));
@@ -760,33 +838,59 @@ fn parse_exports(v: &Value, key: &str, out: &mut Exports) -> Result<(), ConfigEr
     Ok(())
 }
 
+/// One export. Directives are checked in the order written, as
+/// nats-server does (`{response: stream, stream: foo}` is refused at
+/// `stream` for the response directive seen before it).
 fn parse_export(m: &Map, item: &Value, key: &str, out: &mut Exports) -> Result<(), ConfigError> {
     let mut subject: Option<(bool, String)> = None;
     let mut auth = ExportAuth::Public;
-    let mut response_type = None;
+    let mut response_type: Option<(ResponseType, &Pos)> = None;
     let mut threshold = None;
-    let mut latency = None;
+    let mut latency: Option<(ServiceLatency, &Pos)> = None;
+    let mut allow_trace: Option<&Pos> = None;
+    let mut token_position = 0;
+    let is_stream = |subject: &Option<(bool, String)>| matches!(subject, Some((true, _)));
+    let on_non_service = |what: &str, pos: &Pos| {
+        ConfigError::at(
+            pos,
+            key,
+            format!("Detected {what} directive on non-service"),
+        )
+    };
     for (k, v) in m.iter() {
         match k.name.to_ascii_lowercase().as_str() {
             "stream" | "service" => {
                 let stream = k.name.eq_ignore_ascii_case("stream");
-                if let Some((was, _)) = &subject {
-                    let msg = if *was {
-                        "Detected service but already saw a stream"
-                    } else {
-                        "Detected stream but already saw a service"
-                    };
-                    return Err(ConfigError::at(&k.pos, key, msg));
+                if subject.is_some() {
+                    return Err(ConfigError::at(
+                        &v.pos,
+                        key,
+                        format!(
+                            "Detected {} {} but already saw a {}",
+                            kind(stream),
+                            v.kind.go_quoted(),
+                            kind(!stream)
+                        ),
+                    ));
                 }
-                let s = want_string(
-                    v,
-                    key,
-                    if stream {
-                        "stream name"
-                    } else {
-                        "service name"
-                    },
-                )?;
+                if stream {
+                    if let Some((_, pos)) = &response_type {
+                        return Err(on_non_service("response", pos));
+                    }
+                    if let Some((_, pos)) = &latency {
+                        return Err(on_non_service("latency", pos));
+                    }
+                    if let Some(pos) = allow_trace {
+                        return Err(on_non_service("allow_trace", pos));
+                    }
+                }
+                let Kind::String(s) = &v.kind else {
+                    return Err(wrong_go_type(
+                        v,
+                        key,
+                        &format!("Expected {} name to be string", kind(stream)),
+                    ));
+                };
                 if !crate::subject::is_valid_subject(s) {
                     return Err(ConfigError::at(
                         &v.pos,
@@ -797,7 +901,7 @@ fn parse_export(m: &Map, item: &Value, key: &str, out: &mut Exports) -> Result<(
                         ),
                     ));
                 }
-                subject = Some((stream, s.to_owned()));
+                subject = Some((stream, s.clone()));
             }
             "accounts" => {
                 let Kind::Array(names) = &v.kind else {
@@ -814,50 +918,84 @@ fn parse_export(m: &Map, item: &Value, key: &str, out: &mut Exports) -> Result<(
                 auth = ExportAuth::Accounts(list);
             }
             "response" | "response_type" => {
-                let s = want_string(v, key, "response type")?;
-                response_type = Some(ResponseType::parse(s).ok_or_else(|| {
-                    ConfigError::at(&v.pos, key, format!("Unknown response type: {s:?}"))
-                })?);
-            }
-            "threshold" | "response_threshold" | "response_max_time" | "response_time" => {
-                let d = match &v.kind {
-                    Kind::Duration(d) => *d,
-                    Kind::String(s) => crate::config::parse_duration(s).ok_or_else(|| {
-                        ConfigError::at(
-                            &v.pos,
-                            key,
-                            format!("Expected response threshold to be a parseable time duration, got {s:?}"),
-                        )
-                    })?,
-                    _ => {
-                        return Err(ConfigError::at(
-                            &v.pos,
-                            key,
-                            "Expected response threshold to be a parseable time duration",
-                        ))
-                    }
-                };
-                threshold = Some(d);
-            }
-            "account_token_position" => match &v.kind {
-                Kind::Integer(n) if *n > 0 => auth = ExportAuth::TokenPosition(*n as usize),
-                _ => {
+                if response_type.is_some() {
                     return Err(ConfigError::at(
                         &v.pos,
                         key,
-                        "account_token_position must be a positive integer",
-                    ))
+                        "Duplicate response type definition",
+                    ));
                 }
-            },
-            "latency" => latency = Some(parse_latency(v, key)?),
-            "allow_trace" | "name" | "description" | "info_url" => {}
-            other => {
-                return Err(ConfigError::at(
-                    &k.pos,
-                    key,
-                    format!("unknown field {other:?} in export"),
-                ))
+                let Kind::String(s) = &v.kind else {
+                    return Err(wrong_go_type(v, key, "Expected response type to be string"));
+                };
+                let rt = ResponseType::parse(s).ok_or_else(|| {
+                    ConfigError::at(&v.pos, key, format!("Unknown response type: {s:?}"))
+                })?;
+                if is_stream(&subject) {
+                    return Err(on_non_service("response", &v.pos));
+                }
+                response_type = Some((rt, &v.pos));
             }
+            "threshold" | "response_threshold" | "response_max_time" | "response_time" => {
+                if threshold.is_some() {
+                    return Err(ConfigError::at(
+                        &v.pos,
+                        key,
+                        "Duplicate response threshold detected",
+                    ));
+                }
+                const WHAT: &str = "Expected response threshold to be a parseable time duration";
+                let d = match &v.kind {
+                    // An unquoted `5s` is a string to nats-server.
+                    Kind::Duration(d) => *d,
+                    Kind::String(s) => crate::config::parser::parse_go_duration(s)
+                        .map_err(|_| ConfigError::at(&v.pos, key, format!("{WHAT}, got {s:?}")))?,
+                    _ => return Err(wrong_go_type(v, key, WHAT)),
+                };
+                if is_stream(&subject) {
+                    return Err(on_non_service("response", &v.pos));
+                }
+                threshold = Some(d);
+            }
+            "account_token_position" => {
+                // nats-server panics on anything but a non-negative integer.
+                match v.kind {
+                    Kind::Integer(n) if n >= 0 => token_position = n as usize,
+                    Kind::Integer(n) => {
+                        return Err(ConfigError::at(
+                            &v.pos,
+                            key,
+                            format!(
+                                "account_token_position: expected a non-negative integer, got {n}"
+                            ),
+                        ))
+                    }
+                    _ => {
+                        return Err(ConfigError::wrong_type(
+                            &v.pos,
+                            "account_token_position",
+                            "an integer",
+                            &v.kind,
+                        ))
+                    }
+                }
+            }
+            "latency" => {
+                let l = parse_latency(v, key)?;
+                if is_stream(&subject) {
+                    return Err(on_non_service("latency", &v.pos));
+                }
+                latency = Some((l, &v.pos));
+            }
+            "allow_trace" => {
+                // Validated only: rnats does not trace messages.
+                want_bool(v, key, "allow_trace")?;
+                if is_stream(&subject) {
+                    return Err(on_non_service("allow_trace", &v.pos));
+                }
+                allow_trace = Some(&v.pos);
+            }
+            _ => return Err(unknown_field(k, key)),
         }
     }
     let Some((stream, subject)) = subject else {
@@ -867,21 +1005,23 @@ fn parse_export(m: &Map, item: &Value, key: &str, out: &mut Exports) -> Result<(
             "Export Items should be a map with type entry",
         ));
     };
-    if stream && (response_type.is_some() || threshold.is_some()) {
-        return Err(ConfigError::at(
-            &item.pos,
-            key,
-            "Detected response directive on non-service",
-        ));
+    if token_position > 0 {
+        // nats-server's `setExportAuth`: the position must hold a `*`.
+        let tokens: Vec<&str> = subject.split('.').collect();
+        if tokens.get(token_position - 1) != Some(&"*") {
+            return Err(ConfigError::at(
+                &item.pos,
+                key,
+                format!(
+                    "Error adding {} export {subject:?}: sublist: invalid subject",
+                    kind(stream)
+                ),
+            ));
+        }
+        auth = ExportAuth::TokenPosition(token_position);
     }
-    if stream && latency.is_some() {
-        return Err(ConfigError::at(
-            &item.pos,
-            key,
-            "Detected latency directive on non-service",
-        ));
-    }
-    let response_type = response_type.unwrap_or_default();
+    let response_type = response_type.map(|(rt, _)| rt).unwrap_or_default();
+    let latency = latency.map(|(l, _)| l);
     if let Some(l) = &latency {
         let refuse = |why: &str| {
             ConfigError::at(
@@ -1009,124 +1149,171 @@ fn parse_imports(
     out: &mut Vec<ImportDef>,
 ) -> Result<(), ConfigError> {
     let Kind::Array(items) = &v.kind else {
-        return Err(ConfigError::at(&v.pos, key, "Imports should be an array"));
+        return Err(wrong_go_type(v, key, "Imports should be an array"));
     };
+    let first = out.len();
     for item in items {
         let Kind::Map(m) = &item.kind else {
-            return Err(ConfigError::at(
-                &item.pos,
+            return Err(wrong_go_type(
+                item,
                 key,
                 "Import Items should be a map with type entry",
             ));
         };
-        let mut def: Option<ImportDef> = None;
-        let mut prefix = None;
-        let mut to = None;
-        let mut share = false;
-        for (k, v) in m.iter() {
-            match k.name.to_ascii_lowercase().as_str() {
-                "stream" | "service" => {
-                    let stream = k.name.eq_ignore_ascii_case("stream");
-                    if def.is_some() {
-                        let msg = if stream {
-                            "Detected stream but already saw a service"
-                        } else {
-                            "Detected service but already saw a stream"
-                        };
-                        return Err(ConfigError::at(&k.pos, key, msg));
-                    }
-                    let Kind::Map(spec) = &v.kind else {
-                        return Err(ConfigError::at(
-                            &v.pos,
-                            key,
-                            format!(
-                                "{} entry should be an account map",
-                                if stream { "Stream" } else { "Service" }
-                            ),
-                        ));
-                    };
-                    let account = spec.get("account").and_then(|v| match &v.kind {
-                        Kind::String(s) => Some(s.clone()),
-                        _ => None,
-                    });
-                    let subject = spec.get("subject").and_then(|v| match &v.kind {
-                        Kind::String(s) => Some(s.clone()),
-                        _ => None,
-                    });
-                    let (Some(account), Some(subject)) = (account, subject) else {
-                        return Err(ConfigError::at(
-                            &v.pos,
-                            key,
-                            "Expect an account name and a subject",
-                        ));
-                    };
-                    def = Some(ImportDef {
-                        importer: importer.to_owned(),
-                        account,
-                        subject,
-                        stream,
-                        prefix: None,
-                        to: None,
-                        share: false,
-                        pos: item.pos.clone(),
-                    });
-                }
-                "prefix" => prefix = Some(want_string(v, key, "prefix")?.to_owned()),
-                "to" => to = Some(want_string(v, key, "to")?.to_owned()),
-                "share" => match v.kind {
-                    Kind::Bool(b) => share = b,
-                    _ => {
-                        return Err(ConfigError::at(
-                            &v.pos,
-                            key,
-                            "Expected share to be a boolean",
-                        ))
-                    }
-                },
-                "allow_trace" => {}
-                other => {
-                    return Err(ConfigError::at(
-                        &k.pos,
-                        key,
-                        format!("unknown field {other:?} in import"),
-                    ))
-                }
+        let def = parse_import(m, item, key, importer)?;
+        // nats-server refuses a second service import of the same local
+        // subject from the same account while reading the list.
+        if !def.stream {
+            let local = |d: &ImportDef| d.to.clone().unwrap_or_else(|| d.subject.clone());
+            if let Some(dup) = out[first..]
+                .iter()
+                .find(|d| !d.stream && d.account == def.account && local(d) == local(&def))
+            {
+                return Err(ConfigError::at(
+                    &item.pos,
+                    key,
+                    format!(
+                        "Duplicate service import subject {:?}, previously used in import for account {:?}, subject {:?}",
+                        local(&def),
+                        dup.account,
+                        dup.subject
+                    ),
+                ));
             }
         }
-        let Some(mut def) = def else {
-            return Err(ConfigError::at(
-                &item.pos,
-                key,
-                "Import Items should be a map with type entry",
-            ));
-        };
-        if def.stream && prefix.is_some() && to.is_some() {
-            return Err(ConfigError::at(
-                &item.pos,
-                key,
-                "Stream import can not have a 'prefix' and a 'to' property",
-            ));
-        }
-        if !def.stream && prefix.is_some() {
-            return Err(ConfigError::at(
-                &item.pos,
-                key,
-                "Detected prefix directive on a service import",
-            ));
-        }
-        if def.stream && share {
-            return Err(ConfigError::at(
-                &item.pos,
-                key,
-                "Detected share directive on non-service",
-            ));
-        }
-        def.prefix = prefix;
-        def.to = to;
-        def.share = share;
         out.push(def);
     }
     Ok(())
+}
+
+/// One import. Directives are checked in the order written, as
+/// nats-server does.
+fn parse_import(
+    m: &Map,
+    item: &Value,
+    key: &str,
+    importer: &str,
+) -> Result<ImportDef, ConfigError> {
+    let mut def: Option<ImportDef> = None;
+    let mut prefix = None;
+    let mut to = None;
+    let mut share = false;
+    let mut allow_trace: Option<&Pos> = None;
+    for (k, v) in m.iter() {
+        match k.name.to_ascii_lowercase().as_str() {
+            "stream" | "service" => {
+                let stream = k.name.eq_ignore_ascii_case("stream");
+                if def.is_some() {
+                    return Err(ConfigError::at(
+                        &v.pos,
+                        key,
+                        format!(
+                            "Detected {} but already saw a {}",
+                            kind(stream),
+                            kind(!stream)
+                        ),
+                    ));
+                }
+                if let (false, Some(pos)) = (stream, allow_trace) {
+                    return Err(ConfigError::at(
+                        pos,
+                        key,
+                        "Detected allow_trace directive on a non-stream",
+                    ));
+                }
+                let Kind::Map(spec) = &v.kind else {
+                    let what = if stream { "Stream" } else { "Service" };
+                    return Err(wrong_go_type(
+                        v,
+                        key,
+                        &format!("{what} entry should be an account map"),
+                    ));
+                };
+                let (account, subject) = parse_import_source(spec, key)?;
+                if account.is_empty() || subject.is_empty() {
+                    return Err(ConfigError::at(
+                        &v.pos,
+                        key,
+                        "Expect an account name and a subject",
+                    ));
+                }
+                def = Some(ImportDef {
+                    importer: importer.to_owned(),
+                    account,
+                    subject,
+                    stream,
+                    prefix: None,
+                    to: None,
+                    share: false,
+                    pos: item.pos.clone(),
+                });
+            }
+            "prefix" => prefix = Some(want_string(v, key, "prefix")?.to_owned()),
+            "to" => to = Some(want_string(v, key, "to")?.to_owned()),
+            "share" => share = want_bool(v, key, "share")?,
+            "allow_trace" => {
+                if def.as_ref().is_some_and(|d| !d.stream) {
+                    return Err(ConfigError::at(
+                        &v.pos,
+                        key,
+                        "Detected allow_trace directive on a non-stream",
+                    ));
+                }
+                // Validated only: rnats does not trace messages.
+                want_bool(v, key, "allow_trace")?;
+                allow_trace = Some(&v.pos);
+            }
+            _ => return Err(unknown_field(k, key)),
+        }
+    }
+    let Some(mut def) = def else {
+        return Err(ConfigError::at(
+            &item.pos,
+            key,
+            "Import Items should be a map with type entry",
+        ));
+    };
+    if def.stream && prefix.is_some() && to.is_some() {
+        return Err(ConfigError::at(
+            &item.pos,
+            key,
+            "Stream import can not have a 'prefix' and a 'to' property",
+        ));
+    }
+    if !def.stream && prefix.is_some() {
+        return Err(ConfigError::at(
+            &item.pos,
+            key,
+            "Detected prefix directive on a service import",
+        ));
+    }
+    if def.stream && share {
+        return Err(ConfigError::at(
+            &item.pos,
+            key,
+            "Detected share directive on non-service",
+        ));
+    }
+    def.prefix = prefix;
+    def.to = to;
+    def.share = share;
+    Ok(def)
+}
+
+/// The `{account, subject}` map of an import (nats-server's
+/// `parseAccount`); a missing entry is empty.
+fn parse_import_source(spec: &Map, key: &str) -> Result<(String, String), ConfigError> {
+    let (mut account, mut subject) = (String::new(), String::new());
+    for (k, v) in spec.iter() {
+        let slot = match k.name.to_ascii_lowercase().as_str() {
+            "account" => &mut account,
+            "subject" => &mut subject,
+            _ => return Err(unknown_field(k, key)),
+        };
+        // nats-server panics on anything but a string.
+        *slot = want_string(v, key, &k.name)?.to_owned();
+    }
+    Ok((account, subject))
 }
 
 fn parse_limits(v: &Value, key: &str) -> Result<(AccountLimits, RateLimit), ConfigError> {
@@ -1134,7 +1321,10 @@ fn parse_limits(v: &Value, key: &str) -> Result<(AccountLimits, RateLimit), Conf
         return Err(ConfigError::at(
             &v.pos,
             key,
-            "Expected account limits to be a map/struct",
+            format!(
+                "Expected account limits to be a map/struct, got {}",
+                v.kind.go_value()
+            ),
         ));
     };
     let mut l = AccountLimits::default();
@@ -1166,6 +1356,124 @@ fn parse_limits(v: &Value, key: &str) -> Result<(AccountLimits, RateLimit), Conf
         }
     }
     Ok((l, rate))
+}
+
+/// An account's `nkey`, checked as nats-server checks it.
+fn check_account_nkey(v: &Value, key: &str) -> Result<(), ConfigError> {
+    match &v.kind {
+        Kind::String(nk)
+            if crate::nkeys::is_valid_public_key(nk, crate::nkeys::KeyKind::Account) =>
+        {
+            Ok(())
+        }
+        other => Err(ConfigError::at(
+            &v.pos,
+            key,
+            format!(
+                "Not a valid public nkey for an account: {}",
+                other.go_quoted()
+            ),
+        )),
+    }
+}
+
+/// JetStream limits that must be integers (sizes and counts).
+const JS_SIZE_KEYS: &[&str] = &[
+    "max_memory",
+    "max_mem",
+    "mem",
+    "memory",
+    "max_store",
+    "max_file",
+    "max_disk",
+    "store",
+    "disk",
+    "max_streams",
+    "streams",
+    "max_consumers",
+    "consumers",
+    "mem_max_stream_bytes",
+    "memory_max_stream_bytes",
+    "disk_max_stream_bytes",
+    "store_max_stream_bytes",
+    "max_ack_pending",
+];
+
+/// JetStream limits that must be booleans.
+const JS_BOOL_KEYS: &[&str] = &["max_bytes_required", "max_stream_bytes", "max_bytes"];
+
+/// An account's `jetstream` value, checked with nats-server's texts
+/// (`parseJetStreamForAccount`). rnats has no JetStream: the value is only
+/// validated. Returns whether it enables JetStream for the account.
+fn parse_account_jetstream(v: &Value, key: &str) -> Result<bool, ConfigError> {
+    let m = match &v.kind {
+        Kind::Bool(b) => return Ok(*b),
+        Kind::String(s) => {
+            return match s.to_ascii_lowercase().as_str() {
+                "enabled" | "enable" => Ok(true),
+                "disabled" | "disable" => Ok(false),
+                _ => Err(ConfigError::at(
+                    &v.pos,
+                    key,
+                    format!("Expected 'enabled' or 'disabled' for string value, got '{s}'"),
+                )),
+            }
+        }
+        Kind::Map(m) => m,
+        _ => {
+            return Err(wrong_go_type(
+                v,
+                key,
+                "Expected map, bool or string to define JetStream",
+            ))
+        }
+    };
+    for (k, val) in m.iter() {
+        let lower = k.name.to_ascii_lowercase();
+        let expected = |what: &str| {
+            ConfigError::at(
+                &val.pos,
+                key,
+                format!(
+                    "Expected {what} for {:?}, got {}",
+                    k.name,
+                    val.kind.go_value()
+                ),
+            )
+        };
+        match (lower.as_str(), &val.kind) {
+            (l, Kind::Integer(_)) if JS_SIZE_KEYS.contains(&l) => {}
+            (l, _) if JS_SIZE_KEYS.contains(&l) => return Err(expected("a parseable size")),
+            (l, Kind::Bool(_)) if JS_BOOL_KEYS.contains(&l) => {}
+            (l, _) if JS_BOOL_KEYS.contains(&l) => return Err(expected("a parseable bool")),
+            ("cluster_traffic", Kind::String(s))
+                if matches!(s.as_str(), "system" | "owner" | "") => {}
+            ("cluster_traffic", Kind::String(_)) => {
+                return Err(expected("'system' or 'owner' string value"))
+            }
+            ("cluster_traffic", _) => {
+                return Err(expected("either 'system' or 'owner' string value"))
+            }
+            _ => return Err(unknown_field(k, key)),
+        }
+    }
+    Ok(true)
+}
+
+/// Whether the top-level `jetstream` option enables JetStream, as
+/// nats-server reads it.
+fn server_jetstream_enabled(opts: &Options) -> bool {
+    let Some(v) = opts.raw_config.as_ref().and_then(|m| m.get("jetstream")) else {
+        return false;
+    };
+    match &v.kind {
+        Kind::Bool(b) => *b,
+        Kind::String(s) => matches!(s.to_ascii_lowercase().as_str(), "enabled" | "enable"),
+        Kind::Map(m) => !["enable", "enabled"]
+            .iter()
+            .any(|k| matches!(m.get(k).map(|v| &v.kind), Some(Kind::Bool(false)))),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -1248,6 +1556,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("import forms a cycle"), "{e}");
+    }
+
+    #[test]
+    fn jetstream_is_validated_and_refused_only_for_a_system_account_under_jetstream() {
+        let cfg = AccountsConfig::from_options(&opts(
+            "accounts { A { jetstream: { max_mem: 1G, cluster_traffic: owner } }, B { jetstream: disable } }",
+        ))
+        .unwrap();
+        assert!(cfg.accounts[0].jetstream.is_some());
+        assert!(cfg.accounts[1].jetstream.is_none());
+        assert!(apply("system_account: S\naccounts { S { jetstream: true } }").is_ok());
+        assert!(
+            apply("jetstream: false\nsystem_account: S\naccounts { S { jetstream: true } }")
+                .is_ok()
+        );
+        let e = apply("jetstream: enabled\nsystem_account: S\naccounts { S { jetstream: true } }")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "t.conf:3:27: Not allowed to enable JetStream on the system account"
+        );
+    }
+
+    #[test]
+    fn service_import_transform_errors_name_nats_server_direction() {
+        let e = apply(
+            r#"accounts { A { exports: [ {service: "foo.*"} ] }, B { imports: [ {service: {account: A, subject: "foo.*"}, to: "bar"} ] } }"#,
+        )
+        .unwrap_err();
+        assert!(e.ends_with("Error adding service import \"foo.*\": failed to create mapping transform for service import subject from \"bar\" to \"foo.*\": invalid mapping destination: not using all of the token wildcard(s) in bar"), "{e}");
     }
 
     #[test]

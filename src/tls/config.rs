@@ -485,10 +485,7 @@ mod tests {
         assert_eq!(o.cipher_suites.unwrap().len(), 1);
         let e = error("tls {\n cipher_suites: [\"TLS_BOGUS\"]\n}");
         assert!(e.starts_with("t.conf:2:"), "{e}");
-        assert!(
-            e.contains("tls.cipher_suites: unrecognized cipher TLS_BOGUS"),
-            "{e}"
-        );
+        assert!(e.ends_with(": unrecognized cipher TLS_BOGUS"), "{e}");
         let e = error("tls { cipher_suites: [\"TLS_RSA_WITH_RC4_128_SHA\"] }");
         assert!(e.contains("insecure cipher suites configured without 'allow_insecure_cipher_suites' option set: TLS_RSA_WITH_RC4_128_SHA"), "{e}");
         assert!(parse("tls { cipher_suites: [\"TLS_RSA_WITH_RC4_128_SHA\"], allow_insecure_cipher_suites: true }").is_ok());
@@ -521,10 +518,10 @@ mod tests {
         let e = error("tls {\n  verify: \"yes please\"\n}");
         assert_eq!(
             e,
-            "t.conf:2:3: tls.verify: error parsing tls config, expected 'verify' to be a boolean"
+            "t.conf:2:3: error parsing tls config, expected 'verify' to be a boolean"
         );
         let e = error("tls {\n\n  cert_file: 5\n}");
-        assert!(e.starts_with("t.conf:3:3: tls.cert_file: "), "{e}");
+        assert!(e.starts_with("t.conf:3:3: "), "{e}");
         assert!(e.contains("expected 'cert_file' to be filename"), "{e}");
         assert!(error("tls { connection_rate_limit: \"x\" }")
             .contains("'connection_rate_limit' wrong type"));
@@ -535,11 +532,11 @@ mod tests {
         let e = error("tls {\n  bogus: 1\n}");
         assert_eq!(
             e,
-            "t.conf:2:3: tls.bogus: error parsing tls config, unknown field \"bogus\""
+            "t.conf:2:3: error parsing tls config, unknown field \"bogus\""
         );
         let e = error("tls { ocsp_peer: true }");
         assert!(
-            e.contains("tls.ocsp_peer: 'ocsp_peer' is not supported by this version of rnats"),
+            e.ends_with(": 'ocsp_peer' is not supported by this version of rnats"),
             "{e}"
         );
         assert!(error("tls { verify_cert_and_check_known_urls: true }")

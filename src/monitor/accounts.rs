@@ -483,7 +483,7 @@ fn exports_of(acc: &Account) -> Vec<ExtExport> {
         response_type: service.then(|| e.response_type.as_str()),
         response_threshold: (service
             && e.response_threshold != crate::tenancy::imports::DEFAULT_RESPONSE_THRESHOLD)
-            .then(|| e.response_threshold.as_nanos() as u64),
+            .then_some(e.response_threshold.as_nanos() as u64),
         service_latency: e.latency.as_deref().map(latency_info),
         account_token_position: match e.auth {
             ExportAuth::TokenPosition(n) => Some(n),

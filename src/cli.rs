@@ -36,6 +36,79 @@ pub struct Cli {
     pub auth: Option<String>,
     /// `--signal <cmd>[=<pid or pid file>]`: signal a running server.
     pub signal: Option<String>,
+    /// `--tls`, `--tlsverify`, `--tlscert`, `--tlskey`, `--tlscacert`: as
+    /// in nats-server, any of them replaces the file's `tls {}` block with
+    /// one made of the flags; `--tls=false` turns TLS off.
+    pub tls: TlsFlags,
+    /// `-sd/--store_dir`: JetStream's storage directory, accepted and
+    /// ignored (rnats has no JetStream).
+    pub store_dir: Option<String>,
+    /// `-js/--jetstream`: refused, rnats has no JetStream.
+    pub jetstream: bool,
+    /// A cluster flag (`--routes`, `--cluster`, ...): refused until rnats
+    /// runs clusters, rather than ignored.
+    pub cluster_flag: Option<String>,
+}
+
+/// The TLS flags as given.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TlsFlags {
+    pub tls: Option<bool>,
+    pub verify: Option<bool>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub ca: Option<String>,
+}
+
+impl TlsFlags {
+    /// `--tls=false`: TLS off, whatever the file says.
+    fn disabled(&self) -> bool {
+        self.tls == Some(false)
+    }
+
+    /// Some TLS flag was given (and TLS is not turned off).
+    fn overrides(&self) -> bool {
+        !self.disabled()
+            && (self.tls.is_some()
+                || self.verify.is_some()
+                || self.cert.is_some()
+                || self.key.is_some()
+                || self.ca.is_some())
+    }
+
+    /// The `tls {}` block the flags stand for, as the file would write it.
+    fn block(&self) -> crate::config::Map {
+        use crate::config::{Key, Kind, Map, Pos, Value};
+        let pos = Pos {
+            file: std::sync::Arc::new(PathBuf::from("<command line>")),
+            line: 1,
+            col: 1,
+        };
+        let mut m = Map::default();
+        let mut put = |name: &str, kind: Kind| {
+            m.insert(
+                Key {
+                    name: name.to_owned(),
+                    pos: pos.clone(),
+                },
+                Value {
+                    kind,
+                    pos: pos.clone(),
+                },
+            )
+        };
+        for (name, v) in [
+            ("cert_file", &self.cert),
+            ("key_file", &self.key),
+            ("ca_file", &self.ca),
+        ] {
+            if let Some(v) = v {
+                put(name, Kind::String(v.clone()));
+            }
+        }
+        put("verify", Kind::Bool(self.verify.unwrap_or(false)));
+        m
+    }
 }
 
 /// The usage text for `--help`.
@@ -66,10 +139,30 @@ Logging Options:
     -DVV                             Debug and verbose trace
     --log_size_limit <limit>         Logfile size limit (default: none)
 
+JetStream Options (rnats has no JetStream):
+    -js, --jetstream                 Enable JetStream functionality (refused: not available)
+    -sd, --store_dir <dir>           Set the storage directory (accepted and ignored)
+
 Authorization Options:
     --user <user>                    User required for connections
     --pass <password>                Password required for connections
     --auth <token>                   Authorization token required for connections
+
+TLS Options:
+    --tls                            Enable TLS, do not verify clients (default: false)
+    --tlscert <file>                 Server certificate file
+    --tlskey <file>                  Private key for server certificate
+    --tlsverify                      Enable TLS, verify client certificates
+    --tlscacert <file>               Client certificate CA for verification
+
+Cluster Options (refused: rnats does not run clusters yet):
+    --routes <rurl-1, rurl-2>        Routes to solicit and connect
+    --cluster <cluster-url>          Cluster URL for solicited routes
+    --cluster_name <string>          Cluster Name, if not set one will be dynamically generated
+    --no_advertise <bool>            Do not advertise known cluster information to clients
+    --cluster_advertise <string>     Cluster URL to advertise to other servers
+    --connect_retries <number>       For implicit routes, number of connect retries
+    --cluster_listen <url>           Cluster url from which members can solicit routes
 
 Common Options:
     -h, --help                       Show this message
@@ -87,9 +180,13 @@ fn kind_of(name: &str) -> Option<Kind> {
         "a" | "addr" | "net" | "p" | "port" | "n" | "name" | "server_name" | "P" | "pid" | "m"
         | "http_port" | "ms" | "https_port" | "c" | "config" | "client_advertise"
         | "ports_file_dir" | "l" | "log" | "log_size_limit" | "user" | "pass" | "auth" | "sl"
-        | "signal" => Kind::Value,
+        | "signal" | "tlscert" | "tlskey" | "tlscacert" | "sd" | "store_dir" | "routes"
+        | "cluster" | "cluster_name" | "cluster_advertise" | "connect_retries"
+        | "cluster_listen" => Kind::Value,
         "t" | "h" | "help" | "v" | "version" | "T" | "logtime" | "D" | "debug" | "V" | "trace"
-        | "VV" | "DV" | "DVV" => Kind::Bool,
+        | "VV" | "DV" | "DVV" | "tls" | "tlsverify" | "js" | "jetstream" | "no_advertise" => {
+            Kind::Bool
+        }
         _ => return None,
     })
 }
@@ -116,6 +213,9 @@ pub enum CliError {
     /// A numeric flag whose value is not a number of its type.
     #[error("invalid value {value:?} for flag -{flag}: parse error")]
     InvalidNumber { flag: String, value: String },
+    /// TLS flags without a certificate or key (nats-server's texts).
+    #[error("{0}")]
+    Tls(&'static str),
 }
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, CliError> {
@@ -178,6 +278,18 @@ impl Cli {
                 }
             }
         }
+        if cli.tls.overrides() {
+            if cli.tls.cert.is_none() {
+                return Err(CliError::Tls(
+                    "TLS Server certificate must be present and valid",
+                ));
+            }
+            if cli.tls.key.is_none() {
+                return Err(CliError::Tls(
+                    "TLS Server private key must be present and valid",
+                ));
+            }
+        }
         Ok(cli)
     }
 
@@ -202,6 +314,10 @@ impl Cli {
                 self.trace = Some(on);
                 self.trace_verbose = Some(on);
             }
+            "tls" => self.tls.tls = Some(on),
+            "tlsverify" => self.tls.verify = Some(on),
+            "js" | "jetstream" => self.jetstream = on,
+            "no_advertise" => self.cluster_flag = Some(name.to_owned()),
             _ => unreachable!("kind_of lists every boolean flag"),
         }
     }
@@ -223,7 +339,11 @@ impl Cli {
             "pass" => self.pass = Some(v),
             "auth" => self.auth = Some(v),
             "sl" | "signal" => self.signal = Some(v),
-            _ => unreachable!("kind_of lists every value flag"),
+            "tlscert" => self.tls.cert = Some(v),
+            "tlskey" => self.tls.key = Some(v),
+            "tlscacert" => self.tls.ca = Some(v),
+            "sd" | "store_dir" => self.store_dir = Some(v),
+            _ => self.cluster_flag = Some(name.to_owned()),
         }
         Ok(())
     }
@@ -257,6 +377,23 @@ impl Cli {
         set_opt(&mut o.username, &self.user);
         set_opt(&mut o.password, &self.pass);
         set_opt(&mut o.authorization, &self.auth);
+        if self.tls.disabled() {
+            o.tls_block = None;
+        } else if self.tls.overrides() {
+            o.tls_block = Some(self.tls.block());
+        }
+    }
+
+    /// Flags rnats accepts only to refuse them with a clear reason: what
+    /// they ask for does not exist here, and running without it would
+    /// mislead.
+    pub fn unsupported(&self) -> Option<String> {
+        if self.jetstream {
+            return Some("JetStream is not available in rnats: remove -js/--jetstream".to_owned());
+        }
+        self.cluster_flag
+            .as_ref()
+            .map(|f| format!("--{f}: clustering is not available in this version of rnats"))
     }
 }
 

@@ -45,6 +45,10 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if let Some(why) = cli.unsupported() {
+        eprintln!("rnats-server: {why}");
+        return ExitCode::FAILURE;
+    }
     if let Some(sig) = &cli.signal {
         return match rnats::node::run::send_signal(sig, cli.pid_file.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -54,16 +58,23 @@ fn main() -> ExitCode {
             }
         };
     }
-    let mut opts = match &cli.config {
-        Some(path) => match Options::from_file(path) {
+    // Warnings are kept until logging is set up, so they reach the log
+    // (and `-t` prints them): a setting ignored without a word is a trap.
+    let (mut opts, mut warnings) = match &cli.config {
+        Some(path) => match Options::from_file_with_warnings(path) {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("rnats-server: {e}");
                 return ExitCode::FAILURE;
             }
         },
-        None => Options::default(),
+        None => (Options::default(), Vec::new()),
     };
+    if let Some(dir) = &cli.store_dir {
+        warnings.push(format!(
+            "--store_dir {dir:?} is ignored: rnats has no JetStream"
+        ));
+    }
     cli.apply(&mut opts);
     if let Err(e) = opts.validate() {
         eprintln!("rnats-server: {e}");
@@ -77,6 +88,9 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     if cli.test_config {
+        for w in &warnings {
+            eprintln!("rnats-server: warning: {w}");
+        }
         match &cli.config {
             Some(path) => println!(
                 "rnats-server: configuration file {} is valid",
@@ -89,6 +103,9 @@ fn main() -> ExitCode {
     if let Err(e) = rnats::logging::init(&opts) {
         eprintln!("rnats-server: cannot open log file: {e}");
         return ExitCode::FAILURE;
+    }
+    for w in &warnings {
+        log::warn!("{w}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -235,3 +235,122 @@ fn unusable_tls_settings_stop_the_server() {
         "{err}"
     );
 }
+
+#[test]
+fn feature_blocks_rnats_does_not_run_stop_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    for (body, line, what) in [
+        ("websocket {\n  port: 8080\n}\n", 2, "WebSocket"),
+        ("mqtt { port: 1883 }\n", 2, "MQTT"),
+        ("cluster { port: 6222 }\n", 2, "clustering"),
+        ("leafnodes { port: 7422 }\n", 2, "leaf nodes"),
+        ("jetstream: enabled\n", 2, "JetStream is not available"),
+        (
+            "jetstream { store_dir: /tmp/x }\n",
+            2,
+            "JetStream is not available",
+        ),
+    ] {
+        let conf = dir.path().join("f.conf");
+        std::fs::write(&conf, format!("port: 4999\n{body}")).unwrap();
+        // `-t` says what start-up would.
+        for test_only in [true, false] {
+            let mut cmd = Command::new(BIN);
+            if test_only {
+                cmd.arg("-t");
+            }
+            let out = cmd.arg("-c").arg(&conf).output().unwrap();
+            assert!(!out.status.success(), "{body}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!("f.conf:{line}:")) && err.contains(what),
+                "{body}: {err}"
+            );
+        }
+    }
+    // JetStream turned off asks for nothing; an ignored tuning key warns.
+    let conf = dir.path().join("ok.conf");
+    std::fs::write(&conf, "port: 4999\njetstream: disabled\nprof_port: 6060\n").unwrap();
+    let out = Command::new(BIN)
+        .arg("-t")
+        .arg("-c")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning")
+            && err.contains("\"prof_port\" is not supported by rnats and is ignored"),
+        "{err}"
+    );
+}
+
+#[test]
+fn jetstream_and_cluster_flags_are_refused_and_store_dir_ignored() {
+    let out = Command::new(BIN).args(["-js", "-t"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JetStream is not available"));
+    let out = Command::new(BIN)
+        .args(["--routes", "nats://127.0.0.1:6222", "-t"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("clustering is not available"));
+    let out = Command::new(BIN)
+        .args(["-sd", "/tmp/js", "-t"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--store_dir \"/tmp/js\" is ignored"));
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--tlscert <file>",
+        "--tlsverify",
+        "-sd, --store_dir",
+        "--routes",
+        "--cluster_name",
+    ] {
+        assert!(help.contains(flag), "{flag} in --help");
+    }
+}
+
+#[test]
+fn tls_flags_replace_the_tls_block() {
+    // Without a certificate: nats-server's text.
+    let out = Command::new(BIN).args(["--tls", "-t"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("TLS Server certificate must be present and valid"));
+    let out = Command::new(BIN)
+        .args(["--tlscert", "x.pem", "-t"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("TLS Server private key must be present and valid"));
+    // With the fixture certificate a client must speak TLS.
+    let cert = |n: &str| {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/certs")
+            .join(n)
+            .display()
+            .to_string()
+    };
+    let port = common::free_port();
+    let mut child = Command::new(BIN)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "--tlscert"])
+        .arg(cert("server.pem"))
+        .arg("--tlskey")
+        .arg(cert("server-key.pem"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = wait_ready(port);
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    assert!(line.contains("\"tls_required\":true"), "{line}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

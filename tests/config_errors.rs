@@ -410,8 +410,10 @@ async fn start_up_texts() {
             "error resolving system account: account missing",
         ),
         (
+            // rnats runs no JetStream: enabling it at all stops the server
+            // before nats-server's system-account rule could apply.
             "jetstream { store_dir: \"/nonexistent\" }\nsystem_account: SYS\naccounts { SYS { jetstream: enabled } }",
-            "Not allowed to enable JetStream on the system account",
+            "JetStream is not available in rnats; remove the jetstream block or set it to disabled",
         ),
     ])
     .await;

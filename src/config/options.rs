@@ -225,24 +225,32 @@ const PASS_THROUGH_KEYS: &[&str] = &[
     "reconnect_error_reports",
 ];
 
-/// Top-level keys of nats-server features rnats does not implement. A config
-/// written for nats-server must still start rnats, so these are accepted and
-/// ignored with a warning rather than rejected.
-const UNSUPPORTED_KEYS: &[&str] = &[
+/// Top-level blocks of nats-server features rnats does not run (clusters,
+/// WebSocket, MQTT, JetStream, ...). The mapper lets them through; whether
+/// the server may start with them is decided in one place,
+/// [`crate::server::support::check`], which refuses those that would open
+/// nothing while the operator believes they run.
+pub const FEATURE_KEYS: &[&str] = &[
     "cluster",
     "gateway",
     "leaf",
     "leafnodes",
     "jetstream",
-    "store_dir",
-    "storedir",
     "websocket",
     "ws",
     "mqtt",
     "ocsp",
-    "ocsp_cache",
     "proxies",
     "proxy_protocol",
+];
+
+/// Top-level keys of nats-server settings that change nothing rnats does
+/// (tuning of features it does not run): accepted and ignored with a
+/// warning, so a config written for nats-server still starts.
+const UNSUPPORTED_KEYS: &[&str] = &[
+    "store_dir",
+    "storedir",
+    "ocsp_cache",
     "prof_port",
     "prof_block_rate",
     "feature_flags",
@@ -866,6 +874,7 @@ impl Options {
                 }
             }
             _ if PASS_THROUGH_KEYS.contains(&lower.as_str())
+                || FEATURE_KEYS.contains(&lower.as_str())
                 || crate::trust::is_trust_key(&lower) => {}
             _ if UNSUPPORTED_KEYS.contains(&lower.as_str()) => {
                 cx.warnings.push(format!(
@@ -1337,16 +1346,17 @@ mod tests {
         let (o, w) = opts("PORT_VAR = 4333\nport: $PORT_VAR");
         assert_eq!(o.port, 4333);
         assert!(w.is_empty());
-        // nats-server features rnats lacks: accepted, with a warning each.
-        let (o, w) = opts(
-            "cluster { name: c, port: 6222 }\njetstream { store_dir: /tmp/js }\nleafnodes { port: 7422 }\nwebsocket { port: 8080 }\nmqtt { port: 1883 }\ngateway { name: g }\nport: 4223",
-        );
+        // Tuning of features rnats lacks: accepted, with a warning each.
+        let (o, w) = opts("store_dir: /tmp/js\nprof_port: 6060\nport: 4223");
         assert_eq!(o.port, 4223);
-        assert_eq!(w.len(), 6, "{w:?}");
+        assert_eq!(w.len(), 2, "{w:?}");
         assert_eq!(
             w[0],
-            "t.conf:1:1: field \"cluster\" is not supported by rnats and is ignored"
+            "t.conf:1:1: field \"store_dir\" is not supported by rnats and is ignored"
         );
+        // Feature blocks pass the mapper; support::check judges them.
+        let (_, w) = opts("cluster { name: c, port: 6222 }\nwebsocket { port: 8080 }");
+        assert!(w.is_empty(), "{w:?}");
         // Operator-mode keys are kept for the JWT layer, silently.
         let (o, w) = opts("operator: \"op.jwt\"\nresolver: MEMORY\nresolver_preload { }");
         assert!(w.is_empty(), "{w:?}");

@@ -76,6 +76,10 @@ impl ServerHandle {
 /// # Errors
 /// When the address cannot be bound.
 pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
+    // What start-up refuses (settings or features this build does not
+    // run) is refused here too, for every way a node is started.
+    crate::server::support::check(&opts)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let tls = crate::tls::TlsConfig::from_options(&opts)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let monitoring = opts.http_port != 0;

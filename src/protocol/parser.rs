@@ -40,8 +40,9 @@ pub enum Op<'a> {
     },
     Ping,
     Pong,
-    /// `INFO` from a client: ignored.
-    Info,
+    /// `INFO` from a client: its JSON is checked (a malformed one closes
+    /// the connection, as in nats-server), then ignored.
+    Info(&'a [u8]),
     /// `+OK` from a client: ignored.
     Ok,
     /// `-ERR` from a client: the connection is closed.
@@ -153,7 +154,7 @@ impl Parser {
     /// A [`ParseError`] means the connection must be closed.
     pub fn next<'a>(&mut self, buf: &'a [u8]) -> Result<Option<(Op<'a>, usize)>, ParseError> {
         if let Some(p) = self.pending {
-            return Ok(self.finish_pub(buf, p));
+            return self.finish_pub(buf, p);
         }
         if buf.is_empty() {
             return Ok(None);
@@ -181,15 +182,17 @@ impl Parser {
         let parsed = match op {
             OpName::Ping => Op::Ping,
             OpName::Pong => Op::Pong,
-            OpName::Info => Op::Info,
+            OpName::Info => Op::Info(args),
             OpName::Ok => Op::Ok,
+            // nats-server wants a separator and a text after -ERR.
+            OpName::Err if args_at == op.name_len() => return Err(ParseError::UnknownOp),
             OpName::Err => Op::Err(args),
             OpName::Connect => Op::Connect(args),
             OpName::Sub => parse_sub(args)?,
             OpName::Unsub => parse_unsub(args)?,
             OpName::Pub | OpName::HPub => {
                 let p = self.parse_pub_line(buf, line, args_at, consumed, op == OpName::HPub)?;
-                return Ok(self.finish_pub(buf, p));
+                return self.finish_pub(buf, p);
             }
         };
         Ok(Some((parsed, consumed)))
@@ -249,7 +252,9 @@ impl Parser {
                 if h > total {
                     return Err(ParseError::BadArgs(name));
                 }
-                Some(h)
+                // An empty header block is no header at all: nats-server
+                // delivers such a message as a plain MSG.
+                (h > 0).then_some(h)
             }
             None => None,
         };
@@ -267,10 +272,25 @@ impl Parser {
         Ok(p)
     }
 
-    fn finish_pub<'a>(&mut self, buf: &'a [u8], p: PendingPub) -> Option<(Op<'a>, usize)> {
+    /// The payload and its CRLF, once they arrived. Each terminator byte is
+    /// judged as soon as it is there, as nats-server does: a payload longer
+    /// than announced fails at its first wrong byte, without waiting for
+    /// another.
+    fn finish_pub<'a>(
+        &mut self,
+        buf: &'a [u8],
+        p: PendingPub,
+    ) -> Result<Option<(Op<'a>, usize)>, ParseError> {
         let end = p.line_len + p.total;
-        if buf.len() < end + 2 {
-            return None;
+        for (i, want) in [b'\r', b'\n'].into_iter().enumerate() {
+            match buf.get(end + i) {
+                Some(&b) if b != want => {
+                    self.pending = None;
+                    return Err(ParseError::UnknownOp);
+                }
+                Some(_) => {}
+                None => return Ok(None),
+            }
         }
         self.pending = None;
         let op = Op::Pub {
@@ -279,30 +299,7 @@ impl Parser {
             header_len: p.header_len,
             payload: &buf[p.line_len..end],
         };
-        Some((op, end + 2))
-    }
-
-    /// Checks the two bytes after a payload; called by [`Parser::next`]'s
-    /// caller through [`Parser::next_checked`].
-    fn check_terminator(buf: &[u8], consumed: usize) -> Result<(), ParseError> {
-        if &buf[consumed - 2..consumed] == b"\r\n" {
-            Ok(())
-        } else {
-            Err(ParseError::UnknownOp)
-        }
-    }
-
-    /// [`Parser::next`] plus the payload terminator check: the bytes right
-    /// after a payload must be CRLF, or the peer lied about the size.
-    pub fn next_checked<'a>(
-        &mut self,
-        buf: &'a [u8],
-    ) -> Result<Option<(Op<'a>, usize)>, ParseError> {
-        let r = self.next(buf)?;
-        if let Some((Op::Pub { .. }, consumed)) = &r {
-            Self::check_terminator(buf, *consumed)?;
-        }
-        Ok(r)
+        Ok(Some((op, end + 2)))
     }
 }
 
@@ -348,6 +345,12 @@ fn is_op_start(b: u8) -> bool {
 /// Splits a line into the op name and the offset where arguments start
 /// (after the separating spaces/tabs).
 fn split_op(line: &[u8]) -> (&[u8], usize) {
+    // nats-server takes whatever follows INFO as its argument, separator
+    // or not (`INFO{...}`).
+    if line.len() > 4 && line[..4].eq_ignore_ascii_case(b"INFO") && !matches!(line[4], b' ' | b'\t')
+    {
+        return (&line[..4], 4);
+    }
     let name_end = line
         .iter()
         .take(MAX_OP_LEN + 1)
@@ -520,7 +523,7 @@ mod tests {
             Op::Unsub { sid, max } => Owned::Unsub(sid.to_vec(), *max),
             Op::Ping => Owned::Ping,
             Op::Pong => Owned::Pong,
-            Op::Info => Owned::Info,
+            Op::Info(_) => Owned::Info,
             Op::Ok => Owned::Ok,
             Op::Err(e) => Owned::Err(e.to_vec()),
         }
@@ -542,7 +545,7 @@ mod tests {
         for piece in input.chunks(chunk.max(1)) {
             buf.extend_from_slice(piece);
             let mut pos = 0;
-            while let Some((op, n)) = p.next_checked(&buf[pos..])? {
+            while let Some((op, n)) = p.next(&buf[pos..])? {
                 out.push(own(&op));
                 pos += n;
             }
@@ -615,14 +618,14 @@ PING\r\nPONG\r\nping\npub\tx\t\t0\r\n\r\n+OK\r\nINFO {}\r\nPUB bin 4\r\n\r\n\r\n
             let mut out = Vec::new();
             let mut buf = STREAM[..at].to_vec();
             let mut pos = 0;
-            while let Some((op, n)) = p.next_checked(&buf[pos..]).unwrap() {
+            while let Some((op, n)) = p.next(&buf[pos..]).unwrap() {
                 out.push(own(&op));
                 pos += n;
             }
             buf.drain(..pos);
             buf.extend_from_slice(&STREAM[at..]);
             pos = 0;
-            while let Some((op, n)) = p.next_checked(&buf[pos..]).unwrap() {
+            while let Some((op, n)) = p.next(&buf[pos..]).unwrap() {
                 out.push(own(&op));
                 pos += n;
             }

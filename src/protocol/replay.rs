@@ -17,7 +17,7 @@ fn run(input: &[u8], cut: &dyn Fn(usize) -> usize, limits: Limits) -> Vec<String
         i += n;
         let mut pos = 0;
         loop {
-            match p.next_checked(&buf[pos..]) {
+            match p.next(&buf[pos..]) {
                 Ok(Some((op, used))) => {
                     out.push(format!("{op:?}"));
                     pos += used;

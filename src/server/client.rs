@@ -146,6 +146,9 @@ const RTT_PING_AFTER: Duration = Duration::from_secs(2);
 struct RttProbe {
     /// When the last server PING went out (cleared by its PONG).
     sent: Option<Instant>,
+    /// When a server PING last went out (kept): nats-server measures the
+    /// round trip again after an hour even on a busy connection.
+    last_ping: Option<Instant>,
     /// The server answered a client PING: the client is past its handshake.
     first_pong_sent: bool,
 }
@@ -169,7 +172,19 @@ impl ClientShared {
 
     /// A server PING is going out: its PONG measures the round trip.
     fn note_ping_sent(&self) {
-        self.rtt_probe.lock().sent = Some(Instant::now());
+        let mut probe = self.rtt_probe.lock();
+        probe.sent = Some(Instant::now());
+        probe.last_ping = probe.sent;
+    }
+
+    /// Whether the round-trip time needs a new measurement: never measured
+    /// by a server PING, or not within the hour (nats-server's rule).
+    fn rtt_due(&self) -> bool {
+        const RTT_MEASUREMENT_INTERVAL: Duration = Duration::from_secs(3600);
+        self.rtt_probe
+            .lock()
+            .last_ping
+            .is_none_or(|t| t.elapsed() > RTT_MEASUREMENT_INTERVAL)
     }
 
     /// A PONG arrived: the round trip since the last server PING.
@@ -193,6 +208,7 @@ impl ClientShared {
                 return;
             }
             probe.sent = Some(Instant::now());
+            probe.last_ping = probe.sent;
         }
         self.out.append(|b| b.extend_from_slice(encode::PING));
         self.out.flush();
@@ -897,7 +913,7 @@ impl Client {
                     }
                 }
             }
-            let (op, n) = match self.parser.next_checked(&buf[*pos..]) {
+            let (op, n) = match self.parser.next(&buf[*pos..]) {
                 Ok(Some(x)) => x,
                 Ok(None) => return Flow::Continue,
                 Err(e) => {
@@ -952,7 +968,20 @@ impl Client {
                     true
                 }
                 Op::Connect(json) => return Flow::Connect(json.to_vec()),
-                Op::Info | Op::Ok => true,
+                Op::Ok => true,
+                Op::Info(json) => {
+                    // Parsed as nats-server parses it (an object, or null),
+                    // then dropped: a client has nothing to tell the server
+                    // in INFO, but a malformed one ends the connection.
+                    let ok = matches!(
+                        serde_json::from_slice::<serde_json::Value>(json),
+                        Ok(serde_json::Value::Object(_) | serde_json::Value::Null)
+                    );
+                    if !ok {
+                        self.shared.close(CloseReason::ParseError);
+                    }
+                    ok
+                }
                 Op::Err(_) => {
                     self.shared.close(CloseReason::ClientClosed);
                     false
@@ -1001,7 +1030,7 @@ impl Client {
             },
             Op::Ping => "PING".into(),
             Op::Pong => "PONG".into(),
-            Op::Info => "INFO".into(),
+            Op::Info(_) => "INFO".into(),
             Op::Ok => "+OK".into(),
             Op::Err(e) => format!("-ERR {}", t(e)),
         };
@@ -1332,8 +1361,9 @@ impl Client {
             return false;
         }
         // An active client needs no keep-alive PING, unless its round-trip
-        // time is still unknown (nats-server measures it with these PINGs).
-        if self.active && self.shared.meta.lock().rtt.is_some() {
+        // time is due a measurement (nats-server measures it with these
+        // PINGs: the first always goes out).
+        if self.active && !self.shared.rtt_due() {
             self.active = false;
             return true;
         }

@@ -12,7 +12,34 @@ use crate::config::{ConfigError, Map, Options};
 const UNSUPPORTED_TOP: &[(&str, &str)] = &[
     ("https", "HTTPS monitoring"),
     ("https_port", "HTTPS monitoring"),
+    ("cluster", "clustering (`cluster {}`)"),
+    ("gateway", "gateways (`gateway {}`)"),
+    ("leafnodes", "leaf nodes (`leafnodes {}`)"),
+    ("leaf", "leaf nodes (`leaf {}`)"),
+    ("websocket", "WebSocket (`websocket {}`)"),
+    ("ws", "WebSocket (`ws {}`)"),
+    ("mqtt", "MQTT (`mqtt {}`)"),
+    ("ocsp", "OCSP stapling (`ocsp`)"),
+    ("proxies", "trusted proxies (`proxies {}`)"),
+    ("proxy_protocol", "the PROXY protocol (`proxy_protocol`)"),
 ];
+
+/// JetStream asked for: `jetstream: enabled|true` or a block not saying
+/// `enabled: false`. `jetstream: disabled` asks for nothing.
+fn jetstream_enabled(v: &crate::config::Value) -> bool {
+    use crate::config::Kind;
+    match &v.kind {
+        Kind::Bool(b) => *b,
+        Kind::String(s) => !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "disabled" | "false" | "off" | "no" | "disable"
+        ),
+        Kind::Map(m) => !m
+            .get("enabled")
+            .is_some_and(|e| matches!(e.kind, Kind::Bool(false))),
+        _ => true,
+    }
+}
 
 /// Keys of `authorization` beyond a single user or token.
 const UNSUPPORTED_AUTH: &[&str] = &["auth_callout", "callout", "auth_hook"];
@@ -39,6 +66,18 @@ pub fn check(opts: &Options) -> Result<(), ConfigError> {
     if let Some(raw) = &opts.raw_config {
         for (key, what) in UNSUPPORTED_TOP {
             refuse(raw, key, what)?;
+        }
+        if let Some((k, v)) = raw
+            .iter()
+            .find(|(k, _)| k.name.eq_ignore_ascii_case("jetstream"))
+        {
+            if jetstream_enabled(v) {
+                return Err(ConfigError::at(
+                    &k.pos,
+                    &k.name,
+                    "JetStream is not available in rnats; remove the jetstream block or set it to disabled",
+                ));
+            }
         }
     }
     if let Some(auth) = &opts.authorization_block {

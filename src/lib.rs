@@ -26,6 +26,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod creds;
 pub mod jwt;

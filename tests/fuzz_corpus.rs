@@ -32,6 +32,16 @@ fn protocol_seeds() {
 }
 
 #[test]
+fn route_protocol_seeds() {
+    for (name, data) in corpus("route_protocol") {
+        for seed in 0..8 {
+            let r = std::panic::catch_unwind(|| rnats::cluster::proto::replay::check(&data, seed));
+            assert!(r.is_ok(), "seed file {name} failed");
+        }
+    }
+}
+
+#[test]
 fn jwt_seeds() {
     for (name, data) in corpus("jwt") {
         let r = std::panic::catch_unwind(|| rnats::jwt::fuzz_check::check_jwt(&data));

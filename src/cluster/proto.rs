@@ -15,6 +15,11 @@
 //! a line is still incomplete, the payload limit on the message line before
 //! any payload is read.
 //!
+//! The framing (where a line ends, what an incomplete line may already be
+//! refused for, the wait for a payload and its CRLF) is the client parser's,
+//! shared in `protocol::framing`; this file holds the route's op table and
+//! argument parsing.
+//!
 //! The forms, with `<acc>` absent on a pinned-account connection
 //! ([`Parser::pinned_account`]):
 //!
@@ -31,10 +36,11 @@
 //! ```
 
 use bytes::{BufMut, BytesMut};
-use memchr::memchr;
 
 use crate::protocol::encode::Message;
-use crate::protocol::parser::parse_size;
+use crate::protocol::framing::{
+    self, parse_size, FrameErrors, MsgLine, OpTable, PendingPayload, Span,
+};
 use crate::server::close::CloseReason;
 
 /// One operation received from a route, borrowing from the read buffer.
@@ -115,7 +121,10 @@ impl<'a> Queues<'a> {
     }
 
     pub fn iter(&self) -> QueueIter<'a> {
-        QueueIter { rest: self.raw }
+        QueueIter {
+            raw: self.raw,
+            at: 0,
+        }
     }
 }
 
@@ -149,21 +158,16 @@ impl std::fmt::Debug for Queues<'_> {
 /// Iterator over the names of a [`Queues`].
 #[derive(Debug, Clone)]
 pub struct QueueIter<'a> {
-    rest: &'a [u8],
+    raw: &'a [u8],
+    at: usize,
 }
 
 impl<'a> Iterator for QueueIter<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
-        let start = self.rest.iter().position(|&b| !is_arg_sep(b))?;
-        let rest = &self.rest[start..];
-        let end = rest
-            .iter()
-            .position(|&b| is_arg_sep(b))
-            .unwrap_or(rest.len());
-        self.rest = &rest[end..];
-        Some(&rest[..end])
+        let (start, end) = framing::next_field(self.raw, &mut self.at, is_arg_sep)?;
+        Some(&self.raw[start..end])
     }
 }
 
@@ -259,6 +263,12 @@ impl ParseError {
     }
 }
 
+/// What the shared framing reports maps to these errors one to one.
+impl FrameErrors for ParseError {
+    const UNKNOWN_OP: Self = ParseError::UnknownOp;
+    const MAX_CONTROL_LINE: Self = ParseError::MaxControlLine;
+}
+
 /// Limits the parser enforces on one route connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -293,21 +303,16 @@ impl Default for Limits {
     }
 }
 
-/// A byte range of the buffer passed to [`Parser::next`].
-type Span = (usize, usize);
-
-/// A message whose control line was parsed but whose payload is incomplete.
-/// Offsets are relative to the start of the buffer passed to [`Parser::next`].
+/// What a message line leaves for its payload to complete. Offsets are
+/// relative to the start of the buffer passed to [`Parser::next`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PendingMsg {
-    line_len: usize,
+struct MsgHead {
     origin: Option<Span>,
     account: Option<Span>,
     subject: Span,
     reply: Option<Span>,
     queues: Span,
     header_len: Option<usize>,
-    total: usize,
 }
 
 /// The parser state for one route connection.
@@ -320,11 +325,8 @@ pub struct Parser {
     pub pinned_account: bool,
     /// The peer advertised `lnocu`: its `LS-` carries the origin cluster.
     pub leaf_unsub_origin: bool,
-    pending: Option<PendingMsg>,
+    pending: PendingPayload<MsgHead>,
 }
-
-/// Longest operation name (`CONNECT`), used to bound the scan for it.
-const MAX_OP_LEN: usize = 7;
 
 impl Parser {
     pub fn new(limits: Limits) -> Self {
@@ -338,7 +340,7 @@ impl Parser {
     /// when that is known (a message whose payload is still arriving), so the
     /// reader can reserve room for a large payload in one step.
     pub fn bytes_needed(&self) -> Option<usize> {
-        self.pending.map(|p| p.line_len + p.total + 2)
+        self.pending.bytes_needed()
     }
 
     /// Parses the next complete operation at the start of `buf`.
@@ -350,71 +352,32 @@ impl Parser {
     /// # Errors
     /// A [`ParseError`] means the connection must be closed.
     pub fn next<'a>(&mut self, buf: &'a [u8]) -> Result<Option<(RouteOp<'a>, usize)>, ParseError> {
-        if let Some(p) = self.pending {
-            return self.finish_msg(buf, p);
+        if self.pending.is_waiting() {
+            return self.finish_msg(buf);
         }
-        if buf.is_empty() {
-            return Ok(None);
-        }
-        let Some(nl) = memchr(b'\n', buf) else {
-            self.check_partial_line(buf)?;
+        let Some(line) =
+            framing::next_line::<OpName, ParseError>(buf, self.limits.max_control_line)?
+        else {
             return Ok(None);
         };
-        let consumed = nl + 1;
-        let line = &buf[..nl];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let (name, args_at) = split_op(line);
-        let op = match_op(name).ok_or(ParseError::UnknownOp)?;
-        // Ops with arguments need a separator after the name, as in
-        // nats-server ("RS+\r\n" is an unknown operation, not a bad RS+).
-        if op.takes_args() && args_at == name.len() {
-            return Err(ParseError::UnknownOp);
-        }
-        // Every line is bounded, also those whose text is ignored (PING
-        // junk), so no op can make the server buffer without limit.
-        if line.len() - args_at > self.limits.max_control_line {
-            return Err(ParseError::MaxControlLine);
-        }
-        let args = &line[args_at..];
-        let parsed = match op {
+        let args = line.args();
+        let parsed = match line.op {
             OpName::Info => RouteOp::Info(args),
             OpName::Connect => RouteOp::Connect(args),
             OpName::Ping => RouteOp::Ping,
             OpName::Pong => RouteOp::Pong,
             OpName::Ok => RouteOp::Ok,
             OpName::Err => RouteOp::Err(args),
-            OpName::RSub | OpName::LSub => self.parse_sub(args, op == OpName::LSub)?,
-            OpName::RUnsub | OpName::LUnsub => self.parse_unsub(args, op == OpName::LUnsub)?,
+            OpName::RSub | OpName::LSub => self.parse_sub(args, line.op == OpName::LSub)?,
+            OpName::RUnsub | OpName::LUnsub => self.parse_unsub(args, line.op == OpName::LUnsub)?,
             OpName::RMsg | OpName::HMsg | OpName::LMsg => {
-                let p = self.parse_msg_line(line, args_at, consumed, MsgForm::of(op))?;
-                self.pending = Some(p);
-                return self.finish_msg(buf, p);
+                let p =
+                    self.parse_msg_line(line.text, line.args_at, line.len, MsgForm::of(line.op))?;
+                self.pending.wait(p);
+                return self.finish_msg(buf);
             }
         };
-        Ok(Some((parsed, consumed)))
-    }
-
-    /// An incomplete line: reject an unknown op or an over-long line now,
-    /// without waiting for a newline that may never come.
-    fn check_partial_line(&self, buf: &[u8]) -> Result<(), ParseError> {
-        if !is_op_start(buf[0]) {
-            return Err(ParseError::UnknownOp);
-        }
-        // A trailing CR may be the first half of the line end: not counted,
-        // so the limit is the same whether or not the line is complete.
-        let len = buf.len() - usize::from(buf.ends_with(b"\r"));
-        let (name, args_at) = split_op(&buf[..len]);
-        // Once the name is complete (a separator follows it, or it is longer
-        // than any op) an unknown name is reported as such, as the complete
-        // line would be: the error must not depend on how the bytes arrive.
-        let name_complete = name.len() < len || name.len() > MAX_OP_LEN;
-        if name_complete && match_op(name).is_none() {
-            return Err(ParseError::UnknownOp);
-        }
-        if len - args_at.min(len) > self.limits.max_control_line {
-            return Err(ParseError::MaxControlLine);
-        }
-        Ok(())
+        Ok(Some((parsed, line.len)))
     }
 
     /// `RS+`/`LS+`: `[origin] [account] subject [queue weight]`.
@@ -491,7 +454,7 @@ impl Parser {
         args_at: usize,
         line_len: usize,
         form: MsgForm,
-    ) -> Result<PendingMsg, ParseError> {
+    ) -> Result<MsgLine<MsgHead>, ParseError> {
         let a = MsgArgs::new(&line[args_at..], form, self.pinned_account);
         if a.len() < form.fixed_fields() + form.size_fields() {
             return Err(a.count_error());
@@ -506,37 +469,32 @@ impl Parser {
             MsgForm::Leaf => Some(at(a.field(0)?)),
             _ => None,
         };
-        Ok(PendingMsg {
+        Ok(MsgLine {
             line_len,
-            origin,
-            account: a.account().map(at),
-            subject: at(a.field(form.account_at() + 1)?),
-            reply: reply.map(at),
-            queues: queues.map_or((0, 0), at),
-            header_len: header_len.filter(|&h| h > 0),
             total,
+            head: MsgHead {
+                origin,
+                account: a.account().map(at),
+                subject: at(a.field(form.account_at() + 1)?),
+                reply: reply.map(at),
+                queues: queues.map_or((0, 0), at),
+                header_len: header_len.filter(|&h| h > 0),
+            },
         })
     }
 
-    /// Completes a pending message once its payload and the CRLF after it
-    /// are in `buf`. A wrong byte where the CRLF belongs is an error as soon
-    /// as it arrives: the peer's size was a lie.
+    /// Completes the awaited message once its payload and the CRLF after it
+    /// are in `buf` (see [`PendingPayload::take`]: a wrong byte where the
+    /// CRLF belongs is an error as soon as it arrives, the peer's size was a
+    /// lie).
     fn finish_msg<'a>(
         &mut self,
         buf: &'a [u8],
-        p: PendingMsg,
     ) -> Result<Option<(RouteOp<'a>, usize)>, ParseError> {
-        let end = p.line_len + p.total;
-        let term = buf.get(end..).unwrap_or_default();
-        let term = &term[..term.len().min(2)];
-        if !b"\r\n".starts_with(term) {
-            self.pending = None;
-            return Err(ParseError::UnknownOp);
-        }
-        if term.len() < 2 {
+        let Some(frame) = self.pending.take::<ParseError>(buf)? else {
             return Ok(None);
-        }
-        self.pending = None;
+        };
+        let p = frame.head;
         let s = |(a, b): Span| &buf[a..b];
         let op = RouteOp::Msg {
             origin: p.origin.map(s),
@@ -545,9 +503,9 @@ impl Parser {
             reply: p.reply.map(s),
             queues: Queues { raw: s(p.queues) },
             header_len: p.header_len,
-            payload: &buf[p.line_len..end],
+            payload: frame.payload,
         };
-        Ok(Some((op, end + 2)))
+        Ok(Some((op, frame.len)))
     }
 }
 
@@ -725,20 +683,12 @@ impl Tokens {
             head: [(0, 0); Tokens::HEAD],
             tail: [(0, 0); Tokens::TAIL],
         };
-        let mut i = 0;
-        while i < args.len() {
-            if is_arg_sep(args[i]) {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < args.len() && !is_arg_sep(args[i]) {
-                i += 1;
-            }
+        let mut at = 0;
+        while let Some(field) = framing::next_field(args, &mut at, is_arg_sep) {
             if t.n < Tokens::HEAD {
-                t.head[t.n] = (start, i);
+                t.head[t.n] = field;
             }
-            t.tail[t.n % Tokens::TAIL] = (start, i);
+            t.tail[t.n % Tokens::TAIL] = field;
             t.n += 1;
         }
         t
@@ -835,66 +785,55 @@ enum OpName {
     LMsg,
 }
 
-impl OpName {
-    /// PING, PONG and +OK ignore whatever follows them on the line.
+impl OpTable for OpName {
+    /// Longest operation name (`CONNECT`), used to bound the scan for it.
+    const MAX_NAME_LEN: usize = 7;
+
+    /// First bytes of the ops a route may send.
+    fn may_start(b: u8) -> bool {
+        matches!(
+            b.to_ascii_uppercase(),
+            b'R' | b'L' | b'H' | b'I' | b'C' | b'P' | b'+' | b'-'
+        )
+    }
+
+    fn lookup(name: &[u8]) -> Option<OpName> {
+        // nats-server reads PING, PONG and +OK up to the newline, whatever
+        // follows the name.
+        let prefix = |p: &[u8]| name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p);
+        if prefix(b"PING") {
+            return Some(OpName::Ping);
+        }
+        if prefix(b"PONG") {
+            return Some(OpName::Pong);
+        }
+        if prefix(b"+OK") {
+            return Some(OpName::Ok);
+        }
+        const NAMES: [(&[u8], OpName); 10] = [
+            (b"RS+", OpName::RSub),
+            (b"RS-", OpName::RUnsub),
+            (b"LS+", OpName::LSub),
+            (b"LS-", OpName::LUnsub),
+            (b"RMSG", OpName::RMsg),
+            (b"HMSG", OpName::HMsg),
+            (b"LMSG", OpName::LMsg),
+            (b"INFO", OpName::Info),
+            (b"CONNECT", OpName::Connect),
+            (b"-ERR", OpName::Err),
+        ];
+        NAMES
+            .iter()
+            .find(|(n, _)| name.eq_ignore_ascii_case(n))
+            .map(|&(_, op)| op)
+    }
+
+    /// PING, PONG and +OK ignore whatever follows them on the line; the
+    /// others need a separator after the name ("RS+\r\n" is an unknown
+    /// operation, not a bad RS+, as in nats-server).
     fn takes_args(self) -> bool {
         !matches!(self, OpName::Ping | OpName::Pong | OpName::Ok)
     }
-}
-
-/// First bytes of the ops a route may send.
-fn is_op_start(b: u8) -> bool {
-    matches!(
-        b.to_ascii_uppercase(),
-        b'R' | b'L' | b'H' | b'I' | b'C' | b'P' | b'+' | b'-'
-    )
-}
-
-/// Splits a line into the op name and the offset where arguments start
-/// (after the separating spaces/tabs). The name is cut after
-/// `MAX_OP_LEN + 1` bytes, enough to tell it is none of the ops.
-fn split_op(line: &[u8]) -> (&[u8], usize) {
-    let name_end = line
-        .iter()
-        .take(MAX_OP_LEN + 1)
-        .position(|&b| b == b' ' || b == b'\t')
-        .unwrap_or(line.len().min(MAX_OP_LEN + 1));
-    let mut args_at = name_end;
-    while args_at < line.len() && (line[args_at] == b' ' || line[args_at] == b'\t') {
-        args_at += 1;
-    }
-    (&line[..name_end], args_at)
-}
-
-fn match_op(name: &[u8]) -> Option<OpName> {
-    // nats-server reads PING, PONG and +OK up to the newline, whatever
-    // follows the name.
-    let prefix = |p: &[u8]| name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p);
-    if prefix(b"PING") {
-        return Some(OpName::Ping);
-    }
-    if prefix(b"PONG") {
-        return Some(OpName::Pong);
-    }
-    if prefix(b"+OK") {
-        return Some(OpName::Ok);
-    }
-    const NAMES: [(&[u8], OpName); 10] = [
-        (b"RS+", OpName::RSub),
-        (b"RS-", OpName::RUnsub),
-        (b"LS+", OpName::LSub),
-        (b"LS-", OpName::LUnsub),
-        (b"RMSG", OpName::RMsg),
-        (b"HMSG", OpName::HMsg),
-        (b"LMSG", OpName::LMsg),
-        (b"INFO", OpName::Info),
-        (b"CONNECT", OpName::Connect),
-        (b"-ERR", OpName::Err),
-    ];
-    NAMES
-        .iter()
-        .find(|(n, _)| name.eq_ignore_ascii_case(n))
-        .map(|&(_, op)| op)
 }
 
 // ---------------------------------------------------------------------------
@@ -1114,6 +1053,7 @@ fn frame(
 #[doc(hidden)]
 pub mod replay {
     use super::*;
+    use crate::protocol::replay::{printed, splits_agree};
 
     /// The parser settings a seed selects: all four combinations of a
     /// pinned-account connection and a peer that sent `lnocu`, with small
@@ -1123,36 +1063,6 @@ pub mod replay {
         p.pinned_account = seed & 1 != 0;
         p.leaf_unsub_origin = seed & 2 != 0;
         p
-    }
-
-    /// A printable summary of the op sequence plus the terminating error.
-    fn run(input: &[u8], cut: &dyn Fn(usize) -> usize, seed: u8) -> Vec<String> {
-        let mut p = parser(seed);
-        let mut buf: Vec<u8> = Vec::new();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < input.len() {
-            let n = cut(i).clamp(1, input.len() - i);
-            buf.extend_from_slice(&input[i..i + n]);
-            i += n;
-            let mut pos = 0;
-            loop {
-                match p.next(&buf[pos..]) {
-                    Ok(Some((op, used))) => {
-                        round_trip(&op, seed);
-                        out.push(format!("{op:?}"));
-                        pos += used;
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        out.push(format!("error: {e:?}"));
-                        return out;
-                    }
-                }
-            }
-            buf.drain(..pos);
-        }
-        out
     }
 
     /// Encodes `op` again (when it has an encoder and its names are UTF-8)
@@ -1244,12 +1154,18 @@ pub mod replay {
     /// `seed`, with the settings `seed` selects, and panics if the results
     /// differ or an op does not survive its encoder.
     pub fn check(input: &[u8], seed: u8) {
-        let whole = run(input, &|_| usize::MAX, seed);
-        let bytes = run(input, &|_| 1, seed);
-        let step = usize::from(seed) % 7 + 1;
-        let pieces = run(input, &|i| (i * 31 + step) % 13 + 1, seed);
-        assert_eq!(whole, bytes, "one byte at a time differs");
-        assert_eq!(whole, pieces, "split reads differ");
+        splits_agree(
+            input,
+            seed,
+            || parser(seed),
+            |p, buf| {
+                let r = p.next(buf);
+                if let Ok(Some((op, _))) = &r {
+                    round_trip(op, seed);
+                }
+                printed(r)
+            },
+        );
     }
 }
 

@@ -2,6 +2,7 @@
 //! for what the server sends, and the JSON bodies of INFO and CONNECT.
 
 pub mod encode;
+pub(crate) mod framing;
 pub mod messages;
 pub mod parser;
 pub mod replay;

@@ -11,8 +11,14 @@
 //! line is still incomplete, `max_payload` on the PUB line before any payload
 //! is read, so a hostile peer cannot make the server buffer more than the
 //! limits allow.
+//!
+//! The framing (where a line ends, what an incomplete line may already be
+//! refused for, the wait for a payload and its CRLF) is shared with the route
+//! parser in `protocol::framing`; this file holds the client's op table and
+//! argument parsing.
 
-use memchr::memchr;
+pub use super::framing::parse_size;
+use super::framing::{self, FrameErrors, MsgLine, OpTable, PendingPayload, Span};
 
 /// One client-to-server operation, borrowing from the read buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +95,12 @@ impl ParseError {
     }
 }
 
+/// What the shared framing reports maps to these errors one to one.
+impl FrameErrors for ParseError {
+    const UNKNOWN_OP: Self = ParseError::UnknownOp;
+    const MAX_CONTROL_LINE: Self = ParseError::MaxControlLine;
+}
+
 /// Limits and negotiated features the parser enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -108,32 +120,27 @@ impl Default for Limits {
     }
 }
 
-/// A PUB/HPUB whose control line was parsed but whose payload is incomplete.
-/// Offsets are relative to the start of the buffer passed to [`Parser::next`].
+/// What a PUB/HPUB line leaves for its payload to complete. Offsets are
+/// relative to the start of the buffer passed to [`Parser::next`].
 #[derive(Debug, Clone, Copy)]
-struct PendingPub {
-    line_len: usize,
-    subject: (usize, usize),
-    reply: Option<(usize, usize)>,
+struct PubHead {
+    subject: Span,
+    reply: Option<Span>,
     header_len: Option<usize>,
-    total: usize,
 }
 
 /// The parser state for one connection.
 #[derive(Debug, Default)]
 pub struct Parser {
     pub limits: Limits,
-    pending: Option<PendingPub>,
+    pending: PendingPayload<PubHead>,
 }
-
-/// Longest operation name, used to bound the scan for it.
-const MAX_OP_LEN: usize = 8;
 
 impl Parser {
     pub fn new(limits: Limits) -> Self {
         Parser {
             limits,
-            pending: None,
+            pending: PendingPayload::default(),
         }
     }
 
@@ -141,7 +148,7 @@ impl Parser {
     /// when that is known (a PUB whose payload is still arriving). The reader
     /// uses it to reserve room for a large payload in one step.
     pub fn bytes_needed(&self) -> Option<usize> {
-        self.pending.map(|p| p.line_len + p.total + 2)
+        self.pending.bytes_needed()
     }
 
     /// Parses the next complete operation at the start of `buf`.
@@ -153,82 +160,44 @@ impl Parser {
     /// # Errors
     /// A [`ParseError`] means the connection must be closed.
     pub fn next<'a>(&mut self, buf: &'a [u8]) -> Result<Option<(Op<'a>, usize)>, ParseError> {
-        if let Some(p) = self.pending {
-            return self.finish_pub(buf, p);
+        if self.pending.is_waiting() {
+            return self.finish_pub(buf);
         }
-        if buf.is_empty() {
-            return Ok(None);
-        }
-        let Some(nl) = memchr(b'\n', buf) else {
-            self.check_partial_line(buf)?;
+        let Some(line) =
+            framing::next_line::<OpName, ParseError>(buf, self.limits.max_control_line)?
+        else {
             return Ok(None);
         };
-        let consumed = nl + 1;
-        let line = &buf[..nl];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let (op, args_at) = split_op(line);
-        let args = &line[args_at..];
-        let op = match_op(op).ok_or(ParseError::UnknownOp)?;
-        // Every op with arguments needs a separator after its name, as in
-        // nats-server ("SUB\r\n" is an unknown operation, not a bad SUB).
-        if op.takes_args() && args_at == op.name_len() {
-            return Err(ParseError::UnknownOp);
-        }
-        // Every line is bounded, also those whose arguments are ignored
-        // (PING junk), so no op can make the server buffer without limit.
-        if args.len() > self.limits.max_control_line {
-            return Err(ParseError::MaxControlLine);
-        }
-        let parsed = match op {
+        let args = line.args();
+        let parsed = match line.op {
             OpName::Ping => Op::Ping,
             OpName::Pong => Op::Pong,
             OpName::Info => Op::Info(args),
             OpName::Ok => Op::Ok,
             // nats-server wants a separator and a text after -ERR.
-            OpName::Err if args_at == op.name_len() => return Err(ParseError::UnknownOp),
+            OpName::Err if line.args_at == b"-ERR".len() => return Err(ParseError::UnknownOp),
             OpName::Err => Op::Err(args),
             OpName::Connect => Op::Connect(args),
             OpName::Sub => parse_sub(args)?,
             OpName::Unsub => parse_unsub(args)?,
             OpName::Pub | OpName::HPub => {
-                let p = self.parse_pub_line(buf, line, args_at, consumed, op == OpName::HPub)?;
-                return self.finish_pub(buf, p);
+                let hpub = line.op == OpName::HPub;
+                let p = self.parse_pub_line(buf, line.text, line.args_at, line.len, hpub)?;
+                self.pending.wait(p);
+                return self.finish_pub(buf);
             }
         };
-        Ok(Some((parsed, consumed)))
-    }
-
-    /// An incomplete line: reject an unknown op or an over-long line now,
-    /// without waiting for a newline that may never come.
-    fn check_partial_line(&self, buf: &[u8]) -> Result<(), ParseError> {
-        if !is_op_start(buf[0]) {
-            return Err(ParseError::UnknownOp);
-        }
-        // A trailing CR may be the first half of the line end: not counted,
-        // so the limit is the same whether or not the line is complete.
-        let len = buf.len() - usize::from(buf.ends_with(b"\r"));
-        let (name, args_at) = split_op(&buf[..len]);
-        // Once the name is complete (a separator follows it, or it is longer
-        // than any op) an unknown name is reported as such, as the complete
-        // line would be: the error must not depend on how the bytes arrive.
-        let name_complete = name.len() < len || name.len() > MAX_OP_LEN;
-        if name_complete && match_op(name).is_none() {
-            return Err(ParseError::UnknownOp);
-        }
-        if len - args_at.min(len) > self.limits.max_control_line {
-            return Err(ParseError::MaxControlLine);
-        }
-        Ok(())
+        Ok(Some((parsed, line.len)))
     }
 
     fn parse_pub_line(
-        &mut self,
+        &self,
         buf: &[u8],
         line: &[u8],
         args_at: usize,
         line_len: usize,
         hpub: bool,
-    ) -> Result<PendingPub, ParseError> {
+    ) -> Result<MsgLine<PubHead>, ParseError> {
         let name = if hpub { "HPUB" } else { "PUB" };
         if hpub && !self.limits.headers {
             return Err(ParseError::HeadersNotNegotiated);
@@ -236,7 +205,7 @@ impl Parser {
         let mut fields = [(0usize, 0usize); 5];
         let n = split_args(line, args_at, &mut fields);
         let base = line.as_ptr() as usize - buf.as_ptr() as usize;
-        let at = |(s, e): (usize, usize)| (base + s, base + e);
+        let at = |(s, e): Span| (base + s, base + e);
         let (subject, reply, header_len, total) = match (hpub, n) {
             (false, 2) => (fields[0], None, None, fields[1]),
             (false, 3) => (fields[0], Some(fields[1]), None, fields[2]),
@@ -244,7 +213,7 @@ impl Parser {
             (true, 4) => (fields[0], Some(fields[1]), Some(fields[2]), fields[3]),
             _ => return Err(ParseError::BadArgs(name)),
         };
-        let size = |(s, e): (usize, usize)| parse_size(&line[s..e]);
+        let size = |(s, e): Span| parse_size(&line[s..e]);
         let total = size(total).ok_or(ParseError::BadArgs(name))?;
         let header_len = match header_len {
             Some(h) => {
@@ -261,45 +230,31 @@ impl Parser {
         if total > self.limits.max_payload {
             return Err(ParseError::MaxPayload);
         }
-        let p = PendingPub {
+        Ok(MsgLine {
             line_len,
-            subject: at(subject),
-            reply: reply.map(at),
-            header_len,
             total,
-        };
-        self.pending = Some(p);
-        Ok(p)
+            head: PubHead {
+                subject: at(subject),
+                reply: reply.map(at),
+                header_len,
+            },
+        })
     }
 
-    /// The payload and its CRLF, once they arrived. Each terminator byte is
-    /// judged as soon as it is there, as nats-server does: a payload longer
-    /// than announced fails at its first wrong byte, without waiting for
-    /// another.
-    fn finish_pub<'a>(
-        &mut self,
-        buf: &'a [u8],
-        p: PendingPub,
-    ) -> Result<Option<(Op<'a>, usize)>, ParseError> {
-        let end = p.line_len + p.total;
-        for (i, want) in [b'\r', b'\n'].into_iter().enumerate() {
-            match buf.get(end + i) {
-                Some(&b) if b != want => {
-                    self.pending = None;
-                    return Err(ParseError::UnknownOp);
-                }
-                Some(_) => {}
-                None => return Ok(None),
-            }
-        }
-        self.pending = None;
+    /// The PUB whose payload is awaited, once it and its CRLF arrived (see
+    /// [`PendingPayload::take`] for how the terminator is judged).
+    fn finish_pub<'a>(&mut self, buf: &'a [u8]) -> Result<Option<(Op<'a>, usize)>, ParseError> {
+        let Some(frame) = self.pending.take::<ParseError>(buf)? else {
+            return Ok(None);
+        };
+        let p = frame.head;
         let op = Op::Pub {
             subject: &buf[p.subject.0..p.subject.1],
             reply: p.reply.map(|(s, e)| &buf[s..e]),
             header_len: p.header_len,
-            payload: &buf[p.line_len..end],
+            payload: frame.payload,
         };
-        Ok(Some((op, end + 2)))
+        Ok(Some((op, frame.len)))
     }
 }
 
@@ -317,130 +272,90 @@ enum OpName {
     Err,
 }
 
-impl OpName {
+impl OpTable for OpName {
+    /// Longest operation name, used to bound the scan for it.
+    const MAX_NAME_LEN: usize = 8;
+
+    fn may_start(b: u8) -> bool {
+        matches!(
+            b.to_ascii_uppercase(),
+            b'C' | b'P' | b'H' | b'S' | b'U' | b'I' | b'+' | b'-'
+        )
+    }
+
+    fn split_name(line: &[u8]) -> (&[u8], usize) {
+        // nats-server takes whatever follows INFO as its argument, separator
+        // or not (`INFO{...}`).
+        if line.len() > 4
+            && line[..4].eq_ignore_ascii_case(b"INFO")
+            && !matches!(line[4], b' ' | b'\t')
+        {
+            return (&line[..4], 4);
+        }
+        framing::split_name(line, Self::MAX_NAME_LEN)
+    }
+
+    fn lookup(name: &[u8]) -> Option<OpName> {
+        // PING and PONG ignore whatever follows on their line, as nats-server.
+        if name.len() >= 4 {
+            let head = [
+                name[0].to_ascii_uppercase(),
+                name[1].to_ascii_uppercase(),
+                name[2].to_ascii_uppercase(),
+                name[3].to_ascii_uppercase(),
+            ];
+            match &head {
+                b"PING" => return Some(OpName::Ping),
+                b"PONG" => return Some(OpName::Pong),
+                _ => {}
+            }
+        }
+        let eq = |s: &[u8]| name.eq_ignore_ascii_case(s);
+        Some(if eq(b"PUB") {
+            OpName::Pub
+        } else if eq(b"HPUB") {
+            OpName::HPub
+        } else if eq(b"SUB") {
+            OpName::Sub
+        } else if eq(b"UNSUB") {
+            OpName::Unsub
+        } else if eq(b"CONNECT") {
+            OpName::Connect
+        } else if eq(b"INFO") {
+            OpName::Info
+        } else if name.len() >= 3 && name[..3].eq_ignore_ascii_case(b"+OK") {
+            OpName::Ok
+        } else if name.len() >= 4 && name[..4].eq_ignore_ascii_case(b"-ERR") {
+            OpName::Err
+        } else {
+            return None;
+        })
+    }
+
+    /// Every op with arguments needs a separator after its name, as in
+    /// nats-server ("SUB\r\n" is an unknown operation, not a bad SUB).
     fn takes_args(self) -> bool {
         matches!(
             self,
             OpName::Connect | OpName::Pub | OpName::HPub | OpName::Sub | OpName::Unsub
         )
     }
-
-    fn name_len(self) -> usize {
-        match self {
-            OpName::Connect => 7,
-            OpName::Pub | OpName::Sub | OpName::Ok => 3,
-            OpName::HPub | OpName::Ping | OpName::Pong | OpName::Info | OpName::Err => 4,
-            OpName::Unsub => 5,
-        }
-    }
-}
-
-fn is_op_start(b: u8) -> bool {
-    matches!(
-        b.to_ascii_uppercase(),
-        b'C' | b'P' | b'H' | b'S' | b'U' | b'I' | b'+' | b'-'
-    )
-}
-
-/// Splits a line into the op name and the offset where arguments start
-/// (after the separating spaces/tabs).
-fn split_op(line: &[u8]) -> (&[u8], usize) {
-    // nats-server takes whatever follows INFO as its argument, separator
-    // or not (`INFO{...}`).
-    if line.len() > 4 && line[..4].eq_ignore_ascii_case(b"INFO") && !matches!(line[4], b' ' | b'\t')
-    {
-        return (&line[..4], 4);
-    }
-    let name_end = line
-        .iter()
-        .take(MAX_OP_LEN + 1)
-        .position(|&b| b == b' ' || b == b'\t')
-        .unwrap_or(line.len().min(MAX_OP_LEN + 1));
-    let mut args_at = name_end;
-    while args_at < line.len() && (line[args_at] == b' ' || line[args_at] == b'\t') {
-        args_at += 1;
-    }
-    (&line[..name_end], args_at)
-}
-
-fn match_op(name: &[u8]) -> Option<OpName> {
-    // PING and PONG ignore whatever follows on their line, as nats-server.
-    if name.len() >= 4 {
-        let head = [
-            name[0].to_ascii_uppercase(),
-            name[1].to_ascii_uppercase(),
-            name[2].to_ascii_uppercase(),
-            name[3].to_ascii_uppercase(),
-        ];
-        match &head {
-            b"PING" => return Some(OpName::Ping),
-            b"PONG" => return Some(OpName::Pong),
-            _ => {}
-        }
-    }
-    let eq = |s: &[u8]| name.eq_ignore_ascii_case(s);
-    Some(if eq(b"PUB") {
-        OpName::Pub
-    } else if eq(b"HPUB") {
-        OpName::HPub
-    } else if eq(b"SUB") {
-        OpName::Sub
-    } else if eq(b"UNSUB") {
-        OpName::Unsub
-    } else if eq(b"CONNECT") {
-        OpName::Connect
-    } else if eq(b"INFO") {
-        OpName::Info
-    } else if name.len() >= 3 && name[..3].eq_ignore_ascii_case(b"+OK") {
-        OpName::Ok
-    } else if name.len() >= 4 && name[..4].eq_ignore_ascii_case(b"-ERR") {
-        OpName::Err
-    } else {
-        return None;
-    })
 }
 
 /// Splits arguments on runs of spaces/tabs into `out` (start, end) pairs
 /// relative to `line`. Returns the count, or `out.len() + 1` when there are
 /// more arguments than `out` holds.
-fn split_args(line: &[u8], from: usize, out: &mut [(usize, usize)]) -> usize {
+fn split_args(line: &[u8], from: usize, out: &mut [Span]) -> usize {
     let mut n = 0;
-    let mut i = from;
-    let len = line.len();
-    while i < len {
-        while i < len && (line[i] == b' ' || line[i] == b'\t') {
-            i += 1;
-        }
-        if i == len {
-            break;
-        }
-        let start = i;
-        while i < len && line[i] != b' ' && line[i] != b'\t' {
-            i += 1;
-        }
+    let mut at = from;
+    while let Some(field) = framing::next_field(line, &mut at, framing::is_space) {
         if n == out.len() {
             return n + 1;
         }
-        out[n] = (start, i);
+        out[n] = field;
         n += 1;
     }
     n
-}
-
-/// Parses a non-negative decimal size as nats-server does: digits only, at
-/// most 9 of them (so any accepted size fits comfortably in an `i32`).
-pub fn parse_size(d: &[u8]) -> Option<usize> {
-    if d.is_empty() || d.len() > 9 {
-        return None;
-    }
-    let mut n = 0usize;
-    for &b in d {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + (b - b'0') as usize;
-    }
-    Some(n)
 }
 
 fn parse_sub(line: &[u8]) -> Result<Op<'_>, ParseError> {

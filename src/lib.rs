@@ -43,6 +43,7 @@ pub mod system;
 pub mod tenancy;
 pub mod tls;
 pub mod trust;
+pub mod websocket;
 
 /// The nats-server version rnats reports in INFO and `--version`, so clients
 /// that gate features on the server version behave as with the reference.

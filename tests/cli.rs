@@ -240,7 +240,16 @@ fn unusable_tls_settings_stop_the_server() {
 fn feature_blocks_rnats_does_not_run_stop_the_server() {
     let dir = tempfile::tempdir().unwrap();
     for (body, line, what) in [
-        ("websocket {\n  port: 8080\n}\n", 2, "WebSocket"),
+        (
+            "websocket {\n  port: 8080\n}\n",
+            2,
+            "websocket requires TLS configuration",
+        ),
+        (
+            "websocket {\n  port: 8080, no_tls: true, compression: true\n}\n",
+            3,
+            "compression",
+        ),
         ("mqtt { port: 1883 }\n", 2, "MQTT"),
         ("cluster { port: 6222 }\n", 2, "clustering"),
         ("leafnodes { port: 7422 }\n", 2, "leaf nodes"),

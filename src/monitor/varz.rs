@@ -76,7 +76,7 @@ pub struct Varz {
     pub gateway: Empty,
     pub leaf: Empty,
     pub mqtt: Empty,
-    pub websocket: Empty,
+    pub websocket: WebsocketVarz,
     pub jetstream: Empty,
     /// Seconds.
     #[serde(serialize_with = "go_float")]
@@ -239,6 +239,59 @@ pub fn system_account(opts: &Options) -> String {
 }
 
 /// A limit from the options as nats-server reports it (never negative).
+/// nats-server's `websocket` object of `/varz` (empty without a listener).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WebsocketVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    #[serde(skip_serializing_if = "is_zero_u16")]
+    pub port: u16,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub advertise: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub jwt_cookie: String,
+    /// Nanoseconds.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub handshake_timeout: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_tls: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub same_origin: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+}
+
+fn is_zero_u16(n: &u16) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+impl WebsocketVarz {
+    fn of(s: &crate::server::Server) -> WebsocketVarz {
+        let Some(ws) = s.websocket.get() else {
+            return WebsocketVarz::default();
+        };
+        let c = &ws.config;
+        WebsocketVarz {
+            host: ws.addr.ip().to_string(),
+            port: ws.addr.port(),
+            advertise: c.advertise.clone().unwrap_or_default(),
+            jwt_cookie: c.jwt_cookie.clone().unwrap_or_default(),
+            handshake_timeout: c.handshake_timeout.as_nanos() as u64,
+            no_tls: c.tls.is_none(),
+            same_origin: c.same_origin,
+            allowed_origins: c
+                .allowed_origins
+                .iter()
+                .map(|o| format!("{}://{}:{}", o.scheme, o.host, o.port))
+                .collect(),
+        }
+    }
+}
+
 fn limit(v: i64) -> i64 {
     v.max(0)
 }
@@ -290,7 +343,7 @@ impl Monitor {
             gateway: Empty {},
             leaf: Empty {},
             mqtt: Empty {},
-            websocket: Empty {},
+            websocket: WebsocketVarz::of(s),
             jetstream: Empty {},
             tls_timeout: 2.0,
             write_deadline: opts.write_deadline.as_nanos() as u64,

@@ -27,8 +27,11 @@ pub struct ServerHandle {
     pub addr: SocketAddr,
     /// The bound HTTP monitoring address, when monitoring is on.
     pub monitor_addr: Option<SocketAddr>,
+    /// The bound WebSocket address, with a `websocket {}` block.
+    pub websocket_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     accept: Option<JoinHandle<()>>,
+    ws_accept: Option<JoinHandle<()>>,
     monitor: Option<crate::monitor::MonitorHandle>,
 }
 
@@ -48,6 +51,9 @@ impl ServerHandle {
     pub async fn stop_accepting(&mut self) {
         let _ = self.stop.send(true);
         if let Some(accept) = self.accept.take() {
+            let _ = accept.await;
+        }
+        if let Some(accept) = self.ws_accept.take() {
             let _ = accept.await;
         }
     }
@@ -81,6 +87,8 @@ pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
     crate::server::support::check(&opts)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let tls = crate::tls::TlsConfig::from_options(&opts)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let websocket = crate::websocket::WebSocketConfig::from_options(&opts)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let monitoring = opts.http_port != 0;
     let server = Server::new(opts.clone(), tls)
@@ -116,13 +124,35 @@ pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
     }
     tokio::spawn(crate::system::events::run_periodic(Arc::downgrade(&server)));
     let (stop, stop_rx) = watch::channel(false);
+    let (ws_accept, websocket_addr) = match websocket {
+        Some(ws) => {
+            let l = TcpListener::bind(ws.bind_addr()).await?;
+            let a = l.local_addr()?;
+            log::info!(
+                "Listening for websocket clients on {}://{a}",
+                if ws.tls.is_some() { "wss" } else { "ws" }
+            );
+            if ws.tls.is_none() {
+                log::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+            }
+            let _ = server.websocket.set(crate::server::WebSocketInfo {
+                addr: a,
+                config: ws.clone(),
+            });
+            let task = crate::websocket::accept_loop(server.clone(), ws, l, stop_rx.clone());
+            (Some(tokio::spawn(task)), Some(a))
+        }
+        None => (None, None),
+    };
     let accept = tokio::spawn(accept_loop(server.clone(), listener, stop_rx));
     Ok(ServerHandle {
         server,
         addr,
         monitor_addr: monitor.as_ref().map(|m| m.addr),
+        websocket_addr,
         stop,
         accept: Some(accept),
+        ws_accept,
         monitor,
     })
 }

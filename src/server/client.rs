@@ -452,6 +452,8 @@ struct Client {
     quota_hit: bool,
     /// `-V`: log every protocol op (checked once per op, not per log call).
     trace: bool,
+    /// A WebSocket client's cookie credentials.
+    cookies: Option<Arc<crate::websocket::Cookies>>,
 }
 
 /// What the accept path settled before the protocol starts.
@@ -467,6 +469,9 @@ pub struct Accepted {
     /// The nonce sent in INFO (when nkey users exist), signed by nkey
     /// clients in CONNECT.
     pub nonce: Option<String>,
+    /// Credentials a WebSocket client sent as cookies with its upgrade
+    /// request; they fill what its CONNECT leaves empty.
+    pub cookies: Option<Arc<crate::websocket::Cookies>>,
 }
 
 /// Serves one accepted plain connection until it ends.
@@ -482,6 +487,7 @@ where
         tls: None,
         peer_cert: None,
         nonce: server.needs_nonce().then(crate::auth::new_nonce),
+        cookies: None,
     };
     serve_accepted(server, stream, accepted).await;
 }
@@ -499,6 +505,7 @@ where
         tls,
         peer_cert,
         nonce,
+        cookies,
     } = accepted;
     let auth = server.auth();
     let account = server.accounts.global();
@@ -609,6 +616,7 @@ where
         quota_allowance: (f64::INFINITY, f64::INFINITY),
         quota_hit: false,
         trace: log::log_enabled!(log::Level::Trace),
+        cookies,
     };
     let auth_timeout = server.auth_timeout();
     client.run(reader, auth_timeout).await;
@@ -1099,7 +1107,7 @@ impl Client {
 
     async fn process_connect(&mut self, json: &[u8]) -> bool {
         self.shared.connect_seen.store(true, Ordering::Relaxed);
-        let Some(c) = Connect::parse(json) else {
+        let Some(mut c) = Connect::parse(json) else {
             log::error!(
                 "{} - cid:{} - invalid CONNECT JSON",
                 self.shared.addr,
@@ -1108,6 +1116,9 @@ impl Client {
             self.shared.close(CloseReason::ProtocolViolation);
             return false;
         };
+        if let Some(cookies) = &self.cookies {
+            cookies.fill(&mut c);
+        }
         if c.protocol < 0 || c.protocol > 1 {
             self.shared.close_with_error(
                 "invalid client protocol",

@@ -80,6 +80,13 @@ pub struct ClosedClient {
 /// clients must authenticate; the oldest is closed beyond this.
 pub const MAX_PENDING_LOGINS: usize = 1024;
 
+/// The running WebSocket listener (monitoring shows it).
+#[derive(Debug)]
+pub struct WebSocketInfo {
+    pub addr: std::net::SocketAddr,
+    pub config: Arc<crate::websocket::WebSocketConfig>,
+}
+
 /// One running server.
 pub struct Server {
     opts: RwLock<Arc<Options>>,
@@ -117,6 +124,8 @@ pub struct Server {
     /// Who hears about logins and disconnects ([`crate::system`] installs
     /// the `$SYS` advisories here); nobody without it.
     events: std::sync::OnceLock<Box<dyn ConnectionEvents>>,
+    /// The WebSocket listener, once bound.
+    pub websocket: std::sync::OnceLock<WebSocketInfo>,
 }
 
 /// What the system services hear about connections. The server core calls
@@ -242,6 +251,7 @@ impl Server {
             ldm: std::sync::atomic::AtomicBool::new(false),
             stopping: std::sync::atomic::AtomicBool::new(false),
             events: std::sync::OnceLock::new(),
+            websocket: std::sync::OnceLock::new(),
         });
         Ok(server)
     }

@@ -269,7 +269,13 @@ impl Outbound {
                 Err(_) => return Err(CloseReason::SlowConsumerWriteDeadline),
             }
         }
-        Ok(())
+        // A transport that buffers (WebSocket frames) sends now; for TCP
+        // and TLS this is a no-op or a cheap one.
+        match tokio::time::timeout(self.write_deadline, w.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(CloseReason::WriteError),
+            Err(_) => Err(CloseReason::SlowConsumerWriteDeadline),
+        }
     }
 
     /// Settles a deferred limit check now that `in_flight` is exact; true

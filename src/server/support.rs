@@ -16,8 +16,6 @@ const UNSUPPORTED_TOP: &[(&str, &str)] = &[
     ("gateway", "gateways (`gateway {}`)"),
     ("leafnodes", "leaf nodes (`leafnodes {}`)"),
     ("leaf", "leaf nodes (`leaf {}`)"),
-    ("websocket", "WebSocket (`websocket {}`)"),
-    ("ws", "WebSocket (`ws {}`)"),
     ("mqtt", "MQTT (`mqtt {}`)"),
     ("ocsp", "OCSP stapling (`ocsp`)"),
     ("proxies", "trusted proxies (`proxies {}`)"),
@@ -63,6 +61,8 @@ fn refuse(map: &Map, key: &str, what: &str) -> Result<(), ConfigError> {
 pub fn check(opts: &Options) -> Result<(), ConfigError> {
     // TLS is enforced: the block must be valid and its files usable.
     crate::tls::TlsConfig::from_options(opts)?;
+    // So is the WebSocket listener, with what it does not support refused.
+    crate::websocket::WebSocketConfig::from_options(opts)?;
     if let Some(raw) = &opts.raw_config {
         for (key, what) in UNSUPPORTED_TOP {
             refuse(raw, key, what)?;

@@ -111,6 +111,7 @@ pub async fn serve(
                 tls: None,
                 peer_cert: None,
                 nonce,
+                cookies: None,
             };
             serve_accepted(server, stream, accepted).await;
             return;
@@ -203,6 +204,7 @@ pub async fn serve(
         tls: Some(session),
         peer_cert,
         nonce,
+        cookies: None,
     };
     serve_accepted(server, stream, accepted).await;
 }

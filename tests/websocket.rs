@@ -185,13 +185,78 @@ async fn websocket_config_errors_use_nats_server_texts() {
             "websocket { port: -1, no_tls: true, compression: true }",
             "not supported by this version of rnats",
         ),
-        (
-            "websocket { port: -1, no_tls: true, authorization { token: x } }",
-            "not supported by this version of rnats",
-        ),
         ("websocket { port: -1, no_tls: true, bogus: 1 }", "unknown field \"bogus\""),
     ] {
         let err = try_start_conf(block).await.err().unwrap_or_else(|| panic!("accepted: {block}"));
         assert!(err.contains(want), "{block}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn the_websocket_block_may_override_authentication() {
+    // TCP clients need no credentials; WebSocket clients need the token.
+    let h = start_conf(
+        "websocket { host: 127.0.0.1, port: -1, no_tls: true, authorization { token: wstok } }\n",
+    )
+    .await;
+    let tcp = Box::pin(Raw::connected(&h, "{}")).await;
+    drop(tcp);
+    let mut ws = ws_plain(&h, &[]).await.unwrap();
+    let info = read_until(&mut ws, "\r\n").await;
+    assert!(info.contains("\"auth_required\":true"), "{info}");
+    send(&mut ws, "CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    let got = read_until(&mut ws, "Authorization Violation").await;
+    assert!(got.contains("-ERR 'Authorization Violation'"), "{got}");
+    let mut ws = ws_plain(&h, &[]).await.unwrap();
+    read_until(&mut ws, "\r\n").await;
+    send(
+        &mut ws,
+        "CONNECT {\"verbose\":false,\"auth_token\":\"wstok\"}\r\nPING\r\n",
+    )
+    .await;
+    assert!(read_until(&mut ws, "PONG\r\n").await.ends_with("PONG\r\n"));
+
+    // A websocket no_auth_user picks one of the server's users.
+    let h = start_conf(
+        "accounts { A { users [{user: a, password: apw}] }, B { users [{user: b, password: bpw}] } }\n\
+         websocket { host: 127.0.0.1, port: -1, no_tls: true, no_auth_user: b }\n",
+    )
+    .await;
+    let mut ws = ws_plain(&h, &[]).await.unwrap();
+    read_until(&mut ws, "\r\n").await;
+    send(
+        &mut ws,
+        "CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n",
+    )
+    .await;
+    let got = read_until(&mut ws, "connect_info").await;
+    assert!(got.contains("\"remote_account\":\"B\""), "{got}");
+    // TCP clients still must log in.
+    let mut tcp = Box::pin(Raw::connect(&h)).await;
+    tcp.send("CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    assert_eq!(
+        Box::pin(tcp.line()).await.as_deref(),
+        Some("-ERR 'Authorization Violation'")
+    );
+}
+
+#[tokio::test]
+async fn websocket_auth_override_conflicts_use_nats_server_texts() {
+    for (conf, want) in [
+        (
+            "authorization { users [{user: a, password: b}] }\nwebsocket { port: -1, no_tls: true, authorization { user: x, password: y } }",
+            "websocket authentication username not compatible with presence of users/nkeys",
+        ),
+        (
+            "authorization { users [{user: a, password: b}] }\nwebsocket { port: -1, no_tls: true, authorization { token: t } }",
+            "websocket authentication token not compatible with presence of users/nkeys",
+        ),
+        (
+            "authorization { users [{user: a, password: b}] }\nwebsocket { port: -1, no_tls: true, no_auth_user: zz }",
+            "no_auth_user",
+        ),
+    ] {
+        let err = try_start_conf(conf).await.err().unwrap_or_else(|| panic!("accepted: {conf}"));
+        assert!(err.contains(want), "{conf}: {err}");
     }
 }

@@ -250,6 +250,11 @@ impl AuthConfig {
         self.enabled() && self.no_auth_user.is_none()
     }
 
+    /// Whether a users list (user/password or nkey users) is configured.
+    pub fn has_users(&self) -> bool {
+        matches!(self.method, Method::Users(_))
+    }
+
     /// Whether INFO carries a nonce (nkey users exist).
     pub fn needs_nonce(&self) -> bool {
         matches!(&self.method, Method::Users(u) if !u.nkeys.is_empty())

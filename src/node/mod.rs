@@ -135,6 +135,15 @@ pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
             if ws.tls.is_none() {
                 log::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
             }
+            let ws_auth = match ws.auth.options(&server.opts()) {
+                Some(o) => Some(Arc::new(
+                    crate::auth::AuthConfig::from_options(&o).map_err(|e| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+                    })?,
+                )),
+                None => None,
+            };
+            server.set_ws_auth(ws_auth);
             let _ = server.websocket.set(crate::server::WebSocketInfo {
                 addr: a,
                 config: ws.clone(),

@@ -132,6 +132,9 @@ pub struct ClientShared {
     /// The user's rate quota bucket, shared with the user's other
     /// connections (replaced by reload and claim updates).
     user_quota: arc_swap::ArcSwapOption<crate::quota::RateBucket>,
+    /// The client came over the WebSocket listener (its logins, also the
+    /// re-checks, use the `websocket` block's auth override).
+    pub websocket: bool,
     /// The round-trip measurement in flight: when the server's last PING
     /// went out, and whether a PONG was sent to the client yet.
     rtt_probe: Mutex<RttProbe>,
@@ -472,6 +475,8 @@ pub struct Accepted {
     /// Credentials a WebSocket client sent as cookies with its upgrade
     /// request; they fill what its CONNECT leaves empty.
     pub cookies: Option<Arc<crate::websocket::Cookies>>,
+    /// The client came over the WebSocket listener.
+    pub websocket: bool,
 }
 
 /// Serves one accepted plain connection until it ends.
@@ -488,6 +493,7 @@ where
         peer_cert: None,
         nonce: server.needs_nonce().then(crate::auth::new_nonce),
         cookies: None,
+        websocket: false,
     };
     serve_accepted(server, stream, accepted).await;
 }
@@ -506,8 +512,9 @@ where
         peer_cert,
         nonce,
         cookies,
+        websocket,
     } = accepted;
-    let auth = server.auth();
+    let auth = server.auth_for(websocket);
     let account = server.accounts.global();
     let shared = Arc::new(ClientShared {
         id,
@@ -532,6 +539,7 @@ where
         connect_seen: AtomicBool::new(false),
         user_quota: arc_swap::ArcSwapOption::empty(),
         rtt_probe: Mutex::new(RttProbe::default()),
+        websocket,
     });
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
@@ -556,7 +564,7 @@ where
     };
 
     if !info_sent {
-        let info = server.client_info_line(id, addr, None, nonce.as_deref());
+        let info = server.first_info_line(id, addr, nonce.as_deref(), websocket);
         shared.out.append(|b| b.extend_from_slice(&info));
     }
     match server.register_client(&shared) {
@@ -594,7 +602,7 @@ where
         }),
         opts: Connect::default(),
         connected: false,
-        auth_required: server.auth_enabled(),
+        auth_required: server.auth_enabled_for(websocket),
         implicit_login: auth.no_auth_user.is_some(),
         nonce,
         perms: None,
@@ -618,7 +626,11 @@ where
         trace: log::log_enabled!(log::Level::Trace),
         cookies,
     };
-    let auth_timeout = server.auth_timeout();
+    // A WebSocket auth override may set its own timeout.
+    let auth_timeout = websocket
+        .then(|| server.websocket.get().and_then(|w| w.config.auth.timeout))
+        .flatten()
+        .unwrap_or_else(|| server.auth_timeout());
     client.run(reader, auth_timeout).await;
 
     let reason = shared.out.closing().unwrap_or(CloseReason::ClientClosed);
@@ -1220,7 +1232,7 @@ impl Client {
             cert: self.shared.peer_cert.as_ref(),
             ip: self.shared.addr.ip(),
         };
-        let authenticator = self.server.authenticator();
+        let authenticator = self.server.authenticator_for(self.shared.websocket);
         match authenticator
             .authenticate(&self.server.accounts, c, peer)
             .await

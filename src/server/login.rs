@@ -247,7 +247,7 @@ pub async fn recheck(server: &Server, c: &Arc<ClientShared>) -> bool {
     let Some(cred) = c.credentials.lock().clone() else {
         return true; // Not logged in yet: its CONNECT meets the new rules.
     };
-    if !server.auth_enabled() {
+    if !server.auth_enabled_for(c.websocket) {
         c.meta.lock().user.clear();
         adopt_permissions(c, "", None);
         return true;
@@ -259,7 +259,7 @@ pub async fn recheck(server: &Server, c: &Arc<ClientShared>) -> bool {
     };
     let current = c.account.read().clone();
     let result = server
-        .authenticator()
+        .authenticator_for(c.websocket)
         .authenticate(&server.accounts, &cred.connect, peer)
         .await
         .and_then(|login| {

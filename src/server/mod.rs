@@ -126,6 +126,9 @@ pub struct Server {
     events: std::sync::OnceLock<Box<dyn ConnectionEvents>>,
     /// The WebSocket listener, once bound.
     pub websocket: std::sync::OnceLock<WebSocketInfo>,
+    /// The auth configuration of WebSocket clients when the `websocket`
+    /// block overrides the server's (replaced on reload).
+    ws_auth: RwLock<Option<Arc<AuthConfig>>>,
 }
 
 /// What the system services hear about connections. The server core calls
@@ -252,6 +255,7 @@ impl Server {
             stopping: std::sync::atomic::AtomicBool::new(false),
             events: std::sync::OnceLock::new(),
             websocket: std::sync::OnceLock::new(),
+            ws_auth: RwLock::new(None),
         });
         Ok(server)
     }
@@ -359,10 +363,36 @@ impl Server {
     /// The login pipeline in force: operator trust in operator mode, else
     /// the configured users (replaced as a whole on reload).
     pub fn authenticator(&self) -> login::Authenticator {
+        self.authenticator_for(false)
+    }
+
+    /// The login pipeline for a TCP or a WebSocket client: the same, with
+    /// the `websocket` block's auth override for the latter.
+    pub fn authenticator_for(&self, websocket: bool) -> login::Authenticator {
         match &self.operator {
             Some(op) => login::Authenticator::Operator(op.clone()),
-            None => login::Authenticator::Config(self.auth()),
+            None => login::Authenticator::Config(self.auth_for(websocket)),
         }
+    }
+
+    /// The auth configuration a TCP or WebSocket client logs in with.
+    pub fn auth_for(&self, websocket: bool) -> Arc<AuthConfig> {
+        if websocket {
+            if let Some(a) = self.ws_auth.read().clone() {
+                return a;
+            }
+        }
+        self.auth()
+    }
+
+    /// Installs the WebSocket auth override (start-up and reload).
+    pub fn set_ws_auth(&self, auth: Option<Arc<AuthConfig>>) {
+        *self.ws_auth.write() = auth;
+    }
+
+    /// Whether a TCP or WebSocket client must authenticate.
+    pub fn auth_enabled_for(&self, websocket: bool) -> bool {
+        self.operator.is_some() || self.auth_for(websocket).enabled()
     }
 
     pub fn headers_supported(&self) -> bool {
@@ -383,6 +413,23 @@ impl Server {
         nonce: Option<&str>,
     ) -> Vec<u8> {
         self.client_info(cid, addr, account, nonce).to_line()
+    }
+
+    /// The first INFO line of a client arriving over WebSocket (`websocket`)
+    /// or TCP: `auth_required` follows the auth that client logs in with.
+    pub fn first_info_line(
+        &self,
+        cid: u64,
+        addr: SocketAddr,
+        nonce: Option<&str>,
+        websocket: bool,
+    ) -> Vec<u8> {
+        let mut info = self.client_info(cid, addr, None, nonce);
+        if websocket {
+            info.auth_required =
+                self.auth_for(true).info_auth_required() || self.operator.is_some();
+        }
+        info.to_line()
     }
 
     /// The INFO line sent inside TLS after a handshake-first: it always

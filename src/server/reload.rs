@@ -65,6 +65,15 @@ pub async fn reload(server: &Arc<Server>, cli: &Cli) -> Result<(), ReloadError> 
     new.validate()?;
     super::support::check(&new)?;
     let auth = AuthConfig::from_options(&new)?;
+    // WebSocket clients' auth override follows the server's users.
+    let ws_auth = match server
+        .websocket
+        .get()
+        .and_then(|w| w.config.auth.options(&new))
+    {
+        Some(o) => Some(Arc::new(AuthConfig::from_options(&o)?)),
+        None => None,
+    };
     let accounts = crate::tenancy::account_config::AccountsConfig::from_options(&new)?;
     unsupported_change(&cur, &new)?;
     // The only step that can fail while applying: do it first.
@@ -85,6 +94,7 @@ pub async fn reload(server: &Arc<Server>, cli: &Cli) -> Result<(), ReloadError> 
     let auth_changed = *auth != *server.auth();
     server.set_opts(new.clone());
     server.set_auth(auth.clone());
+    server.set_ws_auth(ws_auth);
     for line in &changed {
         log::info!("Reloaded: {line}");
     }
@@ -279,6 +289,24 @@ fn unsupported_change(cur: &Options, new: &Options) -> Result<(), ReloadError> {
             opt_str(&cur.ports_file_dir.as_ref().map(|p| p.display().to_string())),
             opt_str(&new.ports_file_dir.as_ref().map(|p| p.display().to_string())),
         ));
+    }
+    // The WebSocket listener is set up once, as in nats-server.
+    let ws_block = |o: &Options| {
+        o.raw_config.as_ref().and_then(|r| {
+            r.entries
+                .iter()
+                .rev()
+                .find(|(k, _)| {
+                    k.name.eq_ignore_ascii_case("websocket") || k.name.eq_ignore_ascii_case("ws")
+                })
+                .and_then(|(_, v)| match &v.kind {
+                    crate::config::Kind::Map(m) => Some(m.clone()),
+                    _ => None,
+                })
+        })
+    };
+    if !same_block(&ws_block(cur), &ws_block(new)) {
+        return Err(ReloadError::NotReloadable("Websocket".into()));
     }
     // rnats loads TLS once at startup (nats-server reloads it).
     if !same_block(&cur.tls_block, &new.tls_block) {

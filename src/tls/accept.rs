@@ -112,6 +112,7 @@ pub async fn serve(
                 peer_cert: None,
                 nonce,
                 cookies: None,
+                websocket: false,
             };
             serve_accepted(server, stream, accepted).await;
             return;
@@ -205,6 +206,7 @@ pub async fn serve(
         peer_cert,
         nonce,
         cookies: None,
+        websocket: false,
     };
     serve_accepted(server, stream, accepted).await;
 }

@@ -1,7 +1,6 @@
 //! The `websocket {}` (or `ws {}`) block, with nats-server's keys, defaults
-//! and error texts. Keys rnats does not implement yet (`compression: true`,
-//! a WebSocket-only `authorization` or `no_auth_user`) stop the server with
-//! file, line and key instead of being ignored.
+//! and error texts. A key rnats does not implement yet (`compression: true`)
+//! stops the server with file, line and key instead of being ignored.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,13 +35,49 @@ pub struct WebSocketConfig {
     pub username_cookie: Option<String>,
     pub password_cookie: Option<String>,
     pub token_cookie: Option<String>,
+    /// The block's own `authorization { user, password, token, timeout }`
+    /// and `no_auth_user`, which replace the server's single user, token and
+    /// no-auth user for WebSocket clients (nats-server's auth override).
+    pub auth: WsAuth,
+}
+
+/// The WebSocket auth override.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WsAuth {
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    pub timeout: Option<Duration>,
+    pub no_auth_user: Option<String>,
+}
+
+impl WsAuth {
+    /// Whether WebSocket clients authenticate differently from TCP ones.
+    pub fn overrides(&self) -> bool {
+        self.user.is_some() || self.token.is_some() || self.no_auth_user.is_some()
+    }
+
+    /// The options WebSocket clients are authenticated with: the server's,
+    /// with the override's single user, token and no-auth user (users
+    /// lists and accounts stay the server's).
+    pub fn options(&self, opts: &Options) -> Option<Options> {
+        if !self.overrides() {
+            return None;
+        }
+        let mut o = opts.clone();
+        o.username.clone_from(&self.user);
+        o.password.clone_from(&self.password);
+        o.authorization.clone_from(&self.token);
+        o.no_auth_user.clone_from(&self.no_auth_user);
+        if self.timeout.is_some() {
+            o.auth_timeout = self.timeout;
+        }
+        Some(o)
+    }
 }
 
 /// Keys nats-server has that rnats refuses until it implements them.
-const NOT_YET: &[(&str, &str)] = &[
-    ("authorization", "a websocket-only authorization block"),
-    ("no_auth_user", "a websocket-only no_auth_user"),
-];
+const NOT_YET: &[(&str, &str)] = &[];
 
 fn want_str<'a>(k: &Key, v: &'a Value) -> Result<&'a str, ConfigError> {
     match &v.kind {
@@ -115,6 +150,7 @@ impl WebSocketConfig {
             username_cookie: None,
             password_cookie: None,
             token_cookie: None,
+            auth: WsAuth::default(),
         };
         let mut no_tls = false;
         let mut tls_block = None;
@@ -211,6 +247,8 @@ impl WebSocketConfig {
                         ));
                     }
                 }
+                "authorization" | "authentication" => c.auth = parse_auth(k, v, &c.auth)?,
+                "no_auth_user" => c.auth.no_auth_user = Some(want_str(k, v)?.to_owned()),
                 "jwt_cookie" => c.jwt_cookie = Some(want_str(k, v)?.to_owned()),
                 "username_cookie" => c.username_cookie = Some(want_str(k, v)?.to_owned()),
                 "password_cookie" => c.password_cookie = Some(want_str(k, v)?.to_owned()),
@@ -237,6 +275,28 @@ impl WebSocketConfig {
                     "websocket requires TLS configuration",
                 ))
             }
+        }
+        let has_users = crate::auth::AuthConfig::from_options(opts)
+            .map(|a| a.has_users())
+            .unwrap_or(false);
+        if has_users && c.auth.user.is_some() {
+            return Err(ConfigError::at(
+                &block_key.pos,
+                &block_key.name,
+                "websocket authentication username not compatible with presence of users/nkeys",
+            ));
+        }
+        if has_users && c.auth.token.is_some() {
+            return Err(ConfigError::at(
+                &block_key.pos,
+                &block_key.name,
+                "websocket authentication token not compatible with presence of users/nkeys",
+            ));
+        }
+        // The override must make a valid auth configuration (a no_auth_user
+        // that names a user, ...), checked by the same code as the server's.
+        if let Some(o) = c.auth.options(opts) {
+            crate::auth::AuthConfig::from_options(&o)?;
         }
         if let Some(name) = &c.jwt_cookie {
             if opts.raw_config.as_ref().is_none_or(|r| {
@@ -300,6 +360,44 @@ impl WebSocketConfig {
         }
         Ok(())
     }
+}
+
+/// `authorization { user, password, token, timeout }` of the block.
+fn parse_auth(k: &Key, v: &Value, cur: &WsAuth) -> Result<WsAuth, ConfigError> {
+    let Kind::Map(m) = &v.kind else {
+        return Err(ConfigError::at(
+            &k.pos,
+            "websocket.authorization",
+            format!(
+                "Expected authorization to be a map/struct, got {}",
+                v.kind.go_type()
+            ),
+        ));
+    };
+    let mut a = cur.clone();
+    for (ak, av) in m.iter() {
+        match ak.name.to_ascii_lowercase().as_str() {
+            "user" | "username" => a.user = Some(want_str(ak, av)?.to_owned()),
+            "pass" | "password" => a.password = Some(want_str(ak, av)?.to_owned()),
+            "token" => a.token = Some(want_str(ak, av)?.to_owned()),
+            "timeout" => {
+                let secs = match av.kind {
+                    Kind::Integer(n) => n as f64,
+                    Kind::Float(f) => f,
+                    _ => 1.0,
+                };
+                a.timeout = Some(Duration::from_secs_f64(secs.max(0.0)));
+            }
+            _ => {
+                return Err(ConfigError::at(
+                    &ak.pos,
+                    "websocket.authorization",
+                    format!("unknown field {:?}", ak.name),
+                ))
+            }
+        }
+    }
+    Ok(a)
 }
 
 /// `scheme://host[:port]`, with nats-server's texts for what it refuses.

@@ -144,6 +144,7 @@ fn accepted(server: &Server, addr: SocketAddr, cookies: Cookies) -> Accepted {
         peer_cert: None,
         nonce: server.needs_nonce().then(crate::auth::new_nonce),
         cookies: (!cookies.is_empty()).then(|| Arc::new(cookies)),
+        websocket: true,
     }
 }
 

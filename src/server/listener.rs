@@ -30,20 +30,30 @@ pub fn bind_addr(opts: &Options) -> String {
 }
 
 /// Accepts clients on `listener` until `stop` changes.
-pub async fn accept_loop(
-    server: Arc<Server>,
+pub async fn accept_loop(server: Arc<Server>, listener: TcpListener, stop: watch::Receiver<bool>) {
+    accept_each(listener, stop, "client", |stream, addr| {
+        spawn_client(&server, stream, addr)
+    })
+    .await;
+}
+
+/// Hands every connection accepted on `listener` to `accepted` until
+/// `stop` changes; `kind` names the listener in errors.
+pub async fn accept_each(
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
+    kind: &str,
+    mut accepted: impl FnMut(TcpStream, SocketAddr),
 ) {
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             r = listener.accept() => match r {
-                Ok((stream, addr)) => spawn_client(&server, stream, addr),
+                Ok((stream, addr)) => accepted(stream, addr),
                 Err(e) => {
                     // Out of file descriptors and similar: back off briefly
                     // instead of spinning, as nats-server does.
-                    log::error!("Error accepting client connection: {e}");
+                    log::error!("Error accepting {kind} connection: {e}");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             }

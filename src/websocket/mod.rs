@@ -69,23 +69,13 @@ pub async fn accept_loop(
     server: Arc<Server>,
     ws: Arc<WebSocketConfig>,
     listener: TcpListener,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            r = listener.accept() => match r {
-                Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve(server.clone(), ws.clone(), stream, addr));
-                }
-                Err(e) => {
-                    log::error!("Error accepting websocket connection: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                }
-            }
-        }
-    }
+    crate::server::listener::accept_each(listener, stop, "websocket", |stream, addr| {
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve(server.clone(), ws.clone(), stream, addr));
+    })
+    .await;
 }
 
 /// TLS (unless `no_tls`), the upgrade within `handshake_timeout`, then the

@@ -260,3 +260,34 @@ async fn websocket_auth_override_conflicts_use_nats_server_texts() {
         assert!(err.contains(want), "{conf}: {err}");
     }
 }
+
+#[tokio::test]
+async fn an_oversized_websocket_message_ends_only_that_connection() {
+    let h = start_conf("websocket { host: 127.0.0.1, port: -1, no_tls: true }\n").await;
+    let mut ws = ws_plain(&h, &[]).await.unwrap();
+    read_until(&mut ws, "\r\n").await;
+    send(&mut ws, "CONNECT {\"verbose\":false}\r\n").await;
+    // Valid operations only, but in one message over the 8 MiB bound (4 x
+    // max_payload, at least 8 MiB): the server does not buffer it, the
+    // connection ends (read as it arrives, it would be answered with PONGs).
+    let pings = "PING\r\n".repeat((9 << 20) / 6);
+    let _ = ws.send(Message::Binary(pings.into_bytes())).await;
+    let ended = tokio::time::timeout(T, async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(Message::Binary(b))) if b.starts_with(b"PONG") => return false,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended, Ok(true));
+    // Others are not disturbed.
+    let mut again = ws_plain(&h, &[]).await.unwrap();
+    read_until(&mut again, "\r\n").await;
+    send(&mut again, "CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    assert!(read_until(&mut again, "PONG\r\n")
+        .await
+        .ends_with("PONG\r\n"));
+}

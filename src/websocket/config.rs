@@ -35,6 +35,9 @@ pub struct WebSocketConfig {
     pub username_cookie: Option<String>,
     pub password_cookie: Option<String>,
     pub token_cookie: Option<String>,
+    /// The server's `max_payload` when the listener was set up (bounds the
+    /// size of a WebSocket message).
+    pub max_payload: usize,
     /// The block's own `authorization { user, password, token, timeout }`
     /// and `no_auth_user`, which replace the server's single user, token and
     /// no-auth user for WebSocket clients (nats-server's auth override).
@@ -150,6 +153,7 @@ impl WebSocketConfig {
             username_cookie: None,
             password_cookie: None,
             token_cookie: None,
+            max_payload: opts.max_payload.max(0) as usize,
             auth: WsAuth::default(),
         };
         let mut no_tls = false;

@@ -138,6 +138,22 @@ fn accepted(server: &Server, addr: SocketAddr, cookies: Cookies) -> Accepted {
     }
 }
 
+/// tungstenite holds a whole message before handing it over, so a message
+/// is bounded as a client's unread input is: a few of the largest payloads
+/// plus their protocol lines (nats.ws may batch several operations in one
+/// frame), never the library's 64 MiB default.
+fn frame_limits(ws: &WebSocketConfig) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    let max = (4 * ws.max_payload).max(MIN_MESSAGE_LIMIT);
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+        max_message_size: Some(max),
+        max_frame_size: Some(max),
+        ..Default::default()
+    }
+}
+
+/// The smallest message limit, whatever `max_payload` says.
+const MIN_MESSAGE_LIMIT: usize = 8 << 20;
+
 /// The WebSocket handshake: the origin check and the cookies.
 async fn upgrade<S>(ws: &WebSocketConfig, stream: S) -> Result<(WsIo<S>, Cookies), String>
 where
@@ -168,9 +184,10 @@ where
         }
         Ok(resp)
     };
-    let socket = tokio_tungstenite::accept_hdr_async(stream, check)
-        .await
-        .map_err(|e| e.to_string())?;
+    let socket =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(frame_limits(ws)))
+            .await
+            .map_err(|e| e.to_string())?;
     Ok((WsIo::new(socket), cookies))
 }
 

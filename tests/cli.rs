@@ -26,6 +26,16 @@ fn wait_ready(port: u16) -> TcpStream {
     }
 }
 
+/// `rnats-server -t -c <conf>`: what checking the config says.
+fn test_config(conf: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .arg("-t")
+        .arg("-c")
+        .arg(conf)
+        .output()
+        .unwrap()
+}
+
 fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &child.id().to_string()])
@@ -64,22 +74,12 @@ fn test_config_flag_reports_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.conf");
     std::fs::write(&good, "port: 4999\nmax_payload: 2KB\n").unwrap();
-    let out = Command::new(BIN)
-        .arg("-t")
-        .arg("-c")
-        .arg(&good)
-        .output()
-        .unwrap();
+    let out = test_config(&good);
     assert!(out.status.success(), "{out:?}");
 
     let bad = dir.path().join("bad.conf");
     std::fs::write(&bad, "port: 4999\n\nmax_payload: \"lots\"\n").unwrap();
-    let out = Command::new(BIN)
-        .arg("-t")
-        .arg("-c")
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = test_config(&bad);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -89,12 +89,7 @@ fn test_config_flag_reports_file_line_and_key() {
 
     let inconsistent = dir.path().join("inc.conf");
     std::fs::write(&inconsistent, "max_payload: 2MB\nmax_pending: 1MB\n").unwrap();
-    let out = Command::new(BIN)
-        .arg("-t")
-        .arg("-c")
-        .arg(&inconsistent)
-        .output()
-        .unwrap();
+    let out = test_config(&inconsistent);
     assert!(!out.status.success());
 }
 
@@ -178,12 +173,7 @@ fn every_example_config_passes_the_binary_check() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "conf") {
-            let out = Command::new(BIN)
-                .arg("-t")
-                .arg("-c")
-                .arg(&path)
-                .output()
-                .unwrap();
+            let out = test_config(&path);
             assert!(out.status.success(), "{}: {:?}", path.display(), out);
             n += 1;
         }
@@ -222,12 +212,7 @@ fn unusable_tls_settings_stop_the_server() {
         "port: 4999\ntls {\n  cert_file: x.pem\n  key_file: y.pem\n}\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .arg("-t")
-        .arg("-c")
-        .arg(&conf)
-        .output()
-        .unwrap();
+    let out = test_config(&conf);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -280,12 +265,7 @@ fn feature_blocks_rnats_does_not_run_stop_the_server() {
     // JetStream turned off asks for nothing; an ignored tuning key warns.
     let conf = dir.path().join("ok.conf");
     std::fs::write(&conf, "port: 4999\njetstream: disabled\nprof_port: 6060\n").unwrap();
-    let out = Command::new(BIN)
-        .arg("-t")
-        .arg("-c")
-        .arg(&conf)
-        .output()
-        .unwrap();
+    let out = test_config(&conf);
     assert!(out.status.success(), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -136,6 +136,15 @@ async fn credentials_may_come_from_cookies() {
     read_until(&mut ws, "\r\n").await;
     send(&mut ws, "CONNECT {\"verbose\":false}\r\nPING\r\n").await;
     assert!(read_until(&mut ws, "PONG\r\n").await.ends_with("PONG\r\n"));
+    // A second CONNECT only changes options: the cookie does not make it
+    // a (refused) second login.
+    send(
+        &mut ws,
+        "CONNECT {\"verbose\":false,\"echo\":false}\r\nPING\r\n",
+    )
+    .await;
+    let got = read_until(&mut ws, "PONG\r\n").await;
+    assert!(!got.contains("-ERR"), "{got}");
     // Without the cookie the same CONNECT is refused.
     let mut ws = ws_plain(&h, &[]).await.unwrap();
     read_until(&mut ws, "\r\n").await;

@@ -1128,9 +1128,7 @@ impl Client {
             self.shared.close(CloseReason::ProtocolViolation);
             return false;
         };
-        if let Some(cookies) = &self.cookies {
-            cookies.fill(&mut c);
-        }
+
         if c.protocol < 0 || c.protocol > 1 {
             self.shared.close_with_error(
                 "invalid client protocol",
@@ -1147,6 +1145,11 @@ impl Client {
         }
         if self.connected {
             return self.process_second_connect(c);
+        }
+        // A WebSocket client's cookie credentials stand in for what its
+        // first CONNECT leaves empty (a second CONNECT logs nobody in).
+        if let Some(cookies) = &self.cookies {
+            cookies.fill(&mut c);
         }
         if c.account.is_some() || c.new_account.is_some() {
             self.auth_violation("obsolete account field in CONNECT");

@@ -318,7 +318,6 @@ impl Fanout {
             .as_ref()
             .and_then(|l| l.sample(header, &mut self.rng).map(|h| (l, h)));
         let mut reply_buf = Vec::new();
-        let mut tracked = false;
         if let Some(r) = msg.reply {
             reply_buf.reserve(exporter.reply_prefix.len() + 6);
             reply_buf.extend_from_slice(exporter.reply_prefix.as_bytes());
@@ -341,7 +340,6 @@ impl Fanout {
                     s.share,
                     header,
                 ));
-                tracked = true;
             }
             exporter.add_response(reply_buf.as_slice().into(), Arc::new(resp));
         } else if let Some((latency, header)) = sampled {
@@ -378,7 +376,7 @@ impl Fanout {
         if !delivered && msg.reply.is_some() {
             let resp = exporter.remove_response(&reply_buf);
             if let Some(t) = resp.as_ref().and_then(|r| r.tracking.as_ref()) {
-                if tracked && t.claim_report() {
+                if t.claim_report() {
                     self.latency
                         .push(t.failed(exporter, Status::ServiceUnavailable));
                 }

@@ -17,6 +17,7 @@ pub mod format;
 pub mod http;
 pub mod metrics;
 pub mod query;
+pub mod routez;
 pub mod subsz;
 pub mod varz;
 
@@ -223,7 +224,7 @@ impl Monitor {
             }
             ROUTEZ_PATH => {
                 self.count(ROUTEZ_PATH);
-                Reply::from_result(q.subs().map(|_| self.routez()))
+                Reply::from_result(q.subs().map(|(subs, detail)| self.routez_with(subs, detail)))
             }
             GATEWAYZ_PATH => {
                 self.count(GATEWAYZ_PATH);
@@ -270,14 +271,22 @@ impl Monitor {
         }
     }
 
-    /// `/routez`: no routes until clustering exists.
+    /// `/routez`.
     pub fn routez(&self) -> Routez {
+        self.routez_with(false, false)
+    }
+
+    /// `/routez` with `subs=1` (`subs`) or `subs=detail` (`detail`).
+    pub fn routez_with(&self, subs: bool, detail: bool) -> Routez {
+        let (top, routes) = routez::routes(&self.server, subs, detail);
         Routez {
             server_id: self.server.id.clone(),
             server_name: self.server.name.clone(),
             now: rfc3339(SystemTime::now()),
-            num_routes: 0,
-            routes: Vec::new(),
+            import: top.get("import").cloned(),
+            export: top.get("export").cloned(),
+            num_routes: routes.len(),
+            routes,
         }
     }
 
@@ -427,6 +436,10 @@ pub struct Routez {
     pub server_id: String,
     pub server_name: String,
     pub now: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<serde_json::Value>,
     pub num_routes: usize,
     pub routes: Vec<serde_json::Value>,
 }

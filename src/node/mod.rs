@@ -66,6 +66,9 @@ impl ServerHandle {
             m.shutdown().await;
         }
         self.server.stop_registrations();
+        if let Some(c) = self.server.cluster.get() {
+            c.close_all();
+        }
         for c in self.server.clients() {
             c.close(CloseReason::ServerShutdown);
         }
@@ -89,6 +92,8 @@ pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
     let tls = crate::tls::TlsConfig::from_options(&opts)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let websocket = crate::websocket::WebSocketConfig::from_options(&opts)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let cluster = crate::cluster::config::ClusterConfig::from_options(&opts)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let monitoring = opts.http_port != 0;
     let server = Server::new(opts.clone(), tls)
@@ -153,6 +158,9 @@ pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
         }
         None => (None, None),
     };
+    if let Some(cfg) = cluster {
+        crate::cluster::Cluster::start(&server, cfg, stop_rx.clone()).await?;
+    }
     let accept = tokio::spawn(accept_loop(server.clone(), listener, stop_rx));
     Ok(ServerHandle {
         server,

@@ -138,6 +138,13 @@ pub struct ClientShared {
     /// The round-trip measurement in flight: when the server's last PING
     /// went out, and whether a PONG was sent to the client yet.
     rtt_probe: Mutex<RttProbe>,
+    /// A route to another server of the cluster rather than a client: its
+    /// "subscriptions" are the other server's interest, and a message for
+    /// it is one RMSG however many of them match.
+    pub is_route: bool,
+    /// On a route dedicated to one account: that account (its protocol
+    /// lines carry no account name).
+    pub pinned: std::sync::OnceLock<Arc<str>>,
 }
 
 /// nats-server measures a client's round-trip time with its own PINGs; a
@@ -167,6 +174,57 @@ struct ReplyGrant {
 const REPLIES_SWEEP_AT: usize = 1024;
 
 impl ClientShared {
+    /// The shared state of a new connection.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: u64,
+        addr: SocketAddr,
+        out: Outbound,
+        account: Arc<Account>,
+        tls: Option<crate::tls::TlsSession>,
+        peer_cert: Option<crate::tls::PeerCert>,
+        websocket: bool,
+        is_route: bool,
+    ) -> ClientShared {
+        ClientShared {
+            id,
+            addr,
+            start: SystemTime::now(),
+            out,
+            close_wake: Notify::new(),
+            headers: AtomicBool::new(false),
+            subs: Mutex::new(AHashMap::new()),
+            account: parking_lot::RwLock::new(account),
+            stats: ClientStats::default(),
+            meta: Mutex::new(ClientMeta::default()),
+            delivery: parking_lot::RwLock::new(None),
+            filter_delivery: AtomicBool::new(false),
+            track_replies: AtomicBool::new(false),
+            replies: Mutex::new(AHashMap::new()),
+            tls,
+            peer_cert,
+            credentials: Mutex::new(None),
+            perms_gen: AtomicU64::new(0),
+            payload_limit: std::sync::atomic::AtomicI64::new(NO_LIMIT),
+            connect_seen: AtomicBool::new(false),
+            user_quota: arc_swap::ArcSwapOption::empty(),
+            rtt_probe: Mutex::new(RttProbe::default()),
+            websocket,
+            is_route,
+            pinned: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Wakes the reader so it sees the connection is closing.
+    pub fn wake_reader(&self) {
+        self.close_wake.notify_one();
+    }
+
+    /// Waits until [`ClientShared::close`] (or `wake_reader`) is called.
+    pub async fn closed(&self) {
+        self.close_wake.notified().await;
+    }
+
     /// The measured round-trip time (zero until a PONG answered a server
     /// PING).
     pub fn rtt(&self) -> Duration {
@@ -239,7 +297,7 @@ impl ClientShared {
             }
         }
         let acc = self.account.read().clone();
-        let _ = acc.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+        acc.remove_local_sub(&sub.subject, sub.queue.as_deref(), sub);
     }
 
     /// Removes every subscription (on close, or when the account changes);
@@ -250,7 +308,7 @@ impl ClientShared {
         drained
             .into_iter()
             .map(|s| {
-                let _ = acc.sublist.remove(&s.subject, s.queue.as_deref(), &s);
+                acc.remove_local_sub(&s.subject, s.queue.as_deref(), &s);
                 s.subject.to_string()
             })
             .collect()
@@ -516,31 +574,16 @@ where
     } = accepted;
     let auth = server.auth_for(websocket);
     let account = server.accounts.global();
-    let shared = Arc::new(ClientShared {
+    let shared = Arc::new(ClientShared::new(
         id,
         addr,
-        start: SystemTime::now(),
-        out: Outbound::new(opts.max_pending.max(0) as usize, opts.write_deadline),
-        close_wake: Notify::new(),
-        headers: AtomicBool::new(false),
-        subs: Mutex::new(AHashMap::new()),
-        account: parking_lot::RwLock::new(account.clone()),
-        stats: ClientStats::default(),
-        meta: Mutex::new(ClientMeta::default()),
-        delivery: parking_lot::RwLock::new(None),
-        filter_delivery: AtomicBool::new(false),
-        track_replies: AtomicBool::new(false),
-        replies: Mutex::new(AHashMap::new()),
+        Outbound::new(opts.max_pending.max(0) as usize, opts.write_deadline),
+        account.clone(),
         tls,
         peer_cert,
-        credentials: Mutex::new(None),
-        perms_gen: AtomicU64::new(0),
-        payload_limit: std::sync::atomic::AtomicI64::new(NO_LIMIT),
-        connect_seen: AtomicBool::new(false),
-        user_quota: arc_swap::ArcSwapOption::empty(),
-        rtt_probe: Mutex::new(RttProbe::default()),
         websocket,
-    });
+        false,
+    ));
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
         let shared = shared.clone();
@@ -1472,11 +1515,11 @@ impl Client {
                     queue: queue.map(Into::into),
                     max: AtomicU64::new(0),
                     delivered: AtomicU64::new(0),
+                    weight: std::sync::atomic::AtomicU32::new(1),
                 }));
                 if self
                     .account
-                    .sublist
-                    .insert(subject, queue, sub.clone())
+                    .insert_local_sub(subject, queue, sub.clone())
                     .is_err()
                 {
                     drop(subs);

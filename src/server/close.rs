@@ -25,6 +25,11 @@ pub enum CloseReason {
     AuthenticationRevoked,
     ServerShutdown,
     LameDuckMode,
+    DuplicateRoute,
+    ClusterNameConflict,
+    DuplicateServerName,
+    WrongPort,
+    RouteRemoved,
 }
 
 impl CloseReason {
@@ -52,6 +57,11 @@ impl CloseReason {
             CloseReason::AuthenticationRevoked => "Credentials Revoked",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::LameDuckMode => "Lame Duck Mode",
+            CloseReason::DuplicateRoute => "Duplicate Route",
+            CloseReason::ClusterNameConflict => "Cluster Name Conflict",
+            CloseReason::DuplicateServerName => "Duplicate Server Name",
+            CloseReason::WrongPort => "Incorrect Port",
+            CloseReason::RouteRemoved => "Route Removed",
         }
     }
 

@@ -78,6 +78,20 @@ pub struct Fanout {
     /// token of tracked reply subjects).
     server_name: Arc<str>,
     server_hash: Arc<str>,
+    /// Whether matching routes get the message: not for a message that came
+    /// from a route (the sender reached every server itself) nor one that
+    /// crossed a stream import (the other servers cross it themselves).
+    to_routes: bool,
+    /// For a message from a route: the queue groups the sending server
+    /// picked this server for (names separated by spaces); others are
+    /// served elsewhere.
+    routed_queues: Vec<u8>,
+    /// The message being delivered came from a route.
+    routed: bool,
+    /// Routes picked for the message being delivered, each with the queue
+    /// groups it was picked for (ranges of `route_qnames`).
+    route_picks: Vec<(Arc<ClientShared>, Vec<(usize, usize)>)>,
+    route_qnames: Vec<u8>,
 }
 
 /// A stack of (account, subject) pairs, kept in reused buffers so crossing
@@ -134,7 +148,33 @@ impl Fanout {
             latency: Vec::new(),
             server_name: server_name.clone(),
             server_hash: server_hash.clone(),
+            to_routes: true,
+            routed_queues: Vec::new(),
+            routed: false,
+            route_picks: Vec::new(),
+            route_qnames: Vec::new(),
         }
+    }
+
+    /// Delivers a message that arrived from a route in `acc`: to local
+    /// subscribers only, and in queue groups only to those of `queues` (the
+    /// groups the sending server picked this server for, as listed on the
+    /// RMSG line). Returns whether anyone received it.
+    pub fn publish_routed(
+        &mut self,
+        acc: &Arc<Account>,
+        msg: &Message<'_>,
+        queues: &[u8],
+        origin: &Origin,
+    ) -> bool {
+        self.to_routes = false;
+        self.routed = true;
+        self.routed_queues.clear();
+        self.routed_queues.extend_from_slice(queues);
+        let delivered = self.publish_in(acc, msg, origin, 0, false);
+        self.routed = false;
+        self.to_routes = true;
+        delivered
     }
 
     /// The latency measurements made since the last call.
@@ -185,7 +225,8 @@ impl Fanout {
         depth: u8,
         from_stream: bool,
     ) -> bool {
-        let mut delivered = self.deliver_result(local, msg, origin);
+        let routed = depth == 0 && self.routed;
+        let mut delivered = self.deliver_result(acc, local, msg, origin, routed);
         if acc.may_forward(msg.subject) || acc.has_responses() {
             if depth == 0 {
                 self.path.start(acc, msg.subject);
@@ -233,7 +274,10 @@ impl Fanout {
                             continue;
                         }
                         let m = Message { subject, ..*msg };
+                        // Other servers cross this import themselves.
+                        let to_routes = std::mem::replace(&mut self.to_routes, false);
                         delivered |= self.publish_in(&s.importer, &m, origin, depth + 1, true);
+                        self.to_routes = to_routes;
                         self.path.leave();
                     }
                     Forward::Service(s) if !from_stream => {
@@ -403,29 +447,53 @@ impl Fanout {
     }
 
     /// Delivers to every plain subscriber and one member of each queue
-    /// group. Returns whether anyone received the message.
+    /// group, counting another server's group by its weight; routes get
+    /// one RMSG each ([`Fanout::send_to_routes`]). With `routed` (a message
+    /// from a route) only local subscribers are served, and only the queue
+    /// groups the sender picked this server for. Returns whether anyone
+    /// received the message.
     pub fn deliver_result(
         &mut self,
+        acc: &Arc<Account>,
         r: &SublistResult<SubRef>,
         msg: &Message<'_>,
         origin: &Origin,
+        routed: bool,
     ) -> bool {
         let mut delivered = false;
         let skip_self = !origin.echo;
+        let to_routes = self.to_routes;
         for sub in &r.psubs {
+            if sub.client.is_route {
+                if to_routes {
+                    self.pick_route(&sub.client, None);
+                }
+                continue;
+            }
             if skip_self && sub.client.id == origin.client_id {
                 continue;
             }
             delivered |= self.deliver(sub, msg);
         }
-        for (_, members) in &r.qsubs {
+        for (name, members) in &r.qsubs {
             let n = members.len();
             if n == 0 {
                 continue;
             }
-            let start = if n == 1 { 0 } else { self.rng.gen_range(0..n) };
+            if routed && !queue_listed(&self.routed_queues, name.as_bytes()) {
+                continue;
+            }
+            let start = self.pick_member(members, to_routes);
             for i in 0..n {
                 let sub = &members[(start + i) % n];
+                if sub.client.is_route {
+                    if !to_routes {
+                        continue;
+                    }
+                    self.pick_route(&sub.client, Some(name.as_bytes()));
+                    delivered = true;
+                    break;
+                }
                 if skip_self && sub.client.id == origin.client_id {
                     continue;
                 }
@@ -435,7 +503,117 @@ impl Fanout {
                 }
             }
         }
+        if !self.route_picks.is_empty() {
+            delivered |= self.send_to_routes(acc, msg);
+        }
         delivered
+    }
+
+    /// Where the search for a queue group's member starts: a random member,
+    /// each weighing 1, except another server's group, which weighs its
+    /// number of members there (so a server with 3 members gets 3 times the
+    /// share of a server with 1, as nats-server spreads). Routes weigh
+    /// nothing when the message may not go to routes.
+    #[inline]
+    fn pick_member(&mut self, members: &[SubRef], to_routes: bool) -> usize {
+        let n = members.len();
+        if n == 1 {
+            return 0;
+        }
+        if !members.iter().any(|m| m.client.is_route) {
+            return self.rng.gen_range(0..n);
+        }
+        let weight = |m: &SubRef| -> u64 {
+            match (m.client.is_route, to_routes) {
+                (false, _) => 1,
+                (true, true) => u64::from(m.weight.load(Ordering::Relaxed).max(1)),
+                (true, false) => 0,
+            }
+        };
+        let total: u64 = members.iter().map(weight).sum();
+        if total == 0 {
+            return 0;
+        }
+        let mut at = self.rng.gen_range(0..total);
+        for (i, m) in members.iter().enumerate() {
+            let w = weight(m);
+            if at < w {
+                return i;
+            }
+            at -= w;
+        }
+        0
+    }
+
+    /// Notes that `route` gets the message being delivered (for the queue
+    /// group `queue`, or for its plain interest).
+    fn pick_route(&mut self, route: &Arc<ClientShared>, queue: Option<&[u8]>) {
+        let at = match self.route_picks.iter().position(|(r, _)| r.id == route.id) {
+            Some(i) => i,
+            None => {
+                self.route_picks.push((route.clone(), Vec::new()));
+                self.route_picks.len() - 1
+            }
+        };
+        if let Some(q) = queue {
+            let from = self.route_qnames.len();
+            self.route_qnames.extend_from_slice(q);
+            self.route_picks[at].1.push((from, self.route_qnames.len()));
+        }
+    }
+
+    /// Sends the message once to each route picked, as RMSG/HMSG naming the
+    /// queue groups that route was picked for. Routes are not cut for
+    /// being slow, they make the publisher wait like a full subscriber.
+    fn send_to_routes(&mut self, acc: &Arc<Account>, msg: &Message<'_>) -> bool {
+        let picks = std::mem::take(&mut self.route_picks);
+        let mut qnames = std::mem::take(&mut self.route_qnames);
+        let mut sent = false;
+        let mut names: Vec<&[u8]> = Vec::new();
+        for (route, ranges) in &picks {
+            names.clear();
+            names.extend(ranges.iter().map(|&(a, b)| &qnames[a..b]));
+            let account = match route.pinned.get() {
+                Some(_) => None,
+                None => Some(&*acc.name),
+            };
+            let headers = route.headers.load(Ordering::Relaxed);
+            match route
+                .out
+                .append(|b| crate::cluster::proto::rmsg(b, account, msg, &names, headers))
+            {
+                Appended::Ok => {}
+                Appended::Stalled => self.note_stalled(route),
+                Appended::Closed => continue,
+                Appended::SlowConsumer => {
+                    log::warn!(
+                        "{} - rid:{} - Slow route: pending output over {} bytes",
+                        route.addr,
+                        route.id,
+                        route.out.max_pending
+                    );
+                    route.close(CloseReason::SlowConsumerPendingBytes);
+                    continue;
+                }
+            }
+            route.stats.out_msgs.fetch_add(1, Ordering::Relaxed);
+            route
+                .stats
+                .out_bytes
+                .fetch_add(msg.payload.len() as u64, Ordering::Relaxed);
+            sent = true;
+            self.mark(route.clone());
+        }
+        drop(names);
+        let mut picks = picks;
+        for (_, r) in picks.iter_mut() {
+            r.clear();
+        }
+        picks.clear();
+        self.route_picks = picks;
+        qnames.clear();
+        self.route_qnames = qnames;
+        sent
     }
 
     /// Appends one MSG/HMSG to the subscriber's outbound buffer.
@@ -531,6 +709,12 @@ impl Fanout {
             c.out.flush();
         }
     }
+}
+
+/// Whether `name` is one of the space-separated queue names of an RMSG.
+fn queue_listed(list: &[u8], name: &[u8]) -> bool {
+    list.split(|&b| b == b' ' || b == b'\t')
+        .any(|q| q == name)
 }
 
 /// The payload of a request crossing a service import: the requester's

@@ -129,6 +129,8 @@ pub struct Server {
     /// The auth configuration of WebSocket clients when the `websocket`
     /// block overrides the server's (replaced on reload).
     ws_auth: RwLock<Option<Arc<AuthConfig>>>,
+    /// The cluster this server is a member of (`cluster {}`), once started.
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 /// What the system services hear about connections. The server core calls
@@ -256,6 +258,7 @@ impl Server {
             events: std::sync::OnceLock::new(),
             websocket: std::sync::OnceLock::new(),
             ws_auth: RwLock::new(None),
+            cluster: std::sync::OnceLock::new(),
         });
         Ok(server)
     }
@@ -326,6 +329,39 @@ impl Server {
     pub fn stop_registrations(&self) {
         let _clients = self.clients.lock();
         self.stopping.store(true, Ordering::Release);
+    }
+
+    /// This server's client URLs as other members pass them on to their
+    /// clients (`connect_urls`): the advertised address, else the listen
+    /// address.
+    pub fn own_client_urls(&self) -> Vec<String> {
+        let opts = self.opts();
+        if !opts.client_advertise.is_empty() {
+            return vec![opts.client_advertise.clone()];
+        }
+        let port = self.listen_addr.get().map_or(0, SocketAddr::port);
+        let host = match opts.host.as_str() {
+            "" | "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_owned(),
+            h => h.to_owned(),
+        };
+        vec![format!("{host}:{port}")]
+    }
+
+    /// Sends the current INFO (new cluster URLs) to every client that asked
+    /// for async INFO (`protocol` 1).
+    pub fn send_async_info(&self) {
+        for c in self.clients() {
+            let proto = c
+                .credentials
+                .lock()
+                .as_ref()
+                .map_or(0, |l| l.connect.protocol);
+            if proto >= 1 {
+                let line = self.client_info(c.id, c.addr, None, None).to_line();
+                c.out.append(|b| b.extend_from_slice(&line));
+                c.out.flush();
+            }
+        }
     }
 
     /// The INFO line telling a client the server is in lame-duck mode.
@@ -466,6 +502,18 @@ impl Server {
                 info.port = p.parse().unwrap_or(info.port);
             } else {
                 info.host = opts.client_advertise.clone();
+            }
+        }
+        if let Some(c) = self.cluster.get() {
+            info.cluster = c.name();
+            if !c.config.no_advertise {
+                let mut urls = self.own_client_urls();
+                for u in c.peer_client_urls() {
+                    if !urls.contains(&u) {
+                        urls.push(u);
+                    }
+                }
+                info.connect_urls = urls;
             }
         }
         info.client_id = cid;

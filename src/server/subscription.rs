@@ -1,6 +1,6 @@
 //! A subscription, as stored in an account's index and a client's sid map.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::client::ClientShared;
@@ -18,6 +18,10 @@ pub struct Subscription {
     pub max: AtomicU64,
     /// Messages delivered so far.
     pub delivered: AtomicU64,
+    /// A queue group's number of members behind this entry: 1 for a
+    /// client's subscription, the announced weight for another server's
+    /// group (its share of the messages).
+    pub weight: AtomicU32,
 }
 
 impl Subscription {

@@ -12,7 +12,6 @@ use crate::config::{ConfigError, Map, Options};
 const UNSUPPORTED_TOP: &[(&str, &str)] = &[
     ("https", "HTTPS monitoring"),
     ("https_port", "HTTPS monitoring"),
-    ("cluster", "clustering (`cluster {}`)"),
     ("gateway", "gateways (`gateway {}`)"),
     ("leafnodes", "leaf nodes (`leafnodes {}`)"),
     ("leaf", "leaf nodes (`leaf {}`)"),

@@ -90,6 +90,12 @@ pub struct Account {
     /// What the connections that were bound to this account did, added when
     /// each closes (monitoring adds the live connections' own counters).
     pub closed: ClosedTotals,
+    /// What this account wants from other servers (route interest).
+    pub interest: super::interest::Interest,
+    /// The reply prefix is announced as interest (`_R_.<prefix>.>`) from the
+    /// first request sent through a service import, so responses given on
+    /// another server find their way back.
+    reply_interest: AtomicBool,
 }
 
 fn first_token(subject: &[u8]) -> &[u8] {
@@ -215,7 +221,35 @@ impl Account {
             stalls: AtomicU64::new(0),
             stalled_ns: AtomicU64::new(0),
             closed: ClosedTotals::default(),
+            interest: super::interest::Interest::default(),
+            reply_interest: AtomicBool::new(false),
         }
+    }
+
+    /// Adds a local client's subscription to the index and counts it as
+    /// interest to announce to other servers.
+    ///
+    /// # Errors
+    /// A subject the index refuses.
+    pub fn insert_local_sub(
+        &self,
+        subject: &str,
+        queue: Option<&str>,
+        sub: SubRef,
+    ) -> Result<(), SublistError> {
+        self.sublist.insert(subject, queue, sub)?;
+        self.interest.add(self, subject, queue, 1);
+        Ok(())
+    }
+
+    /// Removes a local client's subscription (and its interest); false when
+    /// it was not there.
+    pub fn remove_local_sub(&self, subject: &str, queue: Option<&str>, sub: &SubRef) -> bool {
+        let removed = self.sublist.remove(subject, queue, sub).is_ok();
+        if removed {
+            self.interest.add(self, subject, queue, -1);
+        }
+        removed
     }
 
     /// Whether anything besides local subscribers may receive messages
@@ -307,6 +341,18 @@ impl Account {
         self.forward_heads.fetch_or(heads, Ordering::Release);
         self.forwards.store(Arc::new(table));
         self.forward_heads.store(heads, Ordering::Release);
+        // A stream export imported on this server needs the exporter's
+        // messages from other servers too: its subject is interest.
+        for (subject, route) in list.iter() {
+            if matches!(route, Forward::Stream(_)) {
+                self.interest.add(self, subject, None, -1);
+            }
+        }
+        for (subject, route) in &next {
+            if matches!(route, Forward::Stream(_)) {
+                self.interest.add(self, subject, None, 1);
+            }
+        }
         *list = next;
         Ok(())
     }
@@ -329,6 +375,12 @@ impl Account {
 
     /// Remembers where a response to `reply` goes.
     pub fn add_response(&self, reply: Box<[u8]>, route: Arc<ResponseForward>) {
+        if !self.reply_interest.load(Ordering::Relaxed)
+            && !self.reply_interest.swap(true, Ordering::AcqRel)
+        {
+            let all = format!("{}>", self.reply_prefix);
+            self.interest.add(self, &all, None, 1);
+        }
         let mut m = self.responses.lock();
         m.insert(reply, route);
         self.has_responses.store(true, Ordering::Relaxed);
@@ -473,6 +525,8 @@ pub struct Registry {
     /// Called with every account created after it is set (the server's
     /// per-account system imports), outside the registry's locks.
     on_create: RwLock<Option<OnCreate>>,
+    /// Installed on every account, existing and new (the cluster's routes).
+    interest_hook: RwLock<Option<Arc<dyn super::interest::InterestHook>>>,
 }
 
 /// See [`Registry::on_create`].
@@ -494,6 +548,7 @@ impl Registry {
             system: RwLock::new(None),
             cache,
             on_create: RwLock::new(None),
+            interest_hook: RwLock::new(None),
         };
         r.get_or_create(GLOBAL_ACCOUNT);
         let sys = r.get_or_create(SYSTEM_ACCOUNT);
@@ -532,15 +587,25 @@ impl Registry {
             return a;
         }
         let mut created = false;
+        // The hook lock is taken first here and in `set_interest_hook`, so
+        // an account is either created before the hook's installation walks
+        // the accounts or sees the hook itself.
+        let hook_guard = self.interest_hook.read();
+        let hook = hook_guard.clone();
         let acc = self
             .accounts
             .write()
             .entry(name.into())
             .or_insert_with(|| {
                 created = true;
-                Arc::new(Account::new(name, self.cache))
+                let acc = Account::new(name, self.cache);
+                if let Some(h) = hook {
+                    acc.interest.set_hook(h);
+                }
+                Arc::new(acc)
             })
             .clone();
+        drop(hook_guard);
         if created {
             let hook = self.on_create.read().clone();
             if let Some(hook) = hook {
@@ -556,6 +621,15 @@ impl Registry {
         *self.on_create.write() = Some(hook.clone());
         for acc in self.all() {
             hook(&acc);
+        }
+    }
+
+    /// Installs `hook` on every account, existing and created from now on.
+    pub fn set_interest_hook(&self, hook: Arc<dyn super::interest::InterestHook>) {
+        let mut installed = self.interest_hook.write();
+        *installed = Some(hook.clone());
+        for acc in self.accounts.read().values() {
+            acc.interest.set_hook(hook.clone());
         }
     }
 

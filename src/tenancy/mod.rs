@@ -18,6 +18,7 @@
 pub mod account;
 pub mod account_config;
 pub mod imports;
+pub mod interest;
 pub mod jwt_account;
 pub mod latency;
 pub mod mapping;

@@ -4,4 +4,5 @@
 //! the connection handling built on it can be tested against nats-server's
 //! exact frames.
 
+pub mod config;
 pub mod proto;

@@ -142,6 +142,9 @@ pub struct Options {
     /// options this struct does not model (operator, resolver, trusted keys,
     /// default_sentinel, ...). `None` when not built from a config.
     pub raw_config: Option<super::Map>,
+    /// The cluster flags (`--cluster`, `--routes`, ...), laid over the
+    /// `cluster` block by [`crate::cluster::config::ClusterConfig::from_options`].
+    pub cluster_flags: crate::cluster::config::ClusterFlags,
 }
 
 /// `write_timeout`: the policy when a connection's `write_deadline` passes.
@@ -212,6 +215,7 @@ impl Default for Options {
             write_timeout: WriteTimeoutPolicy::Default,
             mappings_block: None,
             raw_config: None,
+            cluster_flags: Default::default(),
         }
     }
 }

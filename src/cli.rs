@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 
+use crate::cluster::config::ClusterFlags;
 use crate::config::Options;
 
 /// Flags as given; `None` = not given, so the config file's value stays.
@@ -45,9 +46,10 @@ pub struct Cli {
     pub store_dir: Option<String>,
     /// `-js/--jetstream`: refused, rnats has no JetStream.
     pub jetstream: bool,
-    /// A cluster flag (`--routes`, `--cluster`, ...): refused until rnats
-    /// runs clusters, rather than ignored.
-    pub cluster_flag: Option<String>,
+    /// The cluster flags (`--cluster`, `--cluster_listen`, `--cluster_name`,
+    /// `--routes`, `--cluster_advertise`, `--no_advertise`,
+    /// `--connect_retries`), laid over the `cluster` block.
+    pub cluster: ClusterFlags,
 }
 
 /// The TLS flags as given.
@@ -155,7 +157,7 @@ TLS Options:
     --tlsverify                      Enable TLS, verify client certificates
     --tlscacert <file>               Client certificate CA for verification
 
-Cluster Options (refused: rnats does not run clusters yet):
+Cluster Options:
     --routes <rurl-1, rurl-2>        Routes to solicit and connect
     --cluster <cluster-url>          Cluster URL for solicited routes
     --cluster_name <string>          Cluster Name, if not set one will be dynamically generated
@@ -216,6 +218,10 @@ pub enum CliError {
     /// TLS flags without a certificate or key (nats-server's texts).
     #[error("{0}")]
     Tls(&'static str),
+    /// A bad cluster flag: a `--cluster` or `--routes` URL that cannot be
+    /// used, a cluster name with spaces.
+    #[error("{0}")]
+    Cluster(String),
 }
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, CliError> {
@@ -278,6 +284,7 @@ impl Cli {
                 }
             }
         }
+        cli.cluster.check().map_err(CliError::Cluster)?;
         if cli.tls.overrides() {
             if cli.tls.cert.is_none() {
                 return Err(CliError::Tls(
@@ -317,7 +324,7 @@ impl Cli {
             "tls" => self.tls.tls = Some(on),
             "tlsverify" => self.tls.verify = Some(on),
             "js" | "jetstream" => self.jetstream = on,
-            "no_advertise" => self.cluster_flag = Some(name.to_owned()),
+            "no_advertise" => self.cluster.no_advertise = Some(on),
             _ => unreachable!("kind_of lists every boolean flag"),
         }
     }
@@ -343,7 +350,13 @@ impl Cli {
             "tlskey" => self.tls.key = Some(v),
             "tlscacert" => self.tls.ca = Some(v),
             "sd" | "store_dir" => self.store_dir = Some(v),
-            _ => self.cluster_flag = Some(name.to_owned()),
+            // One setting, as in nats-server: the last one given wins.
+            "cluster" | "cluster_listen" => self.cluster.listen = Some(v),
+            "cluster_name" => self.cluster.name = Some(v),
+            "routes" => self.cluster.routes = Some(v),
+            "cluster_advertise" => self.cluster.advertise = Some(v),
+            "connect_retries" => self.cluster.connect_retries = Some(parse_int(name, &v)?),
+            _ => unreachable!("kind_of lists every value flag"),
         }
         Ok(())
     }
@@ -382,18 +395,15 @@ impl Cli {
         } else if self.tls.overrides() {
             o.tls_block = Some(self.tls.block());
         }
+        o.cluster_flags = self.cluster.clone();
     }
 
     /// Flags rnats accepts only to refuse them with a clear reason: what
     /// they ask for does not exist here, and running without it would
     /// mislead.
     pub fn unsupported(&self) -> Option<String> {
-        if self.jetstream {
-            return Some("JetStream is not available in rnats: remove -js/--jetstream".to_owned());
-        }
-        self.cluster_flag
-            .as_ref()
-            .map(|f| format!("--{f}: clustering is not available in this version of rnats"))
+        self.jetstream
+            .then(|| "JetStream is not available in rnats: remove -js/--jetstream".to_owned())
     }
 }
 
@@ -466,6 +476,56 @@ mod tests {
                 flag: "p".into(),
                 value: "abc".into()
             }
+        );
+    }
+
+    #[test]
+    fn cluster_flags_are_recorded_and_checked() {
+        let c = p(&[
+            "--cluster",
+            "nats://u:p@127.0.0.1:6222",
+            "--cluster_listen=nats://127.0.0.1:-1",
+            "--cluster_name",
+            "C1",
+            "--routes",
+            "nats://a:1,nats://b:2",
+            "--cluster_advertise",
+            "10.0.0.1:6222",
+            "--no_advertise",
+            "--connect_retries=3",
+        ])
+        .unwrap();
+        let f = &c.cluster;
+        assert_eq!(
+            f.listen.as_deref(),
+            Some("nats://127.0.0.1:-1"),
+            "last wins"
+        );
+        assert_eq!(f.name.as_deref(), Some("C1"));
+        assert_eq!(f.routes.as_deref(), Some("nats://a:1,nats://b:2"));
+        assert_eq!(f.advertise.as_deref(), Some("10.0.0.1:6222"));
+        assert_eq!((f.no_advertise, f.connect_retries), (Some(true), Some(3)));
+        assert_eq!(c.unsupported(), None);
+        let mut o = Options::default();
+        c.apply(&mut o);
+        assert_eq!(o.cluster_flags, c.cluster);
+        assert_eq!(
+            p(&["--no_advertise=false"]).unwrap().cluster.no_advertise,
+            Some(false)
+        );
+        let msg = |args: &[&str]| p(args).unwrap_err().to_string();
+        assert_eq!(
+            msg(&["--cluster", "nats://u@h:1"]),
+            "expected cluster password to be set"
+        );
+        assert!(msg(&["--routes", "nats://h"]).contains("missing port in address"));
+        assert_eq!(
+            msg(&["--connect_retries", "x"]),
+            "invalid value \"x\" for flag -connect_retries: parse error"
+        );
+        assert_eq!(
+            p(&["-js"]).unwrap().unsupported().as_deref(),
+            Some("JetStream is not available in rnats: remove -js/--jetstream")
         );
     }
 

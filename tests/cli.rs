@@ -236,7 +236,11 @@ fn feature_blocks_rnats_does_not_run_stop_the_server() {
             "compression",
         ),
         ("mqtt { port: 1883 }\n", 2, "MQTT"),
-        ("cluster { port: 6222 }\n", 2, "clustering"),
+        (
+            "cluster {\n  port: 6222\n  tls { bogus: 1 }\n}\n",
+            3,
+            "unknown field",
+        ),
         ("leafnodes { port: 7422 }\n", 2, "leaf nodes"),
         ("jetstream: enabled\n", 2, "JetStream is not available"),
         (
@@ -276,16 +280,30 @@ fn feature_blocks_rnats_does_not_run_stop_the_server() {
 }
 
 #[test]
-fn jetstream_and_cluster_flags_are_refused_and_store_dir_ignored() {
+fn jetstream_flag_is_refused_cluster_flags_checked_and_store_dir_ignored() {
     let out = Command::new(BIN).args(["-js", "-t"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("JetStream is not available"));
+    // Cluster flags are accepted; their URLs are checked as they are read.
     let out = Command::new(BIN)
-        .args(["--routes", "nats://127.0.0.1:6222", "-t"])
+        .args([
+            "--cluster",
+            "nats://127.0.0.1:-1",
+            "--routes",
+            "nats://127.0.0.1:6222",
+            "--cluster_name",
+            "C1",
+            "-t",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = Command::new(BIN)
+        .args(["--cluster", "nats://ruser@127.0.0.1:6222", "-t"])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("clustering is not available"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected cluster password to be set"));
     let out = Command::new(BIN)
         .args(["-sd", "/tmp/js", "-t"])
         .output()

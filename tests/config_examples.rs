@@ -193,3 +193,26 @@ fn missing_config_file() {
         "{e}"
     );
 }
+
+#[test]
+fn the_cluster_example_configs_load_and_form_one_cluster() {
+    let dir = config_dir().join("cluster");
+    let mut ports = Vec::new();
+    for n in 1..=3 {
+        let path = dir.join(format!("node{n}.conf"));
+        let (opts, warnings) = Options::from_file_with_warnings(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(warnings.is_empty(), "{}: {warnings:?}", path.display());
+        let c = rnats::cluster::config::ClusterConfig::from_options(&opts)
+            .unwrap()
+            .expect("a cluster block");
+        assert_eq!(c.name.as_deref(), Some("demo"));
+        assert!(c.routing());
+        // Members list the seed's route port only.
+        if n > 1 {
+            assert_eq!(c.routes.len(), 1);
+            assert_eq!(c.routes[0].port, ports[0]);
+        }
+        ports.push(c.port as u16);
+    }
+}

@@ -189,7 +189,7 @@ impl ClusterFlags {
     /// # Errors
     /// The first bad flag, with nats-server's text where it has one.
     pub fn check(&self) -> Result<(), String> {
-        if let Some(l) = &self.listen {
+        if let Some(l) = self.listen.as_deref().filter(|l| !l.is_empty()) {
             parse_listen_flag(l)?;
         }
         if let Some(r) = &self.routes {
@@ -376,7 +376,7 @@ fn percent_decode(s: &str) -> Result<String, String> {
                 .ok_or_else(|| {
                     format!(
                         "invalid URL escape {:?}",
-                        &s[i..(i + 3).min(s.len()).max(i + 1)]
+                        s.get(i..i + 3).unwrap_or(&s[i..])
                     )
                 })?;
             out.push(u8::from_str_radix(hex, 16).map_err(|e| e.to_string())?);
@@ -477,7 +477,11 @@ fn check_name(name: &str) -> Result<(), String> {
 
 /// A duration as nats-server's `parseDuration` reads it: a Go duration
 /// string, or (legacy, with a warning) an integer number of seconds.
-fn legacy_duration(k: &Key, v: &Value, warnings: &mut Vec<String>) -> Result<Duration, ConfigError> {
+fn legacy_duration(
+    k: &Key,
+    v: &Value,
+    warnings: &mut Vec<String>,
+) -> Result<Duration, ConfigError> {
     let field = k.name.as_str();
     match &v.kind {
         Kind::String(s) => crate::config::parser::parse_go_duration(s).map_err(|e| {
@@ -509,11 +513,26 @@ fn parse_compression(k: &Key, v: &Value) -> Result<Compression, ConfigError> {
         Kind::Map(m) => {
             let mut mode = String::new();
             for (mk, mv) in m.iter() {
+                let mpath = format!("{path}.{}", mk.name);
                 match mk.name.to_ascii_lowercase().as_str() {
-                    "mode" => mode = want_str(mk, mv)?.to_owned(),
+                    // An unquoted `off` reads as a boolean (nats-server
+                    // fails on it; taken here as the top-level form is).
+                    "mode" => match &mv.kind {
+                        Kind::String(s) => mode = s.clone(),
+                        Kind::Bool(true) => mode = "s2_fast".to_owned(),
+                        Kind::Bool(false) => mode = "off".to_owned(),
+                        other => {
+                            return Err(ConfigError::wrong_type(&mk.pos, &mpath, "a string", other))
+                        }
+                    },
                     "rtt_thresholds" | "thresholds" | "rtts" | "rtt" => {
                         let Kind::Array(items) = &mv.kind else {
-                            return Err(wrong_type(mk, "an array of durations", mv));
+                            return Err(ConfigError::wrong_type(
+                                &mk.pos,
+                                &mpath,
+                                "an array of durations",
+                                &mv.kind,
+                            ));
                         };
                         for it in items {
                             let ok = match &it.kind {
@@ -521,10 +540,7 @@ fn parse_compression(k: &Key, v: &Value) -> Result<Compression, ConfigError> {
                                 Kind::String(s) => crate::config::parser::parse_go_duration(s)
                                     .map(drop)
                                     .map_err(|e| e.to_string()),
-                                other => Err(format!(
-                                    "expected a duration, got {}",
-                                    other.name()
-                                )),
+                                other => Err(format!("expected a duration, got {}", other.name())),
                             };
                             ok.map_err(|e| err(&mk.pos, e))?;
                         }
@@ -570,8 +586,10 @@ fn check_route_perm_subjects(p: &Permissions) -> Result<(), String> {
         let Some(sp) = sp else {
             return Ok(());
         };
-        for (list, which) in [(sp.allow.as_deref().unwrap_or(&[]), "allow"), (&sp.deny[..], "deny")]
-        {
+        for (list, which) in [
+            (sp.allow.as_deref().unwrap_or(&[]), "allow"),
+            (&sp.deny[..], "deny"),
+        ] {
             if let Some(e) = list.iter().find(|e| e.queue.is_some()) {
                 let written = format!("{} {}", e.subject, e.queue.as_deref().unwrap_or(""));
                 return Err(format!(
@@ -623,10 +641,7 @@ impl ClusterConfig {
                 return Err(ConfigError::at(
                     &k.pos,
                     &k.name,
-                    format!(
-                        "Expected map to define cluster, got {}",
-                        v.kind.go_type()
-                    ),
+                    format!("Expected map to define cluster, got {}", v.kind.go_type()),
                 ));
             };
             accounts_key = c.parse_block(m)?;
@@ -716,7 +731,15 @@ impl ClusterConfig {
                     let Kind::Map(tm) = &v.kind else {
                         return Err(wrong_type(k, "a map", v));
                     };
-                    self.tls = Some(Arc::new(build_route_tls(k, tm)?));
+                    // Checked in full, then refused: routes run without TLS
+                    // in this version, and a block that seemed to protect
+                    // them would not.
+                    build_route_tls(k, tm)?;
+                    return Err(ConfigError::at(
+                        &k.pos,
+                        &path,
+                        "TLS on routes is not supported by this version of rnats",
+                    ));
                 }
                 "cluster_advertise" | "advertise" => {
                     let a = want_str(k, v)?;
@@ -1002,7 +1025,8 @@ impl ClusterConfig {
             }
             for (i, a) in self.accounts.iter().enumerate() {
                 if self.accounts[..i].contains(a) {
-                    let list: Vec<String> = self.accounts.iter().map(|a| format!("{a:?}")).collect();
+                    let list: Vec<String> =
+                        self.accounts.iter().map(|a| format!("{a:?}")).collect();
                     return Err(err(format!(
                         "found duplicate account name {a:?} in pinned accounts list [{}]",
                         list.join(" ")
@@ -1043,7 +1067,9 @@ impl ClusterConfig {
     /// when there is none), as nats-server's baseline adds it.
     pub fn pinned_accounts(&self, system_account: &str) -> Vec<String> {
         let mut v = self.accounts.clone();
-        if self.pool_size > 0 && !system_account.is_empty() && !v.iter().any(|a| a == system_account)
+        if self.pool_size > 0
+            && !system_account.is_empty()
+            && !v.iter().any(|a| a == system_account)
         {
             v.push(system_account.to_owned());
         }
@@ -1084,7 +1110,9 @@ impl ClusterConfig {
     /// Unanswered pings before a route is stale: the block's if positive,
     /// else the server's `ping_max`.
     pub fn ping_max_effective(&self, server: i32) -> i64 {
-        self.ping_max.filter(|n| *n > 0).unwrap_or(i64::from(server))
+        self.ping_max
+            .filter(|n| *n > 0)
+            .unwrap_or(i64::from(server))
     }
 }
 
@@ -1125,7 +1153,10 @@ mod tests {
             .to_string()
     }
 
-    fn with_flags(src: &str, flags: ClusterFlags) -> Result<Option<Arc<ClusterConfig>>, ConfigError> {
+    fn with_flags(
+        src: &str,
+        flags: ClusterFlags,
+    ) -> Result<Option<Arc<ClusterConfig>>, ConfigError> {
         let mut o = opts(src);
         o.cluster_flags = flags;
         ClusterConfig::from_options(&o)
@@ -1214,7 +1245,10 @@ mod tests {
         assert_eq!(r.redacted(), "nats-route://xxxxx@host2:6223");
         assert_eq!(r.addr(), "host2:6223");
         let r = &c.routes[1];
-        assert_eq!((r.host.as_str(), r.port, r.user.as_deref()), ("host3", 6224, None));
+        assert_eq!(
+            (r.host.as_str(), r.port, r.user.as_deref()),
+            ("host3", 6224, None)
+        );
         assert_eq!(c.routes[2].addr(), "[::1]:6225");
         // A single string.
         let c = cfg("cluster { port: 6222, routes: \"nats://u:p@h:1\" }\n");
@@ -1244,7 +1278,9 @@ mod tests {
 
     #[test]
     fn authorization() {
-        let c = cfg("cluster { port: 1, authorization { user: ruser, password: rpass, timeout: 2.5 } }\n");
+        let c = cfg(
+            "cluster { port: 1, authorization { user: ruser, password: rpass, timeout: 2.5 } }\n",
+        );
         let a = c.auth.as_ref().unwrap();
         assert_eq!(
             (a.user.as_deref(), a.password.as_deref()),
@@ -1253,7 +1289,10 @@ mod tests {
         assert_eq!(a.timeout, Some(Duration::from_millis(2500)));
         assert_eq!(c.auth_timeout(), Duration::from_millis(2500));
         let c = cfg("cluster { authorization { user: u, pass: p, timeout: \"3s\" } }\n");
-        assert_eq!(c.auth.as_ref().unwrap().timeout, Some(Duration::from_secs(3)));
+        assert_eq!(
+            c.auth.as_ref().unwrap().timeout,
+            Some(Duration::from_secs(3))
+        );
         for (body, msg) in [
             (
                 "users: [{user: a, password: b}]",
@@ -1271,13 +1310,27 @@ mod tests {
         }
         // Deprecated permissions inside authorization apply, with a warning,
         // unless the block has its own.
-        let c = cfg("cluster { authorization { user: u, password: p, permissions { import: \"a.>\" } } }\n");
+        let c = cfg(
+            "cluster { authorization { user: u, password: p, permissions { import: \"a.>\" } } }\n",
+        );
         let p = c.permissions.as_ref().unwrap();
-        assert_eq!(p.import.as_ref().unwrap().allow.as_ref().unwrap()[0].subject, "a.>");
+        assert_eq!(
+            p.import.as_ref().unwrap().allow.as_ref().unwrap()[0].subject,
+            "a.>"
+        );
         assert!(c.warnings[0].contains("deprecated"), "{:?}", c.warnings);
         let c = cfg("cluster { permissions { import: \"b\" }, authorization { user: u, password: p, permissions { import: \"a\" } } }\n");
         assert_eq!(
-            c.permissions.as_ref().unwrap().import.as_ref().unwrap().allow.as_ref().unwrap()[0].subject,
+            c.permissions
+                .as_ref()
+                .unwrap()
+                .import
+                .as_ref()
+                .unwrap()
+                .allow
+                .as_ref()
+                .unwrap()[0]
+                .subject,
             "b"
         );
     }
@@ -1309,7 +1362,10 @@ mod tests {
             ClusterConfig::system_account_of(&opts("no_system_account: true\n")),
             ""
         );
-        assert_eq!(ClusterConfig::system_account_of(&Options::default()), "$SYS");
+        assert_eq!(
+            ClusterConfig::system_account_of(&Options::default()),
+            "$SYS"
+        );
         assert_eq!(
             err("cluster {\n  pool_size: -1\n  accounts: [A]\n}\n"),
             "t.conf:3:3: pool_size cannot be negative if pinned accounts are specified"
@@ -1320,7 +1376,7 @@ mod tests {
         );
         assert_eq!(
             err("cluster {\n  accounts: [A, 1]\n}\n"),
-            "t.conf:2:20: error parsing accounts: unsupported type in array int64"
+            "t.conf:2:17: error parsing accounts: unsupported type in array int64"
         );
     }
 
@@ -1329,7 +1385,14 @@ mod tests {
         let c = cfg("cluster { permissions { import: [\"a.>\", \"b\"], export: \"c.*\" } }\n");
         let p = c.permissions.as_ref().unwrap();
         let subjects = |sp: &Option<SubjectPermission>| -> Vec<String> {
-            sp.as_ref().unwrap().allow.as_ref().unwrap().iter().map(|e| e.subject.clone()).collect()
+            sp.as_ref()
+                .unwrap()
+                .allow
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|e| e.subject.clone())
+                .collect()
         };
         assert_eq!(subjects(&p.import), vec!["a.>", "b"]);
         assert_eq!(subjects(&p.export), vec!["c.*"]);
@@ -1359,16 +1422,35 @@ mod tests {
 
     #[test]
     fn compression() {
-        assert_eq!(cfg("cluster { compression: off }\n").compression, Compression::Off);
-        assert_eq!(cfg("cluster { compression: false }\n").compression, Compression::Off);
-        assert_eq!(cfg("cluster { compression: \"accept\" }\n").compression, Compression::Accept);
-        assert_eq!(cfg("cluster { compression: { mode: off } }\n").compression, Compression::Off);
+        assert_eq!(
+            cfg("cluster { compression: off }\n").compression,
+            Compression::Off
+        );
+        assert_eq!(
+            cfg("cluster { compression: false }\n").compression,
+            Compression::Off
+        );
+        assert_eq!(
+            cfg("cluster { compression: \"accept\" }\n").compression,
+            Compression::Accept
+        );
+        assert_eq!(
+            cfg("cluster { compression: { mode: off } }\n").compression,
+            Compression::Off
+        );
         assert_eq!(
             cfg("cluster { compression: not_supported }\n").compression,
             Compression::NotSupported
         );
         assert_eq!(Compression::Accept.as_str(), "accept");
-        for v in ["s2_fast", "s2_best", "s2_auto", "true", "on", "{ mode: s2_better }"] {
+        for v in [
+            "s2_fast",
+            "s2_best",
+            "s2_auto",
+            "true",
+            "on",
+            "{ mode: s2_better }",
+        ] {
             let e = err(&format!("port: 4222\ncluster {{\n  compression: {v}\n}}\n"));
             assert!(
                 e.starts_with("t.conf:3:3: ")
@@ -1393,13 +1475,20 @@ mod tests {
         assert!(c.no_advertise && c.connect_backoff);
         assert_eq!(c.connect_retries, 5);
         assert_eq!(c.ping_interval, Some(Duration::from_secs(10)));
-        assert_eq!(c.ping_interval_effective(Duration::from_secs(120)), Duration::from_secs(10));
+        assert_eq!(
+            c.ping_interval_effective(Duration::from_secs(120)),
+            Duration::from_secs(10)
+        );
         assert_eq!(c.ping_max_effective(2), 4);
         assert_eq!(c.write_deadline, Some(Duration::from_secs(3)));
         assert_eq!(c.write_timeout, WriteTimeoutPolicy::Close);
         let c = cfg("cluster { cluster_advertise: \"h:1\", ping_interval: \"1m\" }\n");
         assert_eq!(c.advertise.as_deref(), Some("h:1"));
-        assert!(c.warnings[0].contains("will reset to 30s"), "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains("will reset to 30s"),
+            "{:?}",
+            c.warnings
+        );
         let c = cfg("cluster {\n  ping_interval: 5\n}\n");
         assert_eq!(
             c.warnings[0],
@@ -1407,11 +1496,23 @@ mod tests {
         );
         for (body, msg) in [
             ("name: 5", "cluster.name: expected a string, got integer"),
-            ("no_advertise: \"yes\"", "cluster.no_advertise: expected a boolean, got string"),
-            ("connect_retries: true", "cluster.connect_retries: expected an integer, got boolean"),
+            (
+                "no_advertise: \"yes\"",
+                "cluster.no_advertise: expected a boolean, got string",
+            ),
+            (
+                "connect_retries: true",
+                "cluster.connect_retries: expected an integer, got boolean",
+            ),
             ("tls: true", "cluster.tls: expected a map, got boolean"),
-            ("write_timeout: never", "write_timeout must be 'default', 'close' or 'retry'"),
-            ("ping_interval: \"5x\"", "error parsing ping_interval: time: unknown unit \"x\" in duration \"5x\""),
+            (
+                "write_timeout: never",
+                "write_timeout must be 'default', 'close' or 'retry'",
+            ),
+            (
+                "ping_interval: \"5x\"",
+                "error parsing ping_interval: time: unknown unit \"x\" in duration \"5x\"",
+            ),
             ("gossip: 1", "unknown field \"gossip\""),
         ] {
             assert_eq!(
@@ -1421,30 +1522,40 @@ mod tests {
             );
         }
         let e = ClusterConfig::from_options(&opts("cluster: 5\n")).unwrap_err();
-        assert_eq!(e.to_string(), "t.conf:1:1: Expected map to define cluster, got int64");
+        assert_eq!(
+            e.to_string(),
+            "t.conf:1:1: Expected map to define cluster, got int64"
+        );
     }
 
     #[test]
     fn tls_block_requires_and_verifies_peers() {
         let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/certs");
         let f = |n: &str| certs.join(n).display().to_string();
-        let c = cfg(&format!(
+        let e = err(&format!(
             "cluster {{\n  port: 1\n  tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\", timeout: 3 }}\n}}\n",
             f("server.pem"),
             f("server-key.pem"),
             f("ca.pem")
         ));
-        let t = c.tls.as_ref().unwrap();
-        assert!(t.options.verify);
-        assert_eq!(c.auth_timeout(), Duration::from_secs(4));
+        assert!(
+            e.starts_with("t.conf:3:3:") && e.contains("TLS on routes is not supported"),
+            "{e}"
+        );
         let e = err(&format!(
             "cluster {{\n  tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n}}\n",
             f("server.pem"),
             f("server-key.pem")
         ));
-        assert!(e.starts_with("t.conf:2:3: cluster TLS needs 'ca_file'"), "{e}");
+        assert!(
+            e.starts_with("t.conf:2:3: cluster TLS needs 'ca_file'"),
+            "{e}"
+        );
         let e = err("cluster {\n  tls { bogus: 1 }\n}\n");
-        assert!(e.contains("t.conf:2:") && e.contains("unknown field \"bogus\""), "{e}");
+        assert!(
+            e.contains("t.conf:2:") && e.contains("unknown field \"bogus\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1494,7 +1605,10 @@ mod tests {
         assert_eq!(c.name.as_deref(), Some("B"));
         assert!(!c.no_advertise);
         let a = c.auth.as_ref().unwrap();
-        assert_eq!((a.user.as_deref(), a.timeout), (None, Some(Duration::from_secs(5))));
+        assert_eq!(
+            (a.user.as_deref(), a.timeout),
+            (None, Some(Duration::from_secs(5)))
+        );
         assert_eq!(c.routes[0].host, "h", "the block's routes stay");
         // --routes replaces the block's routes; the block's port is enough.
         let c = with_flags(
@@ -1521,15 +1635,12 @@ mod tests {
         .unwrap();
         assert!(c.routes.is_empty());
         // --cluster "" turns clustering off.
-        let c = with_flags(
-            block,
-            ClusterFlags {
-                listen: Some(String::new()),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .unwrap();
+        let off = ClusterFlags {
+            listen: Some(String::new()),
+            ..Default::default()
+        };
+        assert!(off.check().is_ok());
+        let c = with_flags(block, off).unwrap().unwrap();
         assert!(!c.routing());
     }
 
@@ -1583,7 +1694,10 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert_eq!(e.to_string(), "--cluster_name: cluster name cannot contain spaces");
+        assert_eq!(
+            e.to_string(),
+            "--cluster_name: cluster name cannot contain spaces"
+        );
     }
 
     #[test]
@@ -1592,9 +1706,12 @@ mod tests {
         assert_eq!(redact("nats://h:1"), "nats://h:1");
         assert_eq!(percent_decode("a%20b").unwrap(), "a b");
         assert!(percent_decode("a%2").is_err());
+        assert!(percent_decode("a%é").is_err());
         assert!(RouteUrl::parse("nats://u:%zz@h:1").is_err());
         assert!(RouteUrl::parse("nats://h:0").is_err());
-        assert!(RouteUrl::parse("nats://:6222").unwrap_err().contains("missing host"));
+        assert!(RouteUrl::parse("nats://:6222")
+            .unwrap_err()
+            .contains("missing host"));
         let r = RouteUrl::parse("  tls://h:6222  ").unwrap();
         assert_eq!((r.url.as_str(), r.port), ("tls://h:6222", 6222));
     }

@@ -43,8 +43,6 @@ use config::{ClusterConfig, RouteUrl};
 use info::{pool_index, RouteInfo, SubjectLists};
 use route::RouteConn;
 
-/// nats-server's cap on a route's ping interval.
-const ROUTE_MAX_PING_INTERVAL: Duration = Duration::from_secs(30);
 /// Delay between dials of a route that is down.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
@@ -137,14 +135,20 @@ impl Cluster {
         };
         let mut pinned: Vec<Arc<str>> = Vec::new();
         if config.pool_size >= 0 {
-            if let Some(sys) = server.accounts.system() {
-                pinned.push(sys.name.clone());
-            }
-            for a in &config.accounts {
-                if !pinned.iter().any(|p| &**p == a.as_str()) {
-                    pinned.push(a.as_str().into());
-                }
-            }
+            let sys = server
+                .accounts
+                .system()
+                .map(|a| a.name.to_string())
+                .unwrap_or_default();
+            pinned = config
+                .pinned_accounts(&sys)
+                .into_iter()
+                .filter(|a| !a.is_empty())
+                .map(Into::into)
+                .collect();
+        }
+        for w in &config.warnings {
+            log::warn!("{w}");
         }
         let cluster = Arc::new(Cluster {
             server: Arc::downgrade(server),
@@ -352,20 +356,19 @@ impl Cluster {
         });
     }
 
-    /// The ping interval of routes.
+    /// The ping interval of routes (the server's, capped at 30 s).
     pub fn ping_interval(&self) -> Duration {
-        let base = self.config.ping_interval.unwrap_or_else(|| {
-            self.server()
-                .map_or(Duration::from_secs(120), |s| s.opts().ping_interval)
-        });
-        base.min(ROUTE_MAX_PING_INTERVAL)
+        let server = self
+            .server()
+            .map_or(Duration::from_secs(120), |s| s.opts().ping_interval);
+        self.config
+            .ping_interval_effective(server)
             .max(Duration::from_millis(10))
     }
 
     pub fn ping_max(&self) -> i64 {
-        self.config
-            .ping_max
-            .unwrap_or_else(|| self.server().map_or(2, |s| i64::from(s.opts().ping_max)))
+        let server = self.server().map_or(2, |s| s.opts().ping_max);
+        self.config.ping_max_effective(server)
     }
 
     /// Whether we send interest in `subject` (our `import` permission).

@@ -36,9 +36,6 @@ use crate::tenancy::account::Account;
 /// Output a route may queue before it counts as stuck (nats-server's
 /// default `max_pending` for routes, 64 MiB, at least).
 const ROUTE_MAX_PENDING: usize = 64 * 1024 * 1024;
-/// How long an accepted route has to send CONNECT when the cluster
-/// requires authorization and sets no timeout.
-const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// The longest a route's reader waits for full subscribers after a batch.
 const STALL_MAX: Duration = Duration::from_millis(250);
 
@@ -218,7 +215,7 @@ pub async fn run(
         .auth
         .as_ref()
         .filter(|_| solicit.is_none())
-        .map(|a| a.timeout.unwrap_or(DEFAULT_AUTH_TIMEOUT));
+        .map(|_| cluster.config.auth_timeout());
     let mut route = Route {
         fanout: server.fanout(),
         server,

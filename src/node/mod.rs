@@ -158,8 +158,16 @@ pub async fn start(opts: Options) -> std::io::Result<ServerHandle> {
         }
         None => (None, None),
     };
-    if let Some(cfg) = cluster {
-        crate::cluster::Cluster::start(&server, cfg, stop_rx.clone()).await?;
+    match cluster {
+        Some(cfg) if cfg.routing() => {
+            crate::cluster::Cluster::start(&server, cfg, stop_rx.clone()).await?;
+        }
+        Some(cfg) => {
+            for w in &cfg.warnings {
+                log::warn!("{w}");
+            }
+        }
+        None => {}
     }
     let accept = tokio::spawn(accept_loop(server.clone(), listener, stop_rx));
     Ok(ServerHandle {

@@ -62,6 +62,8 @@ pub fn check(opts: &Options) -> Result<(), ConfigError> {
     crate::tls::TlsConfig::from_options(opts)?;
     // So is the WebSocket listener, with what it does not support refused.
     crate::websocket::WebSocketConfig::from_options(opts)?;
+    // And the cluster block and flags.
+    crate::cluster::config::ClusterConfig::from_options(opts)?;
     if let Some(raw) = &opts.raw_config {
         for (key, what) in UNSUPPORTED_TOP {
             refuse(raw, key, what)?;

@@ -238,7 +238,7 @@ fn feature_blocks_rnats_does_not_run_stop_the_server() {
         ("mqtt { port: 1883 }\n", 2, "MQTT"),
         (
             "cluster {\n  port: 6222\n  tls { bogus: 1 }\n}\n",
-            3,
+            4,
             "unknown field",
         ),
         ("leafnodes { port: 7422 }\n", 2, "leaf nodes"),

@@ -160,17 +160,12 @@ mod tests {
 
     #[test]
     fn pool_index_is_fnv1a_modulo_the_pool() {
-        // fnv1a32("$G") = 0x3c1cd2a2... checked against Go's hash/fnv.
+        // FNV-1a 32: "$G" = 0x7abc619c, "HOT" = 0x819e23b4 (Go's hash/fnv).
+        assert_eq!(pool_index(3, "$G"), 0x7abc_619c % 3);
+        assert_eq!(pool_index(3, "$G"), 2);
+        assert_eq!(pool_index(3, "HOT"), 1);
         assert_eq!(pool_index(1, "anything"), 0);
         assert_eq!(pool_index(0, "anything"), 0);
-        let h = {
-            let mut h: u32 = 0x811c_9dc5;
-            for b in b"$G" {
-                h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
-            }
-            h
-        };
-        assert_eq!(pool_index(3, "$G"), (h % 3) as usize);
     }
 
     #[test]

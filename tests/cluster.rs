@@ -175,7 +175,11 @@ fn wait_mesh(nodes: &[&Node]) {
         assert!(
             Instant::now() < deadline,
             "no full mesh; logs:\n{}",
-            nodes.iter().map(|n| n.log()).collect::<Vec<_>>().join("\n---\n")
+            nodes
+                .iter()
+                .map(|n| n.log())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -200,9 +204,7 @@ async fn login(n: &Node, user: &str) -> Raw {
 /// Returns the other frames `subscriber` received meanwhile.
 async fn barrier(publisher: &mut Raw, subscriber: &mut Raw, tag: &str) -> Vec<String> {
     let subject = format!("probe.{tag}");
-    subscriber
-        .send(format!("SUB {subject} 9999\r\n"))
-        .await;
+    subscriber.send(format!("SUB {subject} 9999\r\n")).await;
     let mut other: Vec<String> = subscriber.sync().await;
     for _ in 0..200 {
         publisher.send(format!("PUB {subject} 0\r\n\r\n")).await;
@@ -314,7 +316,12 @@ async fn a_queue_group_spread_over_nodes_gets_each_message_once() {
     all.sort_unstable();
     assert_eq!(all, (0..300).collect::<Vec<_>>());
     // b has two members, c one: b's share is about two thirds.
-    assert!(got_b.len() > got_c.len(), "{} vs {}", got_b.len(), got_c.len());
+    assert!(
+        got_b.len() > got_c.len(),
+        "{} vs {}",
+        got_b.len(),
+        got_c.len()
+    );
 }
 
 #[tokio::test]
@@ -345,7 +352,10 @@ async fn accounts_stay_isolated_across_nodes_and_imports_cross_them() {
     let mut a_on_c = login(&c, "a").await;
     barrier(&mut a_pub, &mut a_on_c, "a3").await;
     a_pub.send("PUB news.sports 4\r\ngoal\r\n").await;
-    assert_eq!(messages(&mut importer, 1).await, ["MSG in.news.sports 1 goal"]);
+    assert_eq!(
+        messages(&mut importer, 1).await,
+        ["MSG in.news.sports 1 goal"]
+    );
     barrier(&mut a_pub, &mut a_on_c, "a4").await;
     let more = barrier(&mut b_on_a, &mut importer, "b2").await;
     assert_eq!(more, Vec::<String>::new(), "one copy");
@@ -354,7 +364,9 @@ async fn accounts_stay_isolated_across_nodes_and_imports_cross_them() {
     let mut service = login(&c, "a").await;
     service.send("SUB svc 1\r\n").await;
     barrier(&mut a_pub, &mut service, "svc").await;
-    b_on_a.send("SUB my.inbox 7\r\nPUB asksvc my.inbox 4\r\nping\r\n").await;
+    b_on_a
+        .send("SUB my.inbox 7\r\nPUB asksvc my.inbox 4\r\nping\r\n")
+        .await;
     let req = messages(&mut service, 1).await.remove(0);
     let parts: Vec<&str> = req.split(' ').collect();
     assert_eq!(parts[1], "svc");
@@ -414,7 +426,11 @@ async fn a_hostile_route_peer_is_cut_and_the_node_keeps_serving() {
         s.write_all(bytes).await.unwrap();
         let mut buf = Vec::new();
         let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
-        assert!(r.is_ok(), "not closed after {:?}", String::from_utf8_lossy(bytes));
+        assert!(
+            r.is_ok(),
+            "not closed after {:?}",
+            String::from_utf8_lossy(bytes)
+        );
     }
     // A client still gets served.
     let mut c = client(&a).await;
@@ -449,7 +465,10 @@ async fn a_killed_node_comes_back_and_gets_the_interest_again() {
     on_a.send("PUB survives 4\r\nseed\r\n").await;
     assert_eq!(messages(&mut on_b, 1).await, ["MSG survives 1 seed"]);
     // No duplicate delivery after the reconnections.
-    assert_eq!(barrier(&mut on_a, &mut on_b, "a2").await, Vec::<String>::new());
+    assert_eq!(
+        barrier(&mut on_a, &mut on_b, "a2").await,
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]

@@ -131,7 +131,10 @@ impl Cluster {
         let addr = listener.local_addr()?;
         let (name, dynamic) = match &config.name {
             Some(n) if !n.is_empty() => (n.clone(), false),
-            _ => (crate::nkeys::KeyPair::new_server().public_key()[..22].to_owned(), true),
+            _ => (
+                crate::nkeys::KeyPair::new_server().public_key()[..22].to_owned(),
+                true,
+            ),
         };
         let mut pinned: Vec<Arc<str>> = Vec::new();
         if config.pool_size >= 0 {
@@ -292,7 +295,12 @@ impl Cluster {
     /// One more connection of a pool (or a pinned account's) to a remote
     /// already connected: dialed once, never re-dialed (the remote's first
     /// connection re-creates them when it comes back).
-    pub fn solicit_extra(self: &Arc<Self>, url: RouteUrl, explicit: bool, account: Option<Arc<str>>) {
+    pub fn solicit_extra(
+        self: &Arc<Self>,
+        url: RouteUrl,
+        explicit: bool,
+        account: Option<Arc<str>>,
+    ) {
         self.dial(url, explicit, account, 0, false);
     }
 
@@ -327,7 +335,8 @@ impl Cluster {
                             explicit,
                             account: account.clone(),
                         };
-                        let outcome = route::run(cluster.clone(), stream, addr, Some(solicit)).await;
+                        let outcome =
+                            route::run(cluster.clone(), stream, addr, Some(solicit)).await;
                         if !persistent || !outcome.reconnect || cluster.stopping() {
                             return;
                         }
@@ -434,16 +443,22 @@ impl Cluster {
         pinned: Option<Arc<str>>,
         solicited: bool,
     ) -> Result<(usize, bool), route::AddError> {
-        let slots = if pool { self.pool_size().unwrap_or(1) } else { 1 };
+        let slots = if pool {
+            self.pool_size().unwrap_or(1)
+        } else {
+            1
+        };
         let mut remotes = self.remotes.lock();
-        let r = remotes.entry(info.server_id.clone()).or_insert_with(|| Remote {
-            name: info.server_name.clone(),
-            no_pool: !pool,
-            conns: vec![None; slots],
-            pinned: HashMap::new(),
-            connect_urls: info.connect_urls.clone(),
-            info: info.clone(),
-        });
+        let r = remotes
+            .entry(info.server_id.clone())
+            .or_insert_with(|| Remote {
+                name: info.server_name.clone(),
+                no_pool: !pool,
+                conns: vec![None; slots],
+                pinned: HashMap::new(),
+                connect_urls: info.connect_urls.clone(),
+                info: info.clone(),
+            });
         let first = r.is_empty();
         if first {
             r.no_pool = !pool;
@@ -461,10 +476,7 @@ impl Cluster {
                     c.did_solicit.store(true, Ordering::Relaxed);
                 }
             }
-        } else if r
-            .all()
-            .any(|c| c.did_solicit.load(Ordering::Relaxed))
-        {
+        } else if r.all().any(|c| c.did_solicit.load(Ordering::Relaxed)) {
             conn.did_solicit.store(true, Ordering::Relaxed);
             let explicit = r.all().any(|c| c.explicit.load(Ordering::Relaxed));
             conn.explicit.store(explicit, Ordering::Relaxed);
@@ -684,7 +696,7 @@ impl InterestHook for Hook {
             return;
         }
         let pool = cluster.pool_size().unwrap_or(1);
-        let pinned = cluster.pinned.iter().any(|p| *p == acc.name);
+        let pinned = cluster.pinned.contains(&acc.name);
         let remotes = cluster.remotes.lock();
         for r in remotes.values() {
             if let Some(c) = r.conn_for(&acc.name, pool, pinned) {

@@ -58,6 +58,13 @@ pub struct Outcome {
     pub reconnect: bool,
 }
 
+/// A peer's interest as stored: its account and its entry in that
+/// account's index.
+type RemoteSub = (Arc<Account>, SubRef);
+
+/// A peer's interest as monitoring lists it: account, subject, queue.
+pub type RemoteInterest = (Arc<str>, Box<str>, Option<Box<str>>);
+
 /// One route connection, as the cluster and monitoring see it.
 pub struct RouteConn {
     /// The connection's outbound buffer, statistics and identity; its
@@ -74,7 +81,7 @@ pub struct RouteConn {
     /// Interest was sent: changes may follow.
     ready: AtomicBool,
     /// The peer's interest by "account subject [queue]".
-    subs: Mutex<AHashMap<Box<[u8]>, (Arc<Account>, SubRef)>>,
+    subs: Mutex<AHashMap<Box<[u8]>, RemoteSub>>,
     /// Last activity (unix nanos), for monitoring.
     pub last_activity: AtomicU64,
 }
@@ -107,7 +114,7 @@ impl RouteConn {
     }
 
     /// The peer's interest: (account, subject, queue) of each entry.
-    pub fn remote_subs(&self) -> Vec<(Arc<str>, Box<str>, Option<Box<str>>)> {
+    pub fn remote_subs(&self) -> Vec<RemoteInterest> {
         self.subs
             .lock()
             .values()
@@ -196,11 +203,15 @@ pub async fn run(
                 cluster_dynamic: cluster.is_dynamic(),
                 ..RouteConnect::default()
             };
-            shared.out.append(|b| b.extend_from_slice(&connect_line(&connect)));
+            shared
+                .out
+                .append(|b| b.extend_from_slice(&connect_line(&connect)));
         }
         None => {
             let info = cluster.route_info();
-            shared.out.append(|b| b.extend_from_slice(&info_line(&info)));
+            shared
+                .out
+                .append(|b| b.extend_from_slice(&info_line(&info)));
         }
     }
     shared.out.flush();
@@ -383,9 +394,10 @@ impl Route {
             if matches!(op, RouteOp::Ping | RouteOp::Pong) {
                 return true;
             }
-            self.conn
-                .shared
-                .close_with_error("Authorization Violation", CloseReason::AuthenticationViolation);
+            self.conn.shared.close_with_error(
+                "Authorization Violation",
+                CloseReason::AuthenticationViolation,
+            );
             return false;
         }
         match op {
@@ -448,7 +460,14 @@ impl Route {
                 ..
             } => {
                 if self.registered {
-                    self.routed_msg(account, subject, reply, queues.as_bytes(), header_len, payload);
+                    self.routed_msg(
+                        account,
+                        subject,
+                        reply,
+                        queues.as_bytes(),
+                        header_len,
+                        payload,
+                    );
                 }
                 true
             }
@@ -531,9 +550,14 @@ impl Route {
             return;
         }
         if info.ldm || !info.connect_urls.is_empty() {
-            let changed = self
-                .cluster
-                .update_remote_urls(&remote, if info.ldm { Vec::new() } else { info.connect_urls });
+            let changed = self.cluster.update_remote_urls(
+                &remote,
+                if info.ldm {
+                    Vec::new()
+                } else {
+                    info.connect_urls
+                },
+            );
             if changed {
                 self.cluster.client_urls_changed();
             }
@@ -543,12 +567,19 @@ impl Route {
     fn first_info(&mut self, mut info: RouteInfo) -> bool {
         let shared = self.conn.shared.clone();
         if info.server_id == self.server.id {
-            log::debug!("{} - rid:{} - Detected route to self, ignoring", shared.addr, shared.id);
+            log::debug!(
+                "{} - rid:{} - Detected route to self, ignoring",
+                shared.addr,
+                shared.id
+            );
             self.reconnect = false;
             shared.close(CloseReason::DuplicateRoute);
             return false;
         }
-        if !self.cluster.accept_name(&info.cluster, info.cluster_dynamic) {
+        if !self
+            .cluster
+            .accept_name(&info.cluster, info.cluster_dynamic)
+        {
             log::error!(
                 "{} - rid:{} - Rejecting connection, cluster name \"{}\" does not match \"{}\"",
                 shared.addr,
@@ -604,7 +635,10 @@ impl Route {
             self.parser.pinned_account = true;
         }
         if info.ip.is_empty() {
-            info.ip = format!("nats-route://{}/", join_host_port(&shared.addr.ip().to_string(), info.port));
+            info.ip = format!(
+                "nats-route://{}/",
+                join_host_port(&shared.addr.ip().to_string(), info.port)
+            );
         }
         let _ = self.conn.remote_id.set(info.server_id.clone());
         let _ = self.conn.remote_name.set(info.server_name.clone());
@@ -643,7 +677,9 @@ impl Route {
             if !pool {
                 mine.route_pool_size = 0;
             }
-            shared.out.append(|b| b.extend_from_slice(&info_line(&mine)));
+            shared
+                .out
+                .append(|b| b.extend_from_slice(&info_line(&mine)));
         }
         log::info!(
             "{} - rid:{} - Route connection established with {} ({}){}",
@@ -732,11 +768,11 @@ impl Route {
         let mut url = s.url.clone();
         fill_credentials(&self.cluster, &mut url);
         if missing_slot {
-            self.cluster
-                .solicit_extra(url.clone(), s.explicit, None);
+            self.cluster.solicit_extra(url.clone(), s.explicit, None);
         }
         for acc in missing_pinned {
-            self.cluster.solicit_extra(url.clone(), s.explicit, Some(acc));
+            self.cluster
+                .solicit_extra(url.clone(), s.explicit, Some(acc));
         }
     }
 
@@ -782,7 +818,11 @@ impl Route {
             delivered: AtomicU64::new(0),
             weight: AtomicU32::new(weight),
         }));
-        if acc.sublist.insert(subject_str, queue_str, sub.clone()).is_ok() {
+        if acc
+            .sublist
+            .insert(subject_str, queue_str, sub.clone())
+            .is_ok()
+        {
             subs.insert(key, (acc, sub));
         }
     }
@@ -850,7 +890,8 @@ pub enum AddError {
 
 /// The key of a peer's interest: "account subject [queue]".
 fn sub_key(account: &str, subject: &[u8], queue: Option<&[u8]>) -> Box<[u8]> {
-    let mut k = Vec::with_capacity(account.len() + subject.len() + 2 + queue.map_or(0, <[u8]>::len));
+    let mut k =
+        Vec::with_capacity(account.len() + subject.len() + 2 + queue.map_or(0, <[u8]>::len));
     k.extend_from_slice(account.as_bytes());
     k.push(b' ');
     k.extend_from_slice(subject);

@@ -224,7 +224,10 @@ impl Monitor {
             }
             ROUTEZ_PATH => {
                 self.count(ROUTEZ_PATH);
-                Reply::from_result(q.subs().map(|(subs, detail)| self.routez_with(subs, detail)))
+                Reply::from_result(
+                    q.subs()
+                        .map(|(subs, detail)| self.routez_with(subs, detail)),
+                )
             }
             GATEWAYZ_PATH => {
                 self.count(GATEWAYZ_PATH);

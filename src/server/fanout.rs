@@ -58,6 +58,10 @@ impl Origin<'_> {
     }
 }
 
+/// A route picked for a message, with the queue groups it was picked for
+/// (ranges of the fan-out's queue name buffer).
+type RoutePick = (Arc<ClientShared>, Vec<(usize, usize)>);
+
 /// Routing state of one publisher.
 pub struct Fanout {
     rng: SmallRng,
@@ -90,7 +94,7 @@ pub struct Fanout {
     routed: bool,
     /// Routes picked for the message being delivered, each with the queue
     /// groups it was picked for (ranges of `route_qnames`).
-    route_picks: Vec<(Arc<ClientShared>, Vec<(usize, usize)>)>,
+    route_picks: Vec<RoutePick>,
     route_qnames: Vec<u8>,
 }
 
@@ -713,8 +717,7 @@ impl Fanout {
 
 /// Whether `name` is one of the space-separated queue names of an RMSG.
 fn queue_listed(list: &[u8], name: &[u8]) -> bool {
-    list.split(|&b| b == b' ' || b == b'\t')
-        .any(|q| q == name)
+    list.split(|&b| b == b' ' || b == b'\t').any(|q| q == name)
 }
 
 /// The payload of a request crossing a service import: the requester's

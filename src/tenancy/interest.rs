@@ -26,10 +26,13 @@ pub trait InterestHook: Send + Sync {
     fn changed(&self, acc: &Account, subject: &str, queue: Option<&str>, count: u32);
 }
 
+/// (subject, queue group).
+type Key = (Box<str>, Option<Box<str>>);
+
 /// The counted interest of one account.
 #[derive(Default)]
 pub struct Interest {
-    counts: Mutex<AHashMap<(Box<str>, Option<Box<str>>), u32>>,
+    counts: Mutex<AHashMap<Key, u32>>,
     hook: OnceLock<Arc<dyn InterestHook>>,
 }
 

@@ -216,12 +216,7 @@ async fn lame_duck(server: &Arc<Server>) {
         interval = Duration::from_secs(1);
     }
     for c in &clients {
-        let proto = c
-            .credentials
-            .lock()
-            .as_ref()
-            .map_or(0, |l| l.connect.protocol);
-        if proto >= 1 {
+        if c.wants_async_info() {
             let line = server.ldm_info_line(c.id, c.addr);
             c.out.append(|b| b.extend_from_slice(&line));
             c.out.flush();

@@ -215,6 +215,15 @@ impl ClientShared {
         }
     }
 
+    /// Whether the client takes INFO at any time (CONNECT `protocol` 1):
+    /// cluster changes and lame duck are announced to it.
+    pub fn wants_async_info(&self) -> bool {
+        self.credentials
+            .lock()
+            .as_ref()
+            .is_some_and(|l| l.connect.protocol >= 1)
+    }
+
     /// Wakes the reader so it sees the connection is closing.
     pub fn wake_reader(&self) {
         self.close_wake.notify_one();

@@ -351,12 +351,7 @@ impl Server {
     /// for async INFO (`protocol` 1).
     pub fn send_async_info(&self) {
         for c in self.clients() {
-            let proto = c
-                .credentials
-                .lock()
-                .as_ref()
-                .map_or(0, |l| l.connect.protocol);
-            if proto >= 1 {
+            if c.wants_async_info() {
                 let line = self.client_info(c.id, c.addr, None, None).to_line();
                 c.out.append(|b| b.extend_from_slice(&line));
                 c.out.flush();

@@ -605,3 +605,34 @@ async fn messages_until_end(c: &mut Raw) -> usize {
     }
     panic!("no end message");
 }
+
+#[tokio::test]
+async fn a_member_entering_lame_duck_leaves_the_others_connect_urls() {
+    let mut a = Node::rnats("a").with_cluster("", "");
+    a.start();
+    let mut b = Node::rnats("b").with_cluster("", &format!("  routes: [\"{}\"]", a.route_url()));
+    b.start();
+    wait_mesh(&[&a, &b]);
+    let b_url = format!("127.0.0.1:{}", b.port);
+    let mut watcher = Raw::connected_to(a.addr(), r#"{"protocol":1}"#).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !Raw::connect_to(a.addr()).await.info["connect_urls"]
+        .as_array()
+        .is_some_and(|u| u.iter().any(|u| u == &b_url))
+    {
+        assert!(Instant::now() < deadline, "b's URL never listed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    b.signal("-USR2");
+    for _ in 0..50 {
+        let f = watcher.frame().await.expect("an async INFO");
+        if let Some(json) = f.strip_prefix("INFO ") {
+            let info: serde_json::Value = serde_json::from_str(json).unwrap();
+            let urls = info["connect_urls"].as_array().cloned().unwrap_or_default();
+            if !urls.iter().any(|u| u == &b_url) {
+                return;
+            }
+        }
+    }
+    panic!("no INFO without b's URL");
+}

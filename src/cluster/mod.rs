@@ -604,6 +604,15 @@ impl Cluster {
         self.solicit(url, false, None, 0);
     }
 
+    /// Tells every remote that this server is entering lame-duck mode
+    /// (route INFO with `ldm`).
+    pub fn announce_lame_duck(&self) {
+        let mut info = self.route_info();
+        info.ldm = true;
+        info.connect_urls.clear();
+        self.to_each_remote("", &info::info_line(&info));
+    }
+
     /// Closes every route (shutdown).
     pub fn close_all(&self) {
         for r in self.routes() {

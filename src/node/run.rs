@@ -196,6 +196,11 @@ fn reopen_log(server: &Server) {
 /// one by one spread over the rest of `lame_duck_duration` (at most a second
 /// apart). Returns when all were closed; the caller shuts down.
 async fn lame_duck(server: &Arc<Server>) {
+    // The other members drop this server's URLs from their clients'
+    // `connect_urls` at once, as nats-server's peers do.
+    if let Some(c) = server.cluster.get() {
+        c.announce_lame_duck();
+    }
     let clients = server.clients();
     if clients.is_empty() {
         return;

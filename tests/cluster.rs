@@ -636,3 +636,87 @@ async fn a_member_entering_lame_duck_leaves_the_others_connect_urls() {
     }
     panic!("no INFO without b's URL");
 }
+
+#[tokio::test]
+async fn system_requests_are_answered_by_every_member() {
+    let top = "accounts { SYS: { users: [{user: sys, password: syspw}] }, A: { users: [{user: a, password: apw}] } }\nsystem_account: SYS";
+    let (a, b, c) = three_node_cluster(top, "");
+    let ids: std::collections::BTreeSet<String> =
+        [&a, &b, &c].iter().map(|n| n.server_id()).collect();
+    let mut sys = login(&a, "sys").await;
+    let mut sys_b = login(&b, "sys").await;
+    sys.send("SUB my.replies 1\r\n").await;
+    let mut seen = std::collections::BTreeSet::new();
+    for round in 0..50 {
+        // The other members' interest in $SYS requests arrives with their
+        // routes; ask again until every member answered (bounded).
+        barrier(&mut sys_b, &mut sys, &format!("r{round}")).await;
+        sys.send("PUB $SYS.REQ.SERVER.PING my.replies 0\r\n\r\n")
+            .await;
+        sys.sync().await;
+        while let Ok(Some(f)) = tokio::time::timeout(Duration::from_millis(300), sys.frame()).await
+        {
+            if let Some(json) = f.strip_prefix("MSG my.replies 1 ") {
+                let v: serde_json::Value = serde_json::from_str(json).unwrap();
+                seen.insert(v["server"]["id"].as_str().unwrap().to_owned());
+            }
+        }
+        if seen == ids {
+            return;
+        }
+    }
+    panic!("answers from {seen:?}, members {ids:?}");
+}
+
+#[tokio::test]
+async fn a_revocation_pushed_to_one_member_cuts_the_user_on_another() {
+    use common::operator::{jwt_login_to, Setup};
+    let st = Setup::new();
+    let top = st.op.config("MEMORY", Some(&[&st.acc_jwt]));
+    let mut a = Node::rnats("a").with_cluster(&top, "");
+    a.start();
+    let mut b = Node::rnats("b").with_cluster(&top, &format!("  routes: [\"{}\"]", a.route_url()));
+    b.start();
+    wait_mesh(&[&a, &b]);
+    let (mut victim, first) = jwt_login_to(
+        b.addr(),
+        &st.user_jwt,
+        Some(&st.user),
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(first, "PONG");
+    let (mut sys, first) = jwt_login_to(
+        a.addr(),
+        &st.op.sys_user_jwt,
+        Some(&st.op.sys_user),
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(first, "PONG");
+    let revoking = st.update(|c| {
+        c.nats
+            .revocations
+            .revoke(&st.user.public_key(), rnats::jwt::now() + 1)
+    });
+    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", st.acc.public_key());
+    for _ in 0..20 {
+        sys.send(format!(
+            "PUB {subject} {}\r\n{revoking}\r\n",
+            revoking.len()
+        ))
+        .await;
+        sys.sync().await;
+        if victim.closed_within(Duration::from_millis(500)).await {
+            assert!(
+                victim
+                    .lines()
+                    .contains(&"-ERR 'User Authentication Revoked'".to_string()),
+                "{:?}",
+                victim.lines()
+            );
+            return;
+        }
+    }
+    panic!("the user on the other member was not cut:\n{}", b.log());
+}

@@ -376,6 +376,7 @@ fn add(sys: &Arc<Account>, subject: &str, req: Request, queue: &mpsc::Sender<Wor
     let route = Forward::Internal(Arc::new(InternalForward {
         name: "claims",
         handler: Box::new(handler),
+        cluster_wide: true,
     }));
     if let Err(e) = sys.add_forward(subject, route) {
         log::warn!("system request {subject}: {e}");

@@ -602,6 +602,9 @@ pub fn install(server: &Arc<Server>) {
         let route = Forward::Internal(Arc::new(InternalForward {
             name,
             handler: Box::new(handler),
+            // As in nats-server, a user's own info is answered by its
+            // server only; the rest by every member.
+            cluster_wide: name != "user",
         }));
         if let Err(e) = sys.add_forward(&subject, route) {
             log::warn!("system request {subject}: {e}");

@@ -342,14 +342,20 @@ impl Account {
         self.forwards.store(Arc::new(table));
         self.forward_heads.store(heads, Ordering::Release);
         // A stream export imported on this server needs the exporter's
-        // messages from other servers too: its subject is interest.
+        // messages from other servers too, and so do the server's handlers
+        // that every member answers: their subjects are interest.
+        let wanted = |route: &Forward| match route {
+            Forward::Stream(_) => true,
+            Forward::Internal(h) => h.cluster_wide,
+            Forward::Service(_) => false,
+        };
         for (subject, route) in list.iter() {
-            if matches!(route, Forward::Stream(_)) {
+            if wanted(route) {
                 self.interest.add(self, subject, None, -1);
             }
         }
         for (subject, route) in &next {
-            if matches!(route, Forward::Stream(_)) {
+            if wanted(route) {
                 self.interest.add(self, subject, None, 1);
             }
         }
@@ -649,6 +655,7 @@ mod tests {
         Forward::Internal(Arc::new(InternalForward {
             name: "test",
             handler: Box::new(|_, _, _, _| {}),
+            cluster_wide: false,
         }))
     }
 

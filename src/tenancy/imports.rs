@@ -163,6 +163,10 @@ pub struct ServiceForward {
 pub struct InternalForward {
     pub name: &'static str,
     pub handler: InternalHandler,
+    /// Every member of a cluster answers it (its subject is announced to
+    /// the routes, as nats-server's system subscriptions are), rather than
+    /// only the server the requester is on.
+    pub cluster_wide: bool,
 }
 
 /// Called with (subject, reply, payload, id of the publishing connection; 0

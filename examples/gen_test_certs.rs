@@ -54,6 +54,10 @@ struct Ca {
 }
 
 fn write(dir: &Path, name: &str, cert: &Certificate, key: &KeyPair) -> Result<()> {
+    if dir.join(format!("{name}.pem")).exists() && dir.join("ca-key.pem").exists() {
+        // Topping up an existing set: files already there stay as they are.
+        return Ok(());
+    }
     std::fs::write(dir.join(format!("{name}.pem")), cert.pem())?;
     std::fs::write(dir.join(format!("{name}-key.pem")), key.serialize_pem())?;
     Ok(())
@@ -73,28 +77,48 @@ fn ca(dir: &Path, name: &str, cn: &str) -> Result<Ca> {
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
     ];
-    let key = KeyPair::generate()?;
+    // An existing CA key is reused (the same name and key make a CA that
+    // the existing `ca.pem` stands for), so new leaves can be added to a
+    // set without replacing the others.
+    let key_path = dir.join(format!("{name}-key.pem"));
+    let key = match std::fs::read_to_string(&key_path) {
+        Ok(pem) => KeyPair::from_pem(&pem)?,
+        Err(_) => KeyPair::generate()?,
+    };
     let cert = p.self_signed(&key)?;
     write(dir, name, &cert, &key)?;
     Ok(Ca { cert, key })
+}
+
+/// What a leaf certificate is for.
+#[derive(Clone, Copy)]
+enum Role {
+    Server,
+    Client,
+    /// Both ends of a route: each server presents it as server and as
+    /// client.
+    Both,
 }
 
 fn leaf(
     dir: &Path,
     name: &str,
     issuer: &Ca,
-    server: bool,
+    role: Role,
     dn: &[(DnType, DnValue)],
     sans: Vec<SanType>,
 ) -> Result<()> {
     let mut p = params(dn, sans);
     p.is_ca = IsCa::ExplicitNoCa;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![if server {
-        ExtendedKeyUsagePurpose::ServerAuth
-    } else {
-        ExtendedKeyUsagePurpose::ClientAuth
-    }];
+    p.extended_key_usages = match role {
+        Role::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],
+        Role::Client => vec![ExtendedKeyUsagePurpose::ClientAuth],
+        Role::Both => vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ],
+    };
     p.use_authority_key_identifier_extension = true;
     let key = KeyPair::generate()?;
     let cert = p.signed_by(&key, &issuer.cert, &issuer.key)?;
@@ -118,19 +142,37 @@ fn main() -> Result<()> {
         &dir,
         "server",
         &ca_main,
-        true,
+        Role::Server,
         &[(DnType::CommonName, utf8("localhost"))],
         vec![
             SanType::DnsName("localhost".try_into()?),
             SanType::IpAddress("127.0.0.1".parse()?),
         ],
     )?;
-    leaf(&dir, "client-alice", &ca_main, false, &alice, Vec::new())?;
+    leaf(
+        &dir,
+        "route",
+        &ca_main,
+        Role::Both,
+        &[(DnType::CommonName, utf8("localhost"))],
+        vec![
+            SanType::DnsName("localhost".try_into()?),
+            SanType::IpAddress("127.0.0.1".parse()?),
+        ],
+    )?;
+    leaf(
+        &dir,
+        "client-alice",
+        &ca_main,
+        Role::Client,
+        &alice,
+        Vec::new(),
+    )?;
     leaf(
         &dir,
         "client-bob",
         &ca_main,
-        false,
+        Role::Client,
         &[
             (DnType::OrganizationName, utf8("NATS Conformance")),
             (DnType::CommonName, utf8("bob")),
@@ -141,7 +183,7 @@ fn main() -> Result<()> {
         &dir,
         "client-carol",
         &ca_main,
-        false,
+        Role::Client,
         &[(DnType::CommonName, utf8("carol"))],
         vec![SanType::DnsName("carol.example.com".try_into()?)],
     )?;
@@ -149,7 +191,7 @@ fn main() -> Result<()> {
         &dir,
         "client-dave",
         &ca_main,
-        false,
+        Role::Client,
         &[
             (DnType::CommonName, utf8("dave")),
             (DnType::OrganizationalUnitName, utf8("eng")),
@@ -167,9 +209,19 @@ fn main() -> Result<()> {
     )?;
 
     let ca_other = ca(&dir, "other-ca", "Unrelated CA")?;
-    leaf(&dir, "other-alice", &ca_other, false, &alice, Vec::new())?;
+    leaf(
+        &dir,
+        "other-alice",
+        &ca_other,
+        Role::Client,
+        &alice,
+        Vec::new(),
+    )?;
     // The unrelated CA's key is not needed by any test.
-    std::fs::remove_file(dir.join("other-ca-key.pem"))?;
+    match std::fs::remove_file(dir.join("other-ca-key.pem")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
+    }
     println!("wrote test certificates to {}", dir.display());
     Ok(())
 }

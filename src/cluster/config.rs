@@ -731,15 +731,7 @@ impl ClusterConfig {
                     let Kind::Map(tm) = &v.kind else {
                         return Err(wrong_type(k, "a map", v));
                     };
-                    // Checked in full, then refused: routes run without TLS
-                    // in this version, and a block that seemed to protect
-                    // them would not.
-                    build_route_tls(k, tm)?;
-                    return Err(ConfigError::at(
-                        &k.pos,
-                        &path,
-                        "TLS on routes is not supported by this version of rnats",
-                    ));
+                    self.tls = Some(Arc::new(build_route_tls(k, tm)?));
                 }
                 "cluster_advertise" | "advertise" => {
                     let a = want_str(k, v)?;
@@ -1532,16 +1524,16 @@ mod tests {
     fn tls_block_requires_and_verifies_peers() {
         let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/certs");
         let f = |n: &str| certs.join(n).display().to_string();
-        let e = err(&format!(
+        let c = cfg(&format!(
             "cluster {{\n  port: 1\n  tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\", timeout: 3 }}\n}}\n",
-            f("server.pem"),
-            f("server-key.pem"),
+            f("route.pem"),
+            f("route-key.pem"),
             f("ca.pem")
         ));
-        assert!(
-            e.starts_with("t.conf:3:3:") && e.contains("TLS on routes is not supported"),
-            "{e}"
-        );
+        let t = c.tls.as_ref().unwrap();
+        assert!(t.options.verify);
+        assert_eq!(c.auth_timeout(), Duration::from_secs(4));
+        assert!(t.connector().is_ok());
         let e = err(&format!(
             "cluster {{\n  tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n}}\n",
             f("server.pem"),

@@ -108,6 +108,16 @@ pub struct Cluster {
     /// system account).
     pub pinned: Vec<Arc<str>>,
     stop: watch::Receiver<bool>,
+    /// `tls {}` of the cluster block: every route runs TLS from its first
+    /// byte, both sides presenting and verifying certificates.
+    tls: Option<RouteTls>,
+}
+
+/// Both sides of route TLS.
+struct RouteTls {
+    acceptor: tokio_rustls::TlsAcceptor,
+    connector: tokio_rustls::TlsConnector,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -127,6 +137,16 @@ impl Cluster {
         config: Arc<ClusterConfig>,
         stop: watch::Receiver<bool>,
     ) -> std::io::Result<Arc<Cluster>> {
+        let tls = match &config.tls {
+            Some(t) => Some(RouteTls {
+                acceptor: t.acceptor.clone(),
+                connector: t.connector().map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+                })?,
+                timeout: t.options.timeout,
+            }),
+            None => None,
+        };
         let listener = TcpListener::bind(config.listen_addr()).await?;
         let addr = listener.local_addr()?;
         let (name, dynamic) = match &config.name {
@@ -162,6 +182,7 @@ impl Cluster {
             remotes: Mutex::new(HashMap::new()),
             pinned,
             stop: stop.clone(),
+            tls,
         });
         log::info!("Cluster name is {}", cluster.name());
         if dynamic {
@@ -244,6 +265,8 @@ impl Cluster {
             port,
             headers: server.headers_supported(),
             auth_required: self.config.auth.is_some(),
+            tls_required: self.tls.is_some(),
+            tls_verify: self.tls.is_some(),
             max_payload: i64::from(opts.max_payload),
             connect_urls: server.own_client_urls(),
             cluster: self.name(),
@@ -335,8 +358,7 @@ impl Cluster {
                             explicit,
                             account: account.clone(),
                         };
-                        let outcome =
-                            route::run(cluster.clone(), stream, addr, Some(solicit)).await;
+                        let outcome = cluster.run_solicited(stream, addr, solicit).await;
                         if !persistent || !outcome.reconnect || cluster.stopping() {
                             return;
                         }
@@ -363,6 +385,50 @@ impl Cluster {
                 }
             }
         });
+    }
+
+    /// Runs a route this server dialed: TLS first when the cluster has it
+    /// (the peer's certificate verified against the block's CA and the
+    /// URL's host), then the route protocol.
+    async fn run_solicited(
+        self: &Arc<Self>,
+        stream: tokio::net::TcpStream,
+        addr: SocketAddr,
+        solicit: route::Solicit,
+    ) -> route::Outcome {
+        let Some(t) = &self.tls else {
+            return route::run(self.clone(), stream, addr, Some(solicit)).await;
+        };
+        let shake = match rustls::pki_types::ServerName::try_from(solicit.url.host.clone()) {
+            Ok(name) => tokio::time::timeout(t.timeout, t.connector.connect(name, stream))
+                .await
+                .map_err(|_| "timeout".to_owned())
+                .and_then(|r| r.map_err(|e| e.to_string())),
+            Err(e) => Err(e.to_string()),
+        };
+        match shake {
+            Ok(s) => route::run(self.clone(), s, addr, Some(solicit)).await,
+            Err(e) => {
+                log::error!("{addr} - TLS route handshake error: {e}");
+                route::Outcome { reconnect: true }
+            }
+        }
+    }
+
+    /// Runs a route another server dialed: the TLS handshake first (its
+    /// client certificate required and verified) when the cluster has TLS.
+    async fn run_accepted(self: Arc<Self>, stream: tokio::net::TcpStream, addr: SocketAddr) {
+        let Some(t) = &self.tls else {
+            route::run(self.clone(), stream, addr, None).await;
+            return;
+        };
+        match tokio::time::timeout(t.timeout, t.acceptor.accept(stream)).await {
+            Ok(Ok(s)) => {
+                route::run(self.clone(), s, addr, None).await;
+            }
+            Ok(Err(e)) => log::error!("{addr} - TLS route handshake error: {e}"),
+            Err(_) => log::error!("{addr} - TLS route handshake timeout"),
+        }
     }
 
     /// The ping interval of routes (the server's, capped at 30 s).
@@ -678,10 +744,7 @@ async fn accept_loop(cluster: Arc<Cluster>, listener: TcpListener) {
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    let c = cluster.clone();
-                    tokio::spawn(async move {
-                        route::run(c, stream, addr, None).await;
-                    });
+                    tokio::spawn(cluster.clone().run_accepted(stream, addr));
                 }
                 Err(e) => {
                     log::error!("Error accepting route connection: {e}");

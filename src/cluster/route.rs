@@ -17,8 +17,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use super::config::RouteUrl;
 use super::info::{connect_line, info_line, pool_index, RouteConnect, RouteInfo};
@@ -144,12 +143,15 @@ impl RouteConn {
 }
 
 /// Runs one route connection until it ends.
-pub async fn run(
+pub async fn run<S>(
     cluster: Arc<Cluster>,
-    stream: TcpStream,
+    stream: S,
     addr: SocketAddr,
     solicit: Option<Solicit>,
-) -> Outcome {
+) -> Outcome
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
     let Some(server) = cluster.server() else {
         return Outcome { reconnect: false };
     };
@@ -182,7 +184,7 @@ pub async fn run(
         last_activity: AtomicU64::new(0),
     });
     conn.touch();
-    let (reader, writer) = stream.into_split();
+    let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -290,7 +292,7 @@ struct Route {
 }
 
 impl Route {
-    async fn run(&mut self, mut reader: tokio::net::tcp::OwnedReadHalf, auth: Option<Duration>) {
+    async fn run<R: AsyncRead + Unpin>(&mut self, mut reader: R, auth: Option<Duration>) {
         let shared = self.conn.shared.clone();
         let interval = self.cluster.ping_interval();
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);

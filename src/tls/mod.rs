@@ -365,6 +365,38 @@ impl TlsConfig {
         })
     }
 
+    /// The client side of the same block, for connections this server
+    /// dials (routes): the block's certificate as the client certificate,
+    /// its `ca_file` as the roots the peer's certificate must chain to.
+    ///
+    /// # Errors
+    /// A file that cannot be read or used, with file, line and key.
+    pub fn connector(&self) -> Result<tokio_rustls::TlsConnector, ConfigError> {
+        let o = &self.options;
+        let block_err = |msg: &str| ConfigError::at(&o.pos, "tls", msg);
+        let Some(ca) = &o.ca_file else {
+            return Err(block_err(
+                "dialing with TLS needs 'ca_file': rnats does not verify servers against the system trust store",
+            ));
+        };
+        let roots = load_roots(ca)?;
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+            ring_provider::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| block_err(&format!("invalid TLS configuration: {e}")))?
+        .with_root_certificates(roots);
+        let client = match (&o.cert_file, &o.key_file) {
+            (Some(c), Some(k)) => builder
+                .with_client_auth_cert(load_certs(c)?, load_key(k)?)
+                .map_err(|e| {
+                    file_error(k, format!("error parsing X509 certificate/key pair: {e}"))
+                })?,
+            _ => builder.with_no_client_auth(),
+        };
+        Ok(tokio_rustls::TlsConnector::from(Arc::new(client)))
+    }
+
     /// Whether `connection_rate_limit` lets one more handshake start now.
     pub fn allow_connection(&self) -> bool {
         self.rate.as_ref().is_none_or(|r| r.lock().allow())

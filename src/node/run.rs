@@ -79,6 +79,10 @@ pub async fn run_with_cli(opts: Options, cli: Cli) -> Result<(), RunError> {
     }
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
+    // Signals are trapped before anything is bound: a SIGINT or SIGTERM
+    // sent as soon as the port answers must shut down gracefully, not kill
+    // the process with the default action.
+    let signals = Signals::install();
     let mut handle = super::start(opts).await.map_err(RunError::Listen)?;
     log::info!("  Name:     {}", handle.server.name);
     log::info!("  ID:       {}", handle.server.id);
@@ -96,7 +100,7 @@ pub async fn run_with_cli(opts: Options, cli: Cli) -> Result<(), RunError> {
     };
     log::info!("Server is ready");
 
-    handle_signals(&mut handle, &cli).await;
+    handle_signals(signals, &mut handle, &cli).await;
     log::info!("Initiating Shutdown...");
     let last_pid_file = handle.server.opts().pid_file.clone();
     handle.shutdown().await;
@@ -123,16 +127,32 @@ fn write_ports_file(dir: &Path, url: &str, monitor: Option<&str>) -> Result<Path
     Ok(path)
 }
 
+/// The signals the server handles, trapped from the moment of
+/// [`Signals::install`] (deliveries before the loop runs are kept).
+struct Signals {
+    streams: Option<[tokio::signal::unix::Signal; 5]>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let streams = match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::user_defined1()),
+            signal(SignalKind::user_defined2()),
+        ) {
+            (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => Some([a, b, c, d, e]),
+            _ => None,
+        };
+        Signals { streams }
+    }
+}
+
 /// Serves signals until the server must shut down.
-async fn handle_signals(handle: &mut super::ServerHandle, cli: &Cli) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-        signal(SignalKind::user_defined1()),
-        signal(SignalKind::user_defined2()),
-    ) else {
+async fn handle_signals(signals: Signals, handle: &mut super::ServerHandle, cli: &Cli) {
+    let Some([mut int, mut term, mut hup, mut usr1, mut usr2]) = signals.streams else {
         // Without signal handlers, run until the process is killed.
         std::future::pending::<()>().await;
         return;

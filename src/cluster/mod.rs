@@ -95,7 +95,9 @@ impl Remote {
 /// The cluster this server is a member of.
 pub struct Cluster {
     server: Weak<Server>,
-    pub config: Arc<ClusterConfig>,
+    /// The block in force and the accounts pinned with it, replaced
+    /// together by a reload.
+    live: arc_swap::ArcSwap<Live>,
     /// The cluster name in force (a generated one may be replaced by a
     /// peer's, as nats-server does).
     name: RwLock<String>,
@@ -104,13 +106,18 @@ pub struct Cluster {
     pub addr: SocketAddr,
     /// Other servers by server id.
     pub remotes: Mutex<HashMap<String, Remote>>,
-    /// Accounts with a dedicated connection (the configured ones and the
-    /// system account).
-    pub pinned: Vec<Arc<str>>,
     stop: watch::Receiver<bool>,
     /// `tls {}` of the cluster block: every route runs TLS from its first
     /// byte, both sides presenting and verifying certificates.
     tls: Option<RouteTls>,
+}
+
+/// The cluster settings in force.
+struct Live {
+    config: Arc<ClusterConfig>,
+    /// Accounts with a dedicated connection (the configured ones and the
+    /// system account).
+    pinned: Arc<[Arc<str>]>,
 }
 
 /// Both sides of route TLS.
@@ -156,31 +163,20 @@ impl Cluster {
                 true,
             ),
         };
-        let mut pinned: Vec<Arc<str>> = Vec::new();
-        if config.pool_size >= 0 {
-            let sys = server
-                .accounts
-                .system()
-                .map(|a| a.name.to_string())
-                .unwrap_or_default();
-            pinned = config
-                .pinned_accounts(&sys)
-                .into_iter()
-                .filter(|a| !a.is_empty())
-                .map(Into::into)
-                .collect();
-        }
+        let pinned = pinned_of(server, &config);
         for w in &config.warnings {
             log::warn!("{w}");
         }
         let cluster = Arc::new(Cluster {
             server: Arc::downgrade(server),
-            config: config.clone(),
+            live: arc_swap::ArcSwap::from_pointee(Live {
+                config: config.clone(),
+                pinned,
+            }),
             name: RwLock::new(name),
             dynamic: AtomicBool::new(dynamic),
             addr,
             remotes: Mutex::new(HashMap::new()),
-            pinned,
             stop: stop.clone(),
             tls,
         });
@@ -198,6 +194,16 @@ impl Cluster {
             cluster.solicit(url.clone(), true, None, 0);
         }
         Ok(cluster)
+    }
+
+    /// The cluster block in force.
+    pub fn config(&self) -> Arc<ClusterConfig> {
+        self.live.load().config.clone()
+    }
+
+    /// The accounts with a dedicated connection.
+    pub fn pinned(&self) -> Arc<[Arc<str>]> {
+        self.live.load().pinned.clone()
     }
 
     pub fn server(&self) -> Option<Arc<Server>> {
@@ -238,7 +244,7 @@ impl Cluster {
 
     /// The effective pool size (`None`: no pooling).
     pub fn pool_size(&self) -> Option<usize> {
-        (self.config.pool_size > 0).then_some(self.config.pool_size as usize)
+        (self.config().pool_size > 0).then_some(self.config().pool_size as usize)
     }
 
     fn stopping(&self) -> bool {
@@ -251,9 +257,9 @@ impl Cluster {
             return RouteInfo::default();
         };
         let opts = server.opts();
-        let (host, port) = match &self.config.advertise {
+        let (host, port) = match &self.config().advertise {
             Some(a) => split_host_port(a, self.addr.port()),
-            None => (self.config.host.clone(), self.addr.port()),
+            None => (self.config().host.clone(), self.addr.port()),
         };
         RouteInfo {
             server_id: server.id.clone(),
@@ -264,7 +270,7 @@ impl Cluster {
             host,
             port,
             headers: server.headers_supported(),
-            auth_required: self.config.auth.is_some(),
+            auth_required: self.config().auth.is_some(),
             tls_required: self.tls.is_some(),
             tls_verify: self.tls.is_some(),
             max_payload: i64::from(opts.max_payload),
@@ -272,19 +278,19 @@ impl Cluster {
             cluster: self.name(),
             cluster_dynamic: self.is_dynamic(),
             import: self
-                .config
+                .config()
                 .permissions
                 .as_ref()
                 .and_then(|p| p.import.as_ref())
                 .map(lists),
             export: self
-                .config
+                .config()
                 .permissions
                 .as_ref()
                 .and_then(|p| p.export.as_ref())
                 .map(lists),
             lnoc: false,
-            route_pool_size: self.config.pool_size.max(0),
+            route_pool_size: self.config().pool_size.max(0),
             ..RouteInfo::default()
         }
     }
@@ -362,6 +368,9 @@ impl Cluster {
                         if !persistent || !outcome.reconnect || cluster.stopping() {
                             return;
                         }
+                        if explicit && !cluster.still_configured(&url) {
+                            return;
+                        }
                         attempt = 0;
                     }
                     _ => {
@@ -369,10 +378,13 @@ impl Cluster {
                     }
                 }
                 attempt += 1;
-                if !persistent || (!explicit && attempt > cluster.config.connect_retries) {
+                if !persistent || (!explicit && attempt > cluster.config().connect_retries) {
                     return;
                 }
-                let delay = if cluster.config.connect_backoff {
+                if explicit && !cluster.still_configured(&url) {
+                    return;
+                }
+                let delay = if cluster.config().connect_backoff {
                     (RECONNECT_DELAY * 2u32.saturating_pow(attempt.min(5) as u32))
                         .min(Duration::from_secs(30))
                 } else {
@@ -436,19 +448,19 @@ impl Cluster {
         let server = self
             .server()
             .map_or(Duration::from_secs(120), |s| s.opts().ping_interval);
-        self.config
+        self.config()
             .ping_interval_effective(server)
             .max(Duration::from_millis(10))
     }
 
     pub fn ping_max(&self) -> i64 {
         let server = self.server().map_or(2, |s| s.opts().ping_max);
-        self.config.ping_max_effective(server)
+        self.config().ping_max_effective(server)
     }
 
     /// Whether we send interest in `subject` (our `import` permission).
     pub fn may_import(&self, subject: &str) -> bool {
-        self.config
+        self.config()
             .permissions
             .as_ref()
             .and_then(|p| p.import.as_ref())
@@ -458,7 +470,7 @@ impl Cluster {
     /// Whether we accept a peer's interest in `subject` (our `export`
     /// permission: what we send).
     pub fn may_export(&self, subject: &str) -> bool {
-        self.config
+        self.config()
             .permissions
             .as_ref()
             .and_then(|p| p.export.as_ref())
@@ -489,7 +501,7 @@ impl Cluster {
 
     /// Tells clients that take async INFO about changed cluster URLs.
     fn client_urls_changed(&self) {
-        if self.config.no_advertise {
+        if self.config().no_advertise {
             return;
         }
         if let Some(server) = self.server() {
@@ -509,8 +521,12 @@ impl Cluster {
         pinned: Option<Arc<str>>,
         solicited: bool,
     ) -> Result<(usize, bool), route::AddError> {
+        // Servers with different pool sizes (a rolling change) use the
+        // larger one, as nats-server does.
         let slots = if pool {
-            self.pool_size().unwrap_or(1)
+            self.pool_size()
+                .unwrap_or(1)
+                .max(usize::try_from(info.route_pool_size).unwrap_or(1))
         } else {
             1
         };
@@ -626,7 +642,7 @@ impl Cluster {
         fwd.gossip_mode = 0;
         let mut lines = info::info_line(&fwd);
         if pool {
-            for acc in &self.pinned {
+            for acc in self.pinned().iter() {
                 let mut p = fwd.clone();
                 p.route_account = acc.to_string();
                 lines.extend_from_slice(&info::info_line(&p));
@@ -652,12 +668,12 @@ impl Cluster {
             return;
         };
         if self
-            .config
+            .config()
             .routes
             .iter()
             .any(|r| r.port == url.port && r.host.eq_ignore_ascii_case(&url.host))
             || self
-                .config
+                .config()
                 .routes
                 .iter()
                 .any(|r| r.port == info.port && r.host.eq_ignore_ascii_case(&info.host))
@@ -677,6 +693,113 @@ impl Cluster {
         info.ldm = true;
         info.connect_urls.clear();
         self.to_each_remote("", &info::info_line(&info));
+    }
+
+    /// Whether a reload may move from the block in force to `new`: the
+    /// listener, the name and TLS are set up once (nats-server refuses
+    /// changing them too); everything else reloads.
+    ///
+    /// # Errors
+    /// The setting that needs a restart, in nats-server's words.
+    pub fn can_reload(&self, new: &ClusterConfig) -> Result<(), String> {
+        let cur = self.config();
+        if cur.name != new.name {
+            return Err("cluster name".into());
+        }
+        if cur.host != new.host || cur.port != new.port {
+            return Err("cluster host or port".into());
+        }
+        if cur.advertise != new.advertise {
+            return Err("cluster advertise in this version of rnats".into());
+        }
+        if cur.tls.is_some() != new.tls.is_some()
+            || cur
+                .tls
+                .as_ref()
+                .zip(new.tls.as_ref())
+                .is_some_and(|(a, b)| a.options != b.options)
+        {
+            return Err("cluster TLS in this version of rnats".into());
+        }
+        Ok(())
+    }
+
+    /// Puts a reloaded block in force (checked with [`Cluster::can_reload`]):
+    /// new routes are dialed, removed ones closed and no longer re-dialed;
+    /// a changed pool size, pinned accounts or permissions re-create every
+    /// route (the peers' interest is sent again under the new rules, as
+    /// nats-server does). Returns what changed, for the log.
+    pub fn reload(self: &Arc<Self>, new: Arc<ClusterConfig>) -> Vec<String> {
+        let cur = self.config();
+        let mut changes = Vec::new();
+        let Some(server) = self.server() else {
+            return changes;
+        };
+        let same =
+            |a: &RouteUrl, b: &RouteUrl| a.port == b.port && a.host.eq_ignore_ascii_case(&b.host);
+        let removed: Vec<RouteUrl> = cur
+            .routes
+            .iter()
+            .filter(|r| !new.routes.iter().any(|n| same(r, n)))
+            .cloned()
+            .collect();
+        let added: Vec<RouteUrl> = new
+            .routes
+            .iter()
+            .filter(|n| !cur.routes.iter().any(|r| same(r, n)))
+            .cloned()
+            .collect();
+        let rebuild = cur.pool_size != new.pool_size
+            || cur.accounts != new.accounts
+            || cur.permissions != new.permissions;
+        if cur.no_advertise != new.no_advertise {
+            changes.push(format!("cluster no_advertise: {}", new.no_advertise));
+        }
+        if cur.auth != new.auth {
+            changes.push("cluster authorization".into());
+        }
+        let pinned = pinned_of(&server, &new);
+        self.live.store(Arc::new(Live {
+            config: new.clone(),
+            pinned,
+        }));
+        if rebuild {
+            changes.push("cluster pool_size, accounts or permissions: routes re-created".into());
+            for r in self.routes() {
+                r.shared
+                    .close(crate::server::close::CloseReason::RouteRemoved);
+            }
+        } else {
+            for r in self.routes() {
+                if r.dialed
+                    .as_ref()
+                    .is_some_and(|d| removed.iter().any(|u| same(u, d)))
+                {
+                    r.shared
+                        .close(crate::server::close::CloseReason::RouteRemoved);
+                }
+            }
+        }
+        for u in &removed {
+            changes.push(format!("cluster route removed: {}", u.redacted()));
+        }
+        for u in added {
+            changes.push(format!("cluster route added: {}", u.redacted()));
+            self.solicit(u, true, None, 0);
+        }
+        if cur.no_advertise != new.no_advertise {
+            server.send_async_info();
+        }
+        changes
+    }
+
+    /// Whether an explicit route to `url` is still in the configuration
+    /// (a route removed by a reload is not dialed again).
+    fn still_configured(&self, url: &RouteUrl) -> bool {
+        self.config()
+            .routes
+            .iter()
+            .any(|r| r.port == url.port && r.host.eq_ignore_ascii_case(&url.host))
     }
 
     /// Closes every route (shutdown).
@@ -713,6 +836,25 @@ fn lists(p: &crate::auth::permissions::SubjectPermission) -> SubjectLists {
             .collect(),
         deny: p.deny.iter().map(|e| e.subject.clone()).collect(),
     }
+}
+
+/// The accounts pinned under `config`: none without pooling, else the
+/// configured ones and the system account.
+fn pinned_of(server: &Server, config: &ClusterConfig) -> Arc<[Arc<str>]> {
+    if config.pool_size < 0 {
+        return Arc::from(Vec::new());
+    }
+    let sys = server
+        .accounts
+        .system()
+        .map(|a| a.name.to_string())
+        .unwrap_or_default();
+    config
+        .pinned_accounts(&sys)
+        .into_iter()
+        .filter(|a| !a.is_empty())
+        .map(Into::into)
+        .collect()
 }
 
 /// The dialable URL of a gossiped `ip` (`nats-route://host:port/`).
@@ -768,7 +910,7 @@ impl InterestHook for Hook {
             return;
         }
         let pool = cluster.pool_size().unwrap_or(1);
-        let pinned = cluster.pinned.contains(&acc.name);
+        let pinned = cluster.pinned().contains(&acc.name);
         let remotes = cluster.remotes.lock();
         for r in remotes.values() {
             if let Some(c) = r.conn_for(&acc.name, pool, pinned) {

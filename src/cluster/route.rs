@@ -83,6 +83,9 @@ pub struct RouteConn {
     subs: Mutex<AHashMap<Box<[u8]>, RemoteSub>>,
     /// Last activity (unix nanos), for monitoring.
     pub last_activity: AtomicU64,
+    /// The URL this server dialed (a configured route is closed when a
+    /// reload removes it).
+    pub dialed: Option<RouteUrl>,
 }
 
 impl std::fmt::Debug for RouteConn {
@@ -182,6 +185,7 @@ where
         ready: AtomicBool::new(false),
         subs: Mutex::new(AHashMap::new()),
         last_activity: AtomicU64::new(0),
+        dialed: solicit.as_ref().map(|s| s.url.clone()),
     });
     conn.touch();
     let (reader, writer) = tokio::io::split(stream);
@@ -224,11 +228,11 @@ where
         (opts.max_payload.max(0) as usize).max(64 * 1024 * 1024),
     );
     let auth_timeout = cluster
-        .config
+        .config()
         .auth
         .as_ref()
         .filter(|_| solicit.is_none())
-        .map(|_| cluster.config.auth_timeout());
+        .map(|_| cluster.config().auth_timeout());
     let mut route = Route {
         fanout: server.fanout(),
         server,
@@ -485,7 +489,7 @@ impl Route {
             shared.close_with_error("Protocol Violation", CloseReason::ProtocolViolation);
             return false;
         };
-        if let Some(auth) = &self.cluster.config.auth {
+        if let Some(auth) = &self.cluster.config().auth {
             let user_ok = ct_eq_opt(auth.user.as_deref(), c.user.as_deref());
             let pass_ok = ct_eq_opt(auth.password.as_deref(), c.pass.as_deref());
             if !(user_ok && pass_ok) {
@@ -627,7 +631,7 @@ impl Route {
                 shared.close_with_error(&text, CloseReason::ProtocolViolation);
                 return false;
             }
-            if !self.cluster.pinned.iter().any(|p| p == acc) {
+            if !self.cluster.pinned().iter().any(|p| p == acc) {
                 let text = format!("No route for account \"{acc}\"");
                 self.reconnect = false;
                 shared.close_with_error(&text, CloseReason::ProtocolViolation);
@@ -719,7 +723,7 @@ impl Route {
                 Some(p) => *acc.name == *p,
                 None if !pool => true,
                 None => {
-                    !self.cluster.pinned.iter().any(|p| *p == acc.name)
+                    !self.cluster.pinned().iter().any(|p| *p == acc.name)
                         && pool_index(pool_size, &acc.name) == idx
                 }
             };
@@ -757,7 +761,7 @@ impl Route {
             let slot = r.conns.iter().any(Option::is_none);
             let pinned: Vec<Arc<str>> = if self.conn.pool_idx.load(Ordering::Relaxed) == 0 {
                 self.cluster
-                    .pinned
+                    .pinned()
                     .iter()
                     .filter(|a| !r.pinned.contains_key(*a))
                     .cloned()
@@ -925,7 +929,7 @@ fn join_host_port(host: &str, port: u16) -> String {
 /// authenticate with the cluster's own credentials, as nats-server's do.
 pub fn fill_credentials(cluster: &Cluster, url: &mut RouteUrl) {
     if url.user.is_none() {
-        if let Some(a) = &cluster.config.auth {
+        if let Some(a) = &cluster.config().auth {
             url.user.clone_from(&a.user);
             url.password.clone_from(&a.password);
         }

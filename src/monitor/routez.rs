@@ -15,7 +15,7 @@ pub fn routes(server: &Server, subs: bool, detail: bool) -> (Map<String, Value>,
     let Some(cluster) = server.cluster.get() else {
         return (top, Vec::new());
     };
-    if let Some(p) = &cluster.config.permissions {
+    if let Some(p) = &cluster.config().permissions {
         if let Some(i) = &p.import {
             top.insert("import".into(), lists_json(i));
         }
@@ -144,19 +144,19 @@ pub fn varz_cluster(server: &Server) -> Value {
 fn cluster_json(c: &Cluster) -> Value {
     let mut o = Map::new();
     o.insert("name".into(), json!(c.name()));
-    o.insert("addr".into(), json!(c.config.host));
+    o.insert("addr".into(), json!(c.config().host));
     o.insert("cluster_port".into(), json!(c.addr.port()));
     o.insert(
         "auth_timeout".into(),
         json!(c
-            .config
+            .config()
             .auth
             .as_ref()
             .and_then(|a| a.timeout)
             .map_or(2.0, |t| t.as_secs_f64())),
     );
     let urls: Vec<String> = c
-        .config
+        .config()
         .routes
         .iter()
         .map(|r| format!("{}:{}", r.host, r.port))
@@ -165,7 +165,7 @@ fn cluster_json(c: &Cluster) -> Value {
         o.insert("urls".into(), json!(urls));
     }
     o.insert("tls_timeout".into(), json!(2.0));
-    o.insert("pool_size".into(), json!(c.config.pool_size));
+    o.insert("pool_size".into(), json!(c.config().pool_size));
     Value::Object(o)
 }
 

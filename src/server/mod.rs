@@ -501,7 +501,7 @@ impl Server {
         }
         if let Some(c) = self.cluster.get() {
             info.cluster = c.name();
-            if !c.config.no_advertise {
+            if !c.config().no_advertise {
                 let mut urls = self.own_client_urls();
                 for u in c.peer_client_urls() {
                     if !urls.contains(&u) {

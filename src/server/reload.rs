@@ -76,6 +76,18 @@ pub async fn reload(server: &Arc<Server>, cli: &Cli) -> Result<(), ReloadError> 
     };
     let accounts = crate::tenancy::account_config::AccountsConfig::from_options(&new)?;
     unsupported_change(&cur, &new)?;
+    // The cluster block: what can change is checked now, applied below.
+    let cluster =
+        crate::cluster::config::ClusterConfig::from_options(&new)?.filter(|c| c.routing());
+    match (server.cluster.get(), &cluster) {
+        (Some(c), Some(n)) => c.can_reload(n).map_err(ReloadError::NotReloadable)?,
+        (None, None) => {}
+        _ => {
+            return Err(ReloadError::NotReloadable(
+                "cluster (added or removed)".into(),
+            ))
+        }
+    }
     // The only step that can fail while applying: do it first.
     crate::logging::reconfigure(&new).map_err(|e| ReloadError::LogFile {
         path: new.log_file.clone(),
@@ -100,6 +112,11 @@ pub async fn reload(server: &Arc<Server>, cli: &Cli) -> Result<(), ReloadError> 
     }
     if auth_changed {
         log::info!("Reloaded: authorization");
+    }
+    if let (Some(c), Some(n)) = (server.cluster.get(), cluster) {
+        for line in c.reload(n) {
+            log::info!("Reloaded: {line}");
+        }
     }
     enforce_max_connections(server, new.max_connections);
     if server.operator.is_none() {

@@ -614,6 +614,13 @@ impl Cluster {
         if r.is_empty() {
             let had_urls = !r.connect_urls.is_empty();
             remotes.remove(id);
+            drop(remotes);
+            // Its connections no longer count against account limits.
+            if let Some(server) = self.server() {
+                for acc in server.accounts.all() {
+                    acc.forget_remote_server(id);
+                }
+            }
             return had_urls;
         }
         false

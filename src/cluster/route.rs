@@ -700,6 +700,17 @@ impl Route {
         );
         if first {
             self.cluster.gossip_new_remote(&info, pool);
+            // Once the new member's interest has arrived, it gets this
+            // server's connection counts (cluster-wide max_connections).
+            let server = Arc::downgrade(&self.server);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                if let Some(s) = server.upgrade() {
+                    if let Some(e) = s.events() {
+                        e.remote_server_joined(&s);
+                    }
+                }
+            });
             if !info.connect_urls.is_empty() {
                 self.cluster.client_urls_changed();
             }

@@ -1345,6 +1345,8 @@ impl Client {
         }
         let limits = acc.limits();
         let n = acc.num_conns.fetch_add(1, Ordering::Relaxed) + 1;
+        // The account's connections on the other cluster members count too.
+        let n = n + acc.remote_conns();
         if limits.max_connections >= 0 && n as i64 > limits.max_connections {
             acc.num_conns.fetch_sub(1, Ordering::Relaxed);
             log::error!(

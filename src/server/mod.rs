@@ -149,6 +149,10 @@ pub trait ConnectionEvents: Send + Sync {
     );
     /// A login was refused.
     fn auth_failed(&self, server: &Server, c: &ClientShared, reason: &str);
+    /// A server joined the cluster: it needs this server's per-account
+    /// connection counts.
+    fn remote_server_joined(&self, _server: &Server) {}
+
     /// Measured service requests finished (latency tracking): publish their
     /// reports.
     fn service_latency(

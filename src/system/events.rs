@@ -223,6 +223,57 @@ pub fn account_conns(server: &Server, acc: &Account) {
     }
 }
 
+/// `SERVER.CONNS` for every account with connections (a new member must
+/// count them against the accounts' `max_connections`).
+pub fn all_account_conns(server: &Server) {
+    for acc in server.accounts.all() {
+        if acc.conns() > 0 {
+            account_conns(server, &acc);
+        }
+    }
+}
+
+/// Another member's `SERVER.CONNS` event: its connections of the account
+/// now count against the account's `max_connections`; when the total is
+/// over it, this server's newest connections of the account go, as
+/// nats-server closes them.
+pub fn remote_account_conns(server: &Server, body: &[u8]) {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let (Some(id), Some(name)) = (v["server"]["id"].as_str(), v["acc"].as_str()) else {
+        return;
+    };
+    if id == server.id {
+        return;
+    }
+    let Some(acc) = server.accounts.get(name) else {
+        return;
+    };
+    acc.set_remote_conns(id, v["conns"].as_u64().unwrap_or(0));
+    let max = acc.limits().max_connections;
+    if max < 0 {
+        return;
+    }
+    let total = acc.conns() + acc.remote_conns();
+    let excess = total.saturating_sub(max as u64) as usize;
+    if excess == 0 {
+        return;
+    }
+    let mut mine: Vec<_> = server
+        .clients()
+        .into_iter()
+        .filter(|c| c.connect_seen() && Arc::ptr_eq(&c.account.read(), &acc))
+        .collect();
+    mine.sort_by_key(|c| c.start);
+    for c in mine.iter().rev().take(excess) {
+        c.close_with_error(
+            "maximum account active connections exceeded",
+            CloseReason::MaxAccountConnectionsExceeded,
+        );
+    }
+}
+
 /// The STATSZ message: server info and its statistics.
 pub fn statsz(server: &Arc<Server>) -> Value {
     let totals = crate::monitor::stats_snapshot(server);
@@ -541,6 +592,23 @@ pub fn install(server: &Arc<Server>) {
             "monitor",
             answer_monitor,
         ));
+    }
+    // Other members' connection counts (cluster-wide max_connections).
+    let weak = Arc::downgrade(server);
+    let conns = Forward::Internal(Arc::new(InternalForward {
+        name: "conns",
+        handler: Box::new(move |_: &str, _: Option<&[u8]>, body: &[u8], _: u64| {
+            let (weak, body) = (weak.clone(), body.to_vec());
+            tokio::spawn(async move {
+                if let Some(server) = weak.upgrade() {
+                    remote_account_conns(&server, &body);
+                }
+            });
+        }),
+        cluster_wide: true,
+    }));
+    if let Err(e) = sys.add_forward("$SYS.ACCOUNT.*.SERVER.CONNS", conns) {
+        log::warn!("account connections: {e}");
     }
     let weak = Arc::downgrade(server);
     server.accounts.on_create(Arc::new(move |acc| {

@@ -49,6 +49,10 @@ impl ConnectionEvents for Advisories {
         events::auth_error(server, c, reason);
     }
 
+    fn remote_server_joined(&self, server: &Server) {
+        events::all_account_conns(server);
+    }
+
     fn service_latency(
         &self,
         server: &Server,

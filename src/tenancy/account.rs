@@ -92,6 +92,10 @@ pub struct Account {
     pub closed: ClosedTotals,
     /// What this account wants from other servers (route interest).
     pub interest: super::interest::Interest,
+    /// Connections of this account on the other servers of the cluster, by
+    /// server id (from their `SERVER.CONNS` events): `max_connections`
+    /// counts them too, as nats-server does.
+    remote_conns: Mutex<ahash::AHashMap<String, u64>>,
     /// The reply prefix is announced as interest (`_R_.<prefix>.>`) from the
     /// first request sent through a service import, so responses given on
     /// another server find their way back.
@@ -222,8 +226,29 @@ impl Account {
             stalled_ns: AtomicU64::new(0),
             closed: ClosedTotals::default(),
             interest: super::interest::Interest::default(),
+            remote_conns: Mutex::new(ahash::AHashMap::new()),
             reply_interest: AtomicBool::new(false),
         }
+    }
+
+    /// Another server reported its number of connections of this account.
+    pub fn set_remote_conns(&self, server_id: &str, conns: u64) {
+        let mut m = self.remote_conns.lock();
+        if conns == 0 {
+            m.remove(server_id);
+        } else {
+            m.insert(server_id.to_owned(), conns);
+        }
+    }
+
+    /// A server left the cluster: its connections no longer count.
+    pub fn forget_remote_server(&self, server_id: &str) {
+        self.remote_conns.lock().remove(server_id);
+    }
+
+    /// Connections of this account on the other servers.
+    pub fn remote_conns(&self) -> u64 {
+        self.remote_conns.lock().values().sum()
     }
 
     /// Adds a local client's subscription to the index and counts it as

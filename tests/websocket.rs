@@ -300,3 +300,45 @@ async fn an_oversized_websocket_message_ends_only_that_connection() {
         .await
         .ends_with("PONG\r\n"));
 }
+
+#[tokio::test]
+async fn websocket_clients_are_told_the_members_websocket_urls() {
+    let block = "websocket { listen: 127.0.0.1:-1, no_tls: true }\n";
+    let a = start_conf(&format!(
+        "{block}cluster {{ name: W, listen: 127.0.0.1:-1 }}\n"
+    ))
+    .await;
+    let port = a.server.cluster.get().unwrap().addr.port();
+    let b = start_conf(&format!(
+        "{block}cluster {{ name: W, listen: 127.0.0.1:-1, routes: [\"nats-route://127.0.0.1:{port}\"] }}\n"
+    ))
+    .await;
+    let b_ws = format!("127.0.0.1:{}", b.websocket_addr.unwrap().port());
+    let b_tcp = format!("127.0.0.1:{}", b.addr.port());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut ws = ws_plain(&a, &[]).await.unwrap();
+        let info = read_until(&mut ws, "\r\n").await;
+        let v: serde_json::Value =
+            serde_json::from_str(info.trim_start_matches("INFO ").trim()).unwrap();
+        let urls: Vec<String> = v["connect_urls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u.as_str().map(str::to_owned))
+            .collect();
+        if urls.contains(&b_ws) {
+            assert!(!urls.contains(&b_tcp), "{urls:?}");
+            // TCP clients still get the client ports.
+            let tcp = Raw::connect(&a).await;
+            let tcp_urls = tcp.info["connect_urls"].to_string();
+            assert!(
+                tcp_urls.contains(&b_tcp) && !tcp_urls.contains(&b_ws),
+                "{tcp_urls}"
+            );
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{urls:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -275,6 +275,7 @@ impl Cluster {
             tls_verify: self.tls.is_some(),
             max_payload: i64::from(opts.max_payload),
             connect_urls: server.own_client_urls(),
+            ws_connect_urls: server.own_ws_urls(),
             cluster: self.name(),
             cluster_dynamic: self.is_dynamic(),
             import: self
@@ -293,6 +294,20 @@ impl Cluster {
             route_pool_size: self.config().pool_size.max(0),
             ..RouteInfo::default()
         }
+    }
+
+    /// The WebSocket URLs of every other member, for WebSocket clients'
+    /// `connect_urls`.
+    pub fn peer_ws_urls(&self) -> Vec<String> {
+        let mut urls: Vec<String> = Vec::new();
+        for r in self.remotes.lock().values() {
+            for u in &r.info.ws_connect_urls {
+                if !urls.contains(u) {
+                    urls.push(u.clone());
+                }
+            }
+        }
+        urls
     }
 
     /// The client URLs of every other member, for clients' `connect_urls`.

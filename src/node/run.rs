@@ -242,7 +242,7 @@ async fn lame_duck(server: &Arc<Server>) {
     }
     for c in &clients {
         if c.wants_async_info() {
-            let line = server.ldm_info_line(c.id, c.addr);
+            let line = server.ldm_info_line(c.id, c.addr, c.websocket);
             c.out.append(|b| b.extend_from_slice(&line));
             c.out.flush();
         }

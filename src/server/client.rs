@@ -1420,6 +1420,7 @@ impl Client {
                 self.shared.addr,
                 Some(&self.account),
                 None,
+                self.shared.websocket,
             );
             self.shared.out.append(|b| b.extend_from_slice(&line));
         }

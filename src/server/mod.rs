@@ -356,7 +356,9 @@ impl Server {
     pub fn send_async_info(&self) {
         for c in self.clients() {
             if c.wants_async_info() {
-                let line = self.client_info(c.id, c.addr, None, None).to_line();
+                let mut info = self.client_info(c.id, c.addr, None, None);
+                self.websocket_urls(&mut info, c.websocket);
+                let line = info.to_line();
                 c.out.append(|b| b.extend_from_slice(&line));
                 c.out.flush();
             }
@@ -364,8 +366,9 @@ impl Server {
     }
 
     /// The INFO line telling a client the server is in lame-duck mode.
-    pub fn ldm_info_line(&self, cid: u64, addr: SocketAddr) -> Vec<u8> {
+    pub fn ldm_info_line(&self, cid: u64, addr: SocketAddr, websocket: bool) -> Vec<u8> {
         let mut info = self.client_info(cid, addr, None, None);
+        self.websocket_urls(&mut info, websocket);
         info.ldm = true;
         info.to_line()
     }
@@ -446,8 +449,45 @@ impl Server {
         addr: SocketAddr,
         account: Option<&Arc<Account>>,
         nonce: Option<&str>,
+        websocket: bool,
     ) -> Vec<u8> {
-        self.client_info(cid, addr, account, nonce).to_line()
+        let mut info = self.client_info(cid, addr, account, nonce);
+        self.websocket_urls(&mut info, websocket);
+        info.to_line()
+    }
+
+    /// A WebSocket client's `connect_urls` are the members' WebSocket URLs
+    /// (as nats-server sends them), not their client ports.
+    fn websocket_urls(&self, info: &mut Info, websocket: bool) {
+        if !websocket || info.connect_urls.is_empty() {
+            return;
+        }
+        let Some(c) = self.cluster.get() else {
+            return;
+        };
+        let mut urls = self.own_ws_urls();
+        for u in c.peer_ws_urls() {
+            if !urls.contains(&u) {
+                urls.push(u);
+            }
+        }
+        info.connect_urls = urls;
+    }
+
+    /// This server's WebSocket URL for other members' WebSocket clients:
+    /// the listener's `advertise`, else its address (none without one).
+    pub fn own_ws_urls(&self) -> Vec<String> {
+        let Some(ws) = self.websocket.get() else {
+            return Vec::new();
+        };
+        if let Some(a) = &ws.config.advertise {
+            return vec![a.clone()];
+        }
+        let host = match ws.config.host.as_str() {
+            "" | "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_owned(),
+            h => h.to_owned(),
+        };
+        vec![format!("{host}:{}", ws.addr.port())]
     }
 
     /// The first INFO line of a client arriving over WebSocket (`websocket`)
@@ -460,6 +500,7 @@ impl Server {
         websocket: bool,
     ) -> Vec<u8> {
         let mut info = self.client_info(cid, addr, None, nonce);
+        self.websocket_urls(&mut info, websocket);
         if websocket {
             info.auth_required =
                 self.auth_for(true).info_auth_required() || self.operator.is_some();

@@ -93,7 +93,7 @@ pub async fn serve(
         }
     }
     if !tls_first {
-        let info = server.client_info_line(id, addr, None, nonce.as_deref());
+        let info = server.client_info_line(id, addr, None, nonce.as_deref(), false);
         if !write_now(&mut stream, &info, write_deadline).await {
             log::debug!("{addr} - cid:{id} - Client connection closed: Write Error");
             return;

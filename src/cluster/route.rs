@@ -803,7 +803,10 @@ impl Route {
     }
 
     fn remote_sub(&self, account: Option<&[u8]>, subject: &[u8], queue: Option<(&[u8], u32)>) {
-        let Some(acc) = self.account(account) else {
+        let Some(acc) = self
+            .account(account)
+            .or_else(|| self.account_to_fetch(account))
+        else {
             return;
         };
         let Ok(subject_str) = std::str::from_utf8(subject) else {
@@ -842,6 +845,33 @@ impl Route {
         {
             subs.insert(key, (acc, sub));
         }
+    }
+
+    /// In operator mode, another member's interest may name an account no
+    /// client of this server used yet: the account is created at once (so
+    /// the interest is kept in order) and its JWT fetched from the
+    /// resolver, as nats-server looks the account up. Names that are not
+    /// account public keys are dropped.
+    fn account_to_fetch(&self, token: Option<&[u8]>) -> Option<Arc<Account>> {
+        let op = self.server.operator.clone()?;
+        let name = std::str::from_utf8(token?).ok()?;
+        if !crate::nkeys::is_valid_public_key(name, crate::nkeys::KeyKind::Account) {
+            return None;
+        }
+        let acc = self.server.accounts.get_or_create(name);
+        let server = Arc::downgrade(&self.server);
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            match op.fetch_claims(&name).await {
+                Ok(claims) => {
+                    if let Some(s) = server.upgrade() {
+                        crate::tenancy::jwt_account::apply_claims(&s.accounts, &op, &claims);
+                    }
+                }
+                Err(e) => log::debug!("account {name} named by a route: {e}"),
+            }
+        });
+        Some(acc)
     }
 
     fn remote_unsub(&self, account: Option<&[u8]>, subject: &[u8], queue: Option<&[u8]>) {

@@ -378,6 +378,7 @@ impl Cluster {
                             url: url.clone(),
                             explicit,
                             account: account.clone(),
+                            persistent,
                         };
                         let outcome = cluster.run_solicited(stream, addr, solicit).await;
                         if !persistent || !outcome.reconnect || cluster.stopping() {
@@ -813,6 +814,11 @@ impl Cluster {
             server.send_async_info();
         }
         changes
+    }
+
+    /// Whether some connection to the remote server `id` is up.
+    pub fn is_connected_to(&self, id: &str) -> bool {
+        self.remotes.lock().contains_key(id)
     }
 
     /// Whether an explicit route to `url` is still in the configuration

@@ -47,6 +47,9 @@ pub struct Solicit {
     pub explicit: bool,
     /// A connection dedicated to this account.
     pub account: Option<Arc<str>>,
+    /// Dialed by the loop that re-dials the remote while it is down (its
+    /// first connection); the others are dialed once each.
+    pub persistent: bool,
 }
 
 /// How a solicited connection ended.
@@ -251,6 +254,7 @@ where
     let reason = shared.out.closing().unwrap_or(CloseReason::ClientClosed);
     let registered = route.registered;
     let reconnect = route.reconnect && route.solicit.is_some();
+    let solicit_again = route.solicit.take();
     drop(route);
     conn.ready.store(false, Ordering::Release);
     let urls_changed = if registered {
@@ -273,6 +277,21 @@ where
     }
     if urls_changed {
         cluster.client_urls_changed();
+    }
+    // A pool or pinned connection lost while the remote is still connected
+    // through others is dialed again (the remote's first connection only
+    // re-creates them when it comes back itself).
+    if let (true, true, Some(s)) = (registered, reconnect, &solicit_again) {
+        if !s.persistent {
+            let remote = conn.remote_id.get().cloned().unwrap_or_default();
+            let (cluster, s) = (cluster.clone(), s.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if cluster.is_connected_to(&remote) {
+                    cluster.solicit_extra(s.url, s.explicit, s.account);
+                }
+            });
+        }
     }
     Outcome { reconnect }
 }

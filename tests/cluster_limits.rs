@@ -14,9 +14,23 @@ const ACCOUNTS: &str =
 
 async fn node(routes: &str) -> ServerHandle {
     start_conf(&format!(
-        "{ACCOUNTS}cluster {{\n  name: L\n  listen: 127.0.0.1:-1\n{routes}\n}}\n"
+        "{ACCOUNTS}http: 127.0.0.1:-1\ncluster {{\n  name: L\n  listen: 127.0.0.1:-1\n{routes}\n}}\n"
     ))
     .await
+}
+
+/// `/metrics` as text.
+async fn metrics(h: &ServerHandle) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(h.monitor_addr.unwrap())
+        .await
+        .unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut text)).await;
+    text
 }
 
 async fn wait_remote_conns(h: &ServerHandle, n: u64) {
@@ -58,4 +72,10 @@ async fn max_connections_counts_every_member() {
     wait_remote_conns(&b, 1).await;
     let (_c4, r4) = login(&b).await;
     assert_eq!(r4[0], "PONG");
+
+    // Routes in /metrics: 3 pooled connections and the system account's.
+    let m = metrics(&a).await;
+    assert!(m.contains("rnats_routes 4"), "{m}");
+    assert!(m.contains("rnats_route_out_msgs_total{"), "{m}");
+    assert!(m.contains("account=\"$SYS\""), "{m}");
 }

@@ -389,7 +389,76 @@ impl Monitor {
                 mem.max(0) as u64,
             );
         }
+        self.route_metrics(&mut e);
         e.finish()
+    }
+
+    /// Route connections of the cluster, one series per connection.
+    fn route_metrics(&self, e: &mut Exposition) {
+        let Some(cluster) = self.server.cluster.get() else {
+            return;
+        };
+        let routes = cluster.routes();
+        e.single(
+            "rnats_routes",
+            "gauge",
+            "Route connections to other members of the cluster.",
+            routes.len() as u64,
+        );
+        let series: [(&str, &str, &str); 5] = [
+            (
+                "rnats_route_in_msgs_total",
+                "counter",
+                "Messages received over the route.",
+            ),
+            (
+                "rnats_route_out_msgs_total",
+                "counter",
+                "Messages sent over the route.",
+            ),
+            (
+                "rnats_route_in_bytes_total",
+                "counter",
+                "Payload bytes received over the route.",
+            ),
+            (
+                "rnats_route_out_bytes_total",
+                "counter",
+                "Payload bytes sent over the route.",
+            ),
+            (
+                "rnats_route_pending_bytes",
+                "gauge",
+                "Output queued for the route.",
+            ),
+        ];
+        for (i, (name, kind, help)) in series.iter().enumerate() {
+            e.family(name, kind, help);
+            for r in &routes {
+                let st = &r.shared.stats;
+                let v = match i {
+                    0 => st.in_msgs.load(Ordering::Relaxed),
+                    1 => st.out_msgs.load(Ordering::Relaxed),
+                    2 => st.in_bytes.load(Ordering::Relaxed),
+                    3 => st.out_bytes.load(Ordering::Relaxed),
+                    _ => r.shared.out.pending() as u64,
+                };
+                let rid = r.shared.id.to_string();
+                let remote_id = r.remote_id.get().cloned().unwrap_or_default();
+                let remote_name = r.remote_name.get().cloned().unwrap_or_default();
+                let account = r.pinned().map(|a| a.to_string()).unwrap_or_default();
+                e.sample(
+                    name,
+                    &[
+                        ("rid", &rid),
+                        ("remote_id", &remote_id),
+                        ("remote_name", &remote_name),
+                        ("account", &account),
+                    ],
+                    v,
+                );
+            }
+        }
     }
 }
 

@@ -9,254 +9,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cluster::*;
 use common::Raw;
-
-const BIN: &str = env!("CARGO_BIN_EXE_rnats-server");
-
-/// One server process of a test cluster; its ports survive restarts.
-struct Node {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-    cport: u16,
-    http: u16,
-    body: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-impl Node {
-    /// A node (not started) running `bin`; `body` may use `{cport}`.
-    fn new(bin: impl Into<PathBuf>, name: &str) -> Node {
-        Node {
-            child: None,
-            dir: tempfile::tempdir().unwrap(),
-            bin: bin.into(),
-            port: common::free_port(),
-            cport: common::free_port(),
-            http: common::free_port(),
-            body: format!("server_name: {name}\n"),
-        }
-    }
-
-    fn rnats(name: &str) -> Node {
-        Node::new(BIN, name)
-    }
-
-    fn route_url(&self) -> String {
-        format!("nats-route://127.0.0.1:{}", self.cport)
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        ([127, 0, 0, 1], self.port).into()
-    }
-
-    /// `cluster { name: C1, listen: ..., <extra> }` plus `top`.
-    fn with_cluster(mut self, top: &str, extra: &str) -> Node {
-        self.body.push_str(&format!(
-            "{top}\ncluster {{\n  name: C1\n  listen: 127.0.0.1:{}\n{extra}\n}}\n",
-            self.cport
-        ));
-        self
-    }
-
-    fn start(&mut self) {
-        let conf = self.dir.path().join("server.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listen: 127.0.0.1:{}\nhttp: 127.0.0.1:{}\n{}",
-                self.port, self.http, self.body
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(self.dir.path().join("out.log")).unwrap();
-        let child = Command::new(&self.bin)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(self.addr()).is_err() {
-            assert!(Instant::now() < deadline, "node not up:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        assert!(Command::new("kill")
-            .args([sig, &pid])
-            .status()
-            .unwrap()
-            .success());
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("out.log")).unwrap_or_default()
-    }
-
-    /// `/routez` of this node.
-    fn routez(&self) -> serde_json::Value {
-        http_json(self.http, "/routez")
-    }
-
-    fn server_id(&self) -> String {
-        http_json(self.http, "/varz")["server_id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// Number of route connections per remote server id.
-    fn peers(&self) -> std::collections::HashMap<String, usize> {
-        let mut m = std::collections::HashMap::new();
-        if let Some(routes) = self.routez()["routes"].as_array() {
-            for r in routes {
-                *m.entry(r["remote_id"].as_str().unwrap_or("").to_owned())
-                    .or_default() += 1;
-            }
-        }
-        m
-    }
-}
-
-/// A GET on the monitoring port, parsed as JSON (`null` when it fails).
-fn http_json(port: u16, path: &str) -> serde_json::Value {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return serde_json::Value::Null;
-    };
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let _ = write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    );
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    let json = body.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    serde_json::from_str(json).unwrap_or(serde_json::Value::Null)
-}
-
-/// Waits (at most 10 s) until every node has a route to every other one.
-fn wait_mesh(nodes: &[&Node]) {
-    let ids: Vec<String> = nodes.iter().map(|n| n.server_id()).collect();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let meshed = nodes.iter().enumerate().all(|(i, n)| {
-            let peers = n.peers();
-            ids.iter()
-                .enumerate()
-                .all(|(j, id)| i == j || peers.contains_key(id))
-        });
-        if meshed {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no full mesh; logs:\n{}",
-            nodes
-                .iter()
-                .map(|n| n.log())
-                .collect::<Vec<_>>()
-                .join("\n---\n")
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-async fn client(n: &Node) -> Raw {
-    Raw::connected_to(n.addr(), r#"{"headers":true}"#).await
-}
-
-async fn login(n: &Node, user: &str) -> Raw {
-    Raw::connected_to(
-        n.addr(),
-        &format!(r#"{{"user":"{user}","pass":"{user}pw"}}"#),
-    )
-    .await
-}
-
-/// Waits until `publisher`'s server knows the interest `subscriber` has
-/// created so far, and everything it published before reached
-/// `subscriber`: a fresh probe subject is subscribed and published until it
-/// arrives (interest and messages of one connection travel in order).
-/// Returns the other frames `subscriber` received meanwhile.
-async fn barrier(publisher: &mut Raw, subscriber: &mut Raw, tag: &str) -> Vec<String> {
-    let subject = format!("probe.{tag}");
-    subscriber.send(format!("SUB {subject} 9999\r\n")).await;
-    let mut other: Vec<String> = subscriber.sync().await;
-    for _ in 0..200 {
-        publisher.send(format!("PUB {subject} 0\r\n\r\n")).await;
-        publisher.sync().await;
-        while let Ok(Some(f)) =
-            tokio::time::timeout(Duration::from_millis(50), subscriber.frame()).await
-        {
-            if f.starts_with(&format!("MSG {subject} ")) {
-                subscriber.send("UNSUB 9999\r\n").await;
-                // Probes still on their way are read and dropped.
-                other.extend(subscriber.sync().await);
-                other.retain(|f| !f.contains("probe."));
-                return other;
-            }
-            other.push(f);
-        }
-    }
-    panic!("probe {subject} never arrived");
-}
-
-/// Every MSG frame received until a PING/PONG round trip.
-async fn drain(c: &mut Raw) -> Vec<String> {
-    c.sync()
-        .await
-        .into_iter()
-        .filter(|f| !f.contains("probe."))
-        .collect()
-}
-
-/// Reads frames until `n` messages arrived (bounded by the read timeout).
-async fn messages(c: &mut Raw, n: usize) -> Vec<String> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        let f = c.frame().await.expect("message");
-        if f.starts_with("MSG ") || f.starts_with("HMSG ") {
-            got.push(f);
-        }
-    }
-    got
-}
-
-fn three_node_cluster(top: &str, extra: &str) -> (Node, Node, Node) {
-    let mut a = Node::rnats("a").with_cluster(top, extra);
-    a.start();
-    let seed = a.route_url();
-    let mut b = Node::rnats("b").with_cluster(top, &format!("{extra}\n  routes: [\"{seed}\"]"));
-    let mut c = Node::rnats("c").with_cluster(top, &format!("{extra}\n  routes: [\"{seed}\"]"));
-    b.start();
-    c.start();
-    wait_mesh(&[&a, &b, &c]);
-    (a, b, c)
-}
 
 #[tokio::test]
 async fn gossip_forms_a_full_mesh_and_messages_cross_it() {
@@ -650,12 +406,16 @@ async fn system_requests_are_answered_by_every_member() {
     for round in 0..50 {
         // The other members' interest in $SYS requests arrives with their
         // routes; ask again until every member answered (bounded).
-        barrier(&mut sys_b, &mut sys, &format!("r{round}")).await;
+        // Answers may come before the PONG of a sync: every frame counts.
+        let mut frames = barrier(&mut sys_b, &mut sys, &format!("r{round}")).await;
         sys.send("PUB $SYS.REQ.SERVER.PING my.replies 0\r\n\r\n")
             .await;
-        sys.sync().await;
+        frames.extend(sys.sync().await);
         while let Ok(Some(f)) = tokio::time::timeout(Duration::from_millis(300), sys.frame()).await
         {
+            frames.push(f);
+        }
+        for f in frames {
             if let Some(json) = f.strip_prefix("MSG my.replies 1 ") {
                 let v: serde_json::Value = serde_json::from_str(json).unwrap();
                 seen.insert(v["server"]["id"].as_str().unwrap().to_owned());

@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use rnats::config::Options;
 use rnats::node::ServerHandle;
 
+pub mod cluster;
 pub mod operator;
 pub mod process;
 

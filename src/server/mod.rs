@@ -133,6 +133,45 @@ pub struct Server {
     pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
+/// The URLs a listener on `host:port` is reached at by other machines: for
+/// an address of every interface (`0.0.0.0`, `::`), each interface's
+/// non-loopback address, as nats-server lists them (the loopback address
+/// when the machine has no other).
+fn urls_for(host: &str, port: u16) -> Vec<String> {
+    let any = matches!(host, "" | "0.0.0.0" | "::" | "[::]");
+    if !any {
+        return vec![join_host_port(host, port)];
+    }
+    let mut urls: Vec<String> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified() && !is_link_local(ip))
+        .filter(|ip| host.contains(':') || ip.is_ipv4())
+        .map(|ip| join_host_port(&ip.to_string(), port))
+        .collect();
+    urls.dedup();
+    if urls.is_empty() {
+        urls.push(join_host_port("127.0.0.1", port));
+    }
+    urls
+}
+
+fn is_link_local(ip: &std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// What the system services hear about connections. The server core calls
 /// these without knowing what they publish, so it does not depend on the
 /// system services built on top of it.
@@ -344,11 +383,7 @@ impl Server {
             return vec![opts.client_advertise.clone()];
         }
         let port = self.listen_addr.get().map_or(0, SocketAddr::port);
-        let host = match opts.host.as_str() {
-            "" | "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_owned(),
-            h => h.to_owned(),
-        };
-        vec![format!("{host}:{port}")]
+        urls_for(&opts.host, port)
     }
 
     /// Sends the current INFO (new cluster URLs) to every client that asked
@@ -483,11 +518,7 @@ impl Server {
         if let Some(a) = &ws.config.advertise {
             return vec![a.clone()];
         }
-        let host = match ws.config.host.as_str() {
-            "" | "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_owned(),
-            h => h.to_owned(),
-        };
-        vec![format!("{host}:{}", ws.addr.port())]
+        urls_for(&ws.config.host, ws.addr.port())
     }
 
     /// The first INFO line of a client arriving over WebSocket (`websocket`)
@@ -704,5 +735,25 @@ impl Server {
     pub fn count_inbound(&self, msgs: u64, bytes: u64) {
         self.stats.in_msgs.fetch_add(msgs, Ordering::Relaxed);
         self.stats.in_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advertised_urls_of_a_listener() {
+        assert_eq!(urls_for("127.0.0.1", 4222), ["127.0.0.1:4222"]);
+        assert_eq!(urls_for("::1", 4222), ["[::1]:4222"]);
+        assert_eq!(urls_for("nats.example", 4222), ["nats.example:4222"]);
+        // Every interface: the machine's own addresses, never the wildcard.
+        let any = urls_for("0.0.0.0", 4222);
+        assert!(!any.is_empty());
+        for u in &any {
+            assert!(!u.starts_with("0.0.0.0") && u.ends_with(":4222"), "{u}");
+            let host = u.trim_end_matches(":4222");
+            assert!(host.parse::<std::net::Ipv4Addr>().is_ok(), "{u}");
+        }
     }
 }

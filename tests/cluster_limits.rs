@@ -79,3 +79,75 @@ async fn max_connections_counts_every_member() {
     assert!(m.contains("rnats_route_out_msgs_total{"), "{m}");
     assert!(m.contains("account=\"$SYS\""), "{m}");
 }
+
+/// A route peer that reads slowly is not cut as a slow consumer: the
+/// publisher feeding it is paused instead, and everything arrives.
+#[tokio::test]
+async fn a_slow_route_slows_the_publisher_and_is_not_cut() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = start_conf(
+        "max_pending: 1MB\ncluster {\n  name: S\n  listen: 127.0.0.1:-1\n  pool_size: -1\n}\n",
+    )
+    .await;
+    let port = h.server.cluster.get().unwrap().addr.port();
+    let mut peer = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    peer.write_all(
+        b"CONNECT {\"name\":\"SLOWPEER\",\"cluster\":\"S\",\"headers\":true}\r\n\
+          INFO {\"server_id\":\"SLOWPEER\",\"server_name\":\"slow\",\"cluster\":\"S\",\"headers\":true,\"proto\":2}\r\n\
+          RS+ $G slow.data\r\nPING\r\n",
+    )
+    .await
+    .unwrap();
+    // Wait until the interest is in (the PONG after it).
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !String::from_utf8_lossy(&seen).contains("PONG") {
+        assert!(Instant::now() < deadline, "no PONG from the route");
+        let mut buf = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), peer.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // 8 MiB for a route with 1 MiB of room, read at about 8 MiB/s.
+    let total = 8 * 1024;
+    let publisher = tokio::spawn({
+        let addr = h.addr;
+        async move {
+            let mut c = Raw::connected_to(addr, "{}").await;
+            let payload = "x".repeat(1024);
+            for _ in 0..total / 64 {
+                let mut batch = String::new();
+                for _ in 0..64 {
+                    batch.push_str(&format!("PUB slow.data 1024\r\n{payload}\r\n"));
+                }
+                c.send(batch).await;
+            }
+            c.sync().await;
+        }
+    });
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let needle = b"RMSG $G slow.data 1024\r\n";
+    let mut tail: Vec<u8> = Vec::new();
+    while got < total {
+        assert!(Instant::now() < deadline, "got {got} of {total}");
+        let n = tokio::time::timeout(Duration::from_secs(5), peer.read(&mut buf))
+            .await
+            .expect("the route went quiet")
+            .expect("read");
+        assert!(n > 0, "the route was cut after {got} messages");
+        tail.extend_from_slice(&buf[..n]);
+        got += tail.windows(needle.len()).filter(|w| w == needle).count();
+        // Keep only what may hold the start of a split header.
+        let keep = tail.len().saturating_sub(needle.len() - 1);
+        tail.drain(..keep);
+        tokio::time::sleep(Duration::from_millis(8)).await;
+    }
+    publisher.await.unwrap();
+    assert_eq!(h.server.cluster.get().unwrap().routes().len(), 1);
+}

@@ -32,9 +32,6 @@ use crate::server::subscription::{SubRef, Subscription};
 use crate::server::Server;
 use crate::tenancy::account::Account;
 
-/// Output a route may queue before it counts as stuck (nats-server's
-/// default `max_pending` for routes, 64 MiB, at least).
-const ROUTE_MAX_PENDING: usize = 64 * 1024 * 1024;
 /// The longest a route's reader waits for full subscribers after a batch.
 const STALL_MAX: Duration = Duration::from_millis(250);
 
@@ -163,10 +160,9 @@ where
     };
     let opts = server.opts();
     let id = server.next_client_id();
-    let out = Outbound::new(
-        (opts.max_pending.max(0) as usize).max(ROUTE_MAX_PENDING),
-        opts.write_deadline,
-    );
+    // A route queues up to `max_pending` as a client does (nats-server
+    // uses the same option for routes); publishers pause at half of it.
+    let out = Outbound::new(opts.max_pending.max(0) as usize, opts.write_deadline);
     let shared = Arc::new(ClientShared::new(
         id,
         addr,

@@ -7,7 +7,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::process::Server;
-use common::Raw;
 
 /// A server process with monitoring and a cluster block (`routes` inside).
 struct Member {
@@ -74,21 +73,8 @@ impl Member {
     }
 }
 
-/// Publishes on `a` until a subscriber on `b` gets the message (bounded).
 async fn crosses(a: &Member, b: &Member) {
-    let mut sub = Raw::connected_to(b.addr(), "{}").await;
-    sub.send("SUB r.x 1\r\n").await;
-    sub.sync().await;
-    let mut publisher = Raw::connected_to(a.addr(), "{}").await;
-    for _ in 0..100 {
-        publisher.send("PUB r.x 2\r\nok\r\n").await;
-        publisher.sync().await;
-        if let Ok(Some(f)) = tokio::time::timeout(Duration::from_millis(100), sub.frame()).await {
-            assert_eq!(f, "MSG r.x 1 ok");
-            return;
-        }
-    }
-    panic!("nothing crossed");
+    common::cluster::crosses(a.addr(), b.addr(), "r.x").await;
 }
 
 #[tokio::test]

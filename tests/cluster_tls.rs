@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{cert, start_conf, Raw};
+use common::{cert, start_conf};
 use rnats::node::ServerHandle;
 
 fn tls_block(ca: &str) -> String {
@@ -47,21 +47,8 @@ async fn wait_remotes(h: &ServerHandle, n: usize) {
     }
 }
 
-/// Publishes on `a` until a subscriber on `b` gets it (bounded).
 async fn crosses(a: &ServerHandle, b: &ServerHandle) {
-    let mut sub = Raw::connected(b, "{}").await;
-    sub.send("SUB over.tls 1\r\n").await;
-    sub.sync().await;
-    let mut publisher = Raw::connected(a, "{}").await;
-    for _ in 0..100 {
-        publisher.send("PUB over.tls 2\r\nok\r\n").await;
-        publisher.sync().await;
-        if let Ok(Some(f)) = tokio::time::timeout(Duration::from_millis(100), sub.frame()).await {
-            assert_eq!(f, "MSG over.tls 1 ok");
-            return;
-        }
-    }
-    panic!("nothing crossed the TLS route");
+    common::cluster::crosses(a.addr, b.addr, "over.tls").await;
 }
 
 #[tokio::test]
@@ -141,20 +128,8 @@ async fn a_tls_route_with_nats_server() {
             assert!(Instant::now() < deadline);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let mut sub = Raw::connected_to(addr, "{}").await;
-        sub.send("SUB over.tls 1\r\n").await;
-        sub.sync().await;
-        let mut publisher = Raw::connected(&a, "{}").await;
-        for _ in 0..100 {
-            publisher.send("PUB over.tls 2\r\nok\r\n").await;
-            publisher.sync().await;
-            if let Ok(Some(f)) = tokio::time::timeout(Duration::from_millis(100), sub.frame()).await
-            {
-                assert_eq!(f, "MSG over.tls 1 ok");
-                return true;
-            }
-        }
-        false
+        common::cluster::crosses(a.addr, addr, "over.tls").await;
+        true
     }
     .await;
     let _ = child.kill();

@@ -323,3 +323,21 @@ pub fn three_node_cluster(top: &str, extra: &str) -> (Node, Node, Node) {
     wait_mesh(&[&a, &b, &c]);
     (a, b, c)
 }
+
+/// Publishes on the server at `from` until a subscriber of `subject` on the
+/// server at `to` gets the message (bounded): the two are linked.
+pub async fn crosses(from: SocketAddr, to: SocketAddr, subject: &str) {
+    let mut sub = Raw::connected_to(to, "{}").await;
+    sub.send(format!("SUB {subject} 1\r\n")).await;
+    sub.sync().await;
+    let mut publisher = Raw::connected_to(from, "{}").await;
+    for _ in 0..100 {
+        publisher.send(format!("PUB {subject} 2\r\nok\r\n")).await;
+        publisher.sync().await;
+        if let Ok(Some(f)) = tokio::time::timeout(Duration::from_millis(100), sub.frame()).await {
+            assert_eq!(f, format!("MSG {subject} 1 ok"));
+            return;
+        }
+    }
+    panic!("nothing crossed from {from} to {to}");
+}

@@ -230,11 +230,6 @@ fn feature_blocks_rnats_does_not_run_stop_the_server() {
             2,
             "websocket requires TLS configuration",
         ),
-        (
-            "websocket {\n  port: 8080, no_tls: true, compression: true\n}\n",
-            3,
-            "compression",
-        ),
         ("mqtt { port: 1883 }\n", 2, "MQTT"),
         (
             "cluster {\n  port: 6222\n  tls { bogus: 1 }\n}\n",

@@ -191,8 +191,8 @@ async fn websocket_config_errors_use_nats_server_texts() {
             "trusted operators or trusted keys configuration is required for JWT authentication via cookie \"jwt\"",
         ),
         (
-            "websocket { port: -1, no_tls: true, compression: true }",
-            "not supported by this version of rnats",
+            "websocket { port: -1, no_tls: true, compression: 1 }",
+            "websocket.compression: expected a boolean",
         ),
         ("websocket { port: -1, no_tls: true, bogus: 1 }", "unknown field \"bogus\""),
     ] {

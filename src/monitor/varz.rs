@@ -259,6 +259,8 @@ pub struct WebsocketVarz {
     pub same_origin: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub compression: bool,
 }
 
 fn is_zero_u16(n: &u16) -> bool {
@@ -288,6 +290,7 @@ impl WebsocketVarz {
                 .iter()
                 .map(|o| format!("{}://{}:{}", o.scheme, o.host, o.port))
                 .collect(),
+            compression: c.compression,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The `websocket {}` (or `ws {}`) block, with nats-server's keys, defaults
-//! and error texts. A key rnats does not implement yet (`compression: true`)
-//! stops the server with file, line and key instead of being ignored.
+//! and error texts. A key rnats does not implement yet (none at the moment,
+//! see `NOT_YET`) stops the server with file, line and key instead of being
+//! ignored.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,8 @@ pub struct WebSocketConfig {
     /// The server's `max_payload` when the listener was set up (bounds the
     /// size of a WebSocket message).
     pub max_payload: usize,
+    /// `compression: true`: permessage-deflate for the clients that offer it.
+    pub compression: bool,
     /// The block's own `authorization { user, password, token, timeout }`
     /// and `no_auth_user`, which replace the server's single user, token and
     /// no-auth user for WebSocket clients (nats-server's auth override).
@@ -154,6 +157,7 @@ impl WebSocketConfig {
             password_cookie: None,
             token_cookie: None,
             max_payload: opts.max_payload.max(0) as usize,
+            compression: false,
             auth: WsAuth::default(),
         };
         let mut no_tls = false;
@@ -242,15 +246,7 @@ impl WebSocketConfig {
                             .push(parse_origin(s).map_err(|e| ConfigError::at(&o.pos, &path, e))?);
                     }
                 }
-                "compression" => {
-                    if want_bool(k, v)? {
-                        return Err(ConfigError::at(
-                            &k.pos,
-                            &path,
-                            "websocket compression (permessage-deflate) is not supported by this version of rnats",
-                        ));
-                    }
-                }
+                "compression" => c.compression = want_bool(k, v)?,
                 "authorization" | "authentication" => c.auth = parse_auth(k, v, &c.auth)?,
                 "no_auth_user" => c.auth.no_auth_user = Some(want_str(k, v)?.to_owned()),
                 "jwt_cookie" => c.jwt_cookie = Some(want_str(k, v)?.to_owned()),

@@ -86,6 +86,12 @@ async fn plain_server() -> ServerHandle {
     start_conf("websocket { host: 127.0.0.1, port: -1, no_tls: true }\n").await
 }
 
+/// With `compression: true`: Node's `ws` and Chromium both offer
+/// permessage-deflate, so the exchange runs compressed.
+async fn compressed_server() -> ServerHandle {
+    start_conf("websocket { host: 127.0.0.1, port: -1, no_tls: true, compression: true }\n").await
+}
+
 async fn tls_server() -> ServerHandle {
     start_conf(&format!(
         "websocket {{ host: 127.0.0.1, port: -1\n{} }}\n",
@@ -131,6 +137,8 @@ async fn nats_ws_from_node() {
     }
     let h = plain_server().await;
     assert_eq!(run("node_client.mjs", &[&ws_url(&h)], None).await, "ok");
+    let h = compressed_server().await;
+    assert_eq!(run("node_client.mjs", &[&ws_url(&h)], None).await, "ok");
     let h = tls_server().await;
     let ca = common::cert("ca.pem");
     assert_eq!(
@@ -156,6 +164,11 @@ async fn nats_ws_from_a_headless_browser() {
     };
     let browser = browser.display().to_string();
     let h = plain_server().await;
+    assert_eq!(
+        run("browser_client.mjs", &[&browser, &ws_url(&h)], None).await,
+        "ok"
+    );
+    let h = compressed_server().await;
     assert_eq!(
         run("browser_client.mjs", &[&browser, &ws_url(&h)], None).await,
         "ok"

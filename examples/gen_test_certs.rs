@@ -138,28 +138,20 @@ fn main() -> Result<()> {
     ];
 
     let ca_main = ca(&dir, "ca", "rnats Test CA")?;
-    leaf(
-        &dir,
-        "server",
-        &ca_main,
-        Role::Server,
-        &[(DnType::CommonName, utf8("localhost"))],
-        vec![
-            SanType::DnsName("localhost".try_into()?),
-            SanType::IpAddress("127.0.0.1".parse()?),
-        ],
-    )?;
-    leaf(
-        &dir,
-        "route",
-        &ca_main,
-        Role::Both,
-        &[(DnType::CommonName, utf8("localhost"))],
-        vec![
-            SanType::DnsName("localhost".try_into()?),
-            SanType::IpAddress("127.0.0.1".parse()?),
-        ],
-    )?;
+    // The server's certificate, and the one both ends of a route present.
+    for (name, role) in [("server", Role::Server), ("route", Role::Both)] {
+        leaf(
+            &dir,
+            name,
+            &ca_main,
+            role,
+            &[(DnType::CommonName, utf8("localhost"))],
+            vec![
+                SanType::DnsName("localhost".try_into()?),
+                SanType::IpAddress("127.0.0.1".parse()?),
+            ],
+        )?;
+    }
     leaf(
         &dir,
         "client-alice",

@@ -38,6 +38,7 @@ pub mod protocol;
 pub mod quota;
 pub mod resolver;
 pub mod server;
+pub mod streaming;
 pub mod subject;
 pub mod system;
 pub mod tenancy;

@@ -177,6 +177,13 @@ enum Kind {
     Bool,
 }
 
+/// Whether a nats-server flag takes a value (`Some(true)`), is boolean
+/// (`Some(false)`), or is unknown (`None`): for tools that accept these
+/// flags among their own.
+pub fn flag_takes_value(name: &str) -> Option<bool> {
+    kind_of(name).map(|k| matches!(k, Kind::Value))
+}
+
 fn kind_of(name: &str) -> Option<Kind> {
     Some(match name {
         "a" | "addr" | "net" | "p" | "port" | "n" | "name" | "server_name" | "P" | "pid" | "m"

@@ -4,5 +4,7 @@
 //! requests carrying protobufs ([`proto`]), and it keeps per channel a
 //! message log with subscriptions that acknowledge what they received
 //! ([`store`]).
+pub mod config;
+pub mod engine;
 pub mod proto;
 pub mod store;

@@ -390,6 +390,9 @@ impl Monitor {
             );
         }
         self.route_metrics(&mut e);
+        if let Some(ext) = self.server.monitor_extension.get() {
+            ext.metrics(&mut e);
+        }
         e.finish()
     }
 

@@ -101,6 +101,15 @@ impl Reply {
     }
 }
 
+/// Endpoints added by a service running beside the server (the streaming
+/// engine's `/streaming/...`), answered after the server's own.
+pub trait Extension: Send + Sync {
+    /// The answer for `endpoint`, or `None` when it is not this extension's.
+    fn handle(&self, endpoint: &str, query: &Query) -> Option<Reply>;
+    /// Adds the extension's series to `/metrics`.
+    fn metrics(&self, e: &mut metrics::Exposition);
+}
+
 /// The monitoring side of one server: what the endpoints need besides the
 /// server itself.
 pub struct Monitor {
@@ -270,7 +279,10 @@ impl Monitor {
                     cors: false,
                 }
             }
-            _ => Reply::not_found(),
+            other => match self.server.monitor_extension.get() {
+                Some(ext) => ext.handle(other, &q).unwrap_or_else(Reply::not_found),
+                None => Reply::not_found(),
+            },
         }
     }
 

@@ -24,7 +24,25 @@ pub enum RunError {
     PidFile(PathBuf, std::io::Error),
     #[error("Error writing ports file {path}: {error}", path = .0.display(), error = .1)]
     PortsFile(PathBuf, std::io::Error),
+    /// A service started beside the server failed to start.
+    #[error("{0}")]
+    Companion(String),
 }
+
+/// A service that runs in the same process beside the server (the
+/// streaming engine of `rnats-streaming-server`): started once the server
+/// listens, stopped before it shuts down.
+pub trait Companion: Send {
+    fn stop(self: Box<Self>) -> futures::future::BoxFuture<'static, ()>;
+}
+
+/// Starts a [`Companion`] for the running server.
+pub type CompanionStart = Box<
+    dyn FnOnce(
+            &super::ServerHandle,
+        ) -> futures::future::BoxFuture<'static, Result<Box<dyn Companion>, String>>
+        + Send,
+>;
 
 /// Why `--signal` could not be delivered.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +83,19 @@ pub async fn run(opts: Options) -> Result<(), RunError> {
 /// # Errors
 /// When the client port cannot be bound or a pid file cannot be written.
 pub async fn run_with_cli(opts: Options, cli: Cli) -> Result<(), RunError> {
+    run_with_companion(opts, cli, None).await
+}
+
+/// [`run_with_cli`] with a service started beside the server once it is
+/// ready, and stopped first at shutdown.
+///
+/// # Errors
+/// As [`run_with_cli`], or when the companion does not start.
+pub async fn run_with_companion(
+    opts: Options,
+    cli: Cli,
+    companion: Option<CompanionStart>,
+) -> Result<(), RunError> {
     log::info!("Starting rnats-server");
     log::info!(
         "  Version:  {} (nats-server {} compatible)",
@@ -99,9 +130,22 @@ pub async fn run_with_cli(opts: Options, cli: Cli) -> Result<(), RunError> {
         None => None,
     };
     log::info!("Server is ready");
+    let companion = match companion {
+        Some(start) => match start(&handle).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                handle.shutdown().await;
+                return Err(RunError::Companion(e));
+            }
+        },
+        None => None,
+    };
 
     handle_signals(signals, &mut handle, &cli).await;
     log::info!("Initiating Shutdown...");
+    if let Some(c) = companion {
+        c.stop().await;
+    }
     let last_pid_file = handle.server.opts().pid_file.clone();
     handle.shutdown().await;
     for p in pid_file.iter().chain(last_pid_file.iter()) {

@@ -131,6 +131,8 @@ pub struct Server {
     ws_auth: RwLock<Option<Arc<AuthConfig>>>,
     /// The cluster this server is a member of (`cluster {}`), once started.
     pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
+    /// Monitoring endpoints of a service running beside the server.
+    pub monitor_extension: std::sync::OnceLock<Arc<dyn crate::monitor::Extension>>,
 }
 
 /// The URLs a listener on `host:port` is reached at by other machines: for
@@ -302,6 +304,7 @@ impl Server {
             websocket: std::sync::OnceLock::new(),
             ws_auth: RwLock::new(None),
             cluster: std::sync::OnceLock::new(),
+            monitor_extension: std::sync::OnceLock::new(),
         });
         Ok(server)
     }

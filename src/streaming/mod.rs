@@ -6,5 +6,8 @@
 //! ([`store`]).
 pub mod config;
 pub mod engine;
+pub mod io;
+pub mod monitor;
 pub mod proto;
+pub mod server;
 pub mod store;

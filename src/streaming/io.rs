@@ -1,0 +1,207 @@
+//! The streaming engine's NATS side: one client connection that subscribes
+//! the engine's subjects, turns their messages into engine events and
+//! publishes what the engine sends back.
+//!
+//! The connection is an ordinary NATS client (async-nats), whether the
+//! NATS server runs in the same process or elsewhere (`-ns`): it logs in
+//! with the configured credentials through the server's one login pipeline
+//! and lives in that user's account, so its subjects are that account's and
+//! nobody else's unless exported.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+use super::config::NatsConnection;
+use super::engine::{Event, Kind, Out};
+use super::store::ServerInfo;
+
+/// Why the NATS side could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    #[error("cannot connect to NATS at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("cannot subscribe to {subject}: {reason}")]
+    Subscribe { subject: String, reason: String },
+    #[error("cannot read credentials: {0}")]
+    Credentials(String),
+}
+
+/// Connects as the streaming server's client `name`.
+///
+/// # Errors
+/// When the server cannot be reached or refuses the credentials.
+pub async fn connect(
+    url: &str,
+    conn: &NatsConnection,
+    name: &str,
+) -> Result<async_nats::Client, IoError> {
+    let mut o = async_nats::ConnectOptions::new()
+        .name(name)
+        .subscription_capacity(256 * 1024)
+        .client_capacity(64 * 1024)
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(5));
+    if let Some(path) = &conn.credentials {
+        o = o
+            .credentials_file(path)
+            .await
+            .map_err(|e| IoError::Credentials(format!("{}: {e}", path.display())))?;
+    }
+    if let Some(path) = &conn.nkey_seed_file {
+        let seed = std::fs::read_to_string(path)
+            .map_err(|e| IoError::Credentials(format!("{}: {e}", path.display())))?;
+        let seed = seed
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("SU"))
+            .unwrap_or_else(|| seed.trim())
+            .to_owned();
+        o = o.nkey(seed);
+    }
+    if let (Some(u), Some(p)) = (&conn.username, &conn.password) {
+        o = o.user_and_password(u.clone(), p.clone());
+    }
+    if let Some(t) = &conn.token {
+        o = o.token(t.clone());
+    }
+    if conn.secure {
+        o = o.require_tls(true);
+    }
+    if let Some(ca) = &conn.tls_client_ca {
+        o = o.add_root_certificates(ca.clone());
+    }
+    if let (Some(c), Some(k)) = (&conn.tls_client_cert, &conn.tls_client_key) {
+        o = o.add_client_certificate(c.clone(), k.clone());
+    }
+    o.connect(url).await.map_err(|e| IoError::Connect {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Asks the discover subject whether a streaming server with this cluster
+/// ID already answers there.
+pub async fn another_server_answers(client: &async_nats::Client, info: &ServerInfo) -> bool {
+    let req = super::proto::ConnectRequest {
+        client_id: info.cluster_id.clone(),
+        heartbeat_inbox: client.new_inbox(),
+        ..Default::default()
+    };
+    let payload = Bytes::from(super::proto::encode(&req));
+    let answer = tokio::time::timeout(
+        Duration::from_millis(250),
+        client.request(info.discovery.clone(), payload),
+    )
+    .await;
+    match answer {
+        Ok(Ok(m)) => {
+            <super::proto::ConnectResponse as prost::Message>::decode(m.payload.as_ref()).is_ok()
+        }
+        _ => false,
+    }
+}
+
+/// The engine's subjects and which event each one's messages become.
+fn subjects(info: &ServerInfo) -> Vec<(String, Kind)> {
+    vec![
+        (info.discovery.clone(), Kind::Discover),
+        (info.ping.clone(), Kind::Ping),
+        (format!("{}.>", info.publish), Kind::Publish),
+        (info.subscribe.clone(), Kind::Subscribe),
+        (info.unsubscribe.clone(), Kind::Unsubscribe),
+        (info.sub_close.clone(), Kind::SubClose),
+        (info.close.clone(), Kind::Close),
+        (format!("{}.>", info.acks), Kind::Ack),
+    ]
+}
+
+/// Subscribes the engine's subjects and starts forwarding their messages
+/// as events. All subscriptions are read by one task, so the requests of
+/// one client reach the engine in the order it sent them.
+///
+/// # Errors
+/// When a subscription is refused.
+pub async fn start_forwarding(
+    client: &async_nats::Client,
+    info: &ServerInfo,
+    events: mpsc::Sender<Event>,
+) -> Result<tokio::task::JoinHandle<()>, IoError> {
+    let mut streams = Vec::new();
+    for (subject, kind) in subjects(info) {
+        let sub = client
+            .subscribe(subject.clone())
+            .await
+            .map_err(|e| IoError::Subscribe {
+                subject: subject.clone(),
+                reason: e.to_string(),
+            })?;
+        streams.push(sub.map(move |m| (kind, m)).boxed());
+    }
+    // The subscriptions are in place once the server has seen them.
+    let _ = client.flush().await;
+    let mut all = futures::stream::select_all(streams);
+    Ok(tokio::spawn(async move {
+        while let Some((kind, m)) = all.next().await {
+            let ev = Event::Msg {
+                kind,
+                subject: m.subject.to_string(),
+                reply: m.reply.map(|r| r.to_string()),
+                payload: m.payload,
+            };
+            if events.send(ev).await.is_err() {
+                return;
+            }
+        }
+    }))
+}
+
+/// Sends each batch of the engine's output, in order; requests run on
+/// their own tasks and report back as [`Event::Answered`].
+pub async fn publish_loop(
+    client: async_nats::Client,
+    mut out: mpsc::UnboundedReceiver<Vec<Out>>,
+    events: mpsc::Sender<Event>,
+) {
+    while let Some(batch) = out.recv().await {
+        for o in batch {
+            match o {
+                Out::Publish { subject, payload } => {
+                    if let Err(e) = client.publish(subject, Bytes::from(payload)).await {
+                        log::error!("streaming: publish failed: {e}");
+                    }
+                }
+                Out::Request {
+                    subject,
+                    timeout,
+                    token,
+                } => {
+                    let client = client.clone();
+                    let events = events.clone();
+                    tokio::spawn(async move {
+                        let r =
+                            tokio::time::timeout(timeout, client.request(subject, Bytes::new()))
+                                .await;
+                        let answered = matches!(r, Ok(Ok(_)));
+                        let _ = events.send(Event::Answered { token, answered }).await;
+                    });
+                }
+            }
+        }
+    }
+    let _ = client.flush().await;
+}
+
+/// Sends [`Event::Tick`] every `period` while the engine runs.
+pub async fn ticker(events: mpsc::Sender<Event>, period: Duration) {
+    let mut t = tokio::time::interval(period);
+    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        t.tick().await;
+        match events.try_send(Event::Tick) {
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
+    }
+}

@@ -280,8 +280,6 @@ fn busy() -> Reply {
 /// The streaming endpoints of one server.
 pub struct StreamingMonitor {
     inspector: Inspector,
-    /// `FT_ACTIVE`/`FT_STANDBY` with fault tolerance, else `STANDALONE`.
-    pub state: Arc<parking_lot::Mutex<&'static str>>,
 }
 
 impl StreamingMonitor {
@@ -298,7 +296,7 @@ impl StreamingMonitor {
 
     fn json(&self, f: impl FnOnce(&Engine, &str) -> Value + Send + 'static) -> Reply {
         let id = self.inspector.server_id.clone();
-        let state = *self.state.lock();
+        let state = *self.inspector.state.lock();
         match self.ask(move |e| f(e, &id)) {
             Some(mut v) => {
                 if v.get("state").is_some() {
@@ -308,6 +306,28 @@ impl StreamingMonitor {
             }
             None => busy(),
         }
+    }
+}
+
+impl StreamingMonitor {
+    /// A standby has no engine yet: its identity, its state and zeros.
+    fn standby_serverz(&self) -> Value {
+        let now = SystemTime::now();
+        let (fds, max_fds) = open_fds();
+        json!({
+            "cluster_id": self.inspector.cluster_id,
+            "server_id": self.inspector.server_id,
+            "version": "0.25.6",
+            "go": format!("rnats {}", crate::RNATS_VERSION),
+            "state": "FT_STANDBY",
+            "now": rfc3339(now),
+            "start_time": rfc3339(now),
+            "uptime": "0s",
+            "clients": 0, "subscriptions": 0, "channels": 0,
+            "total_msgs": 0, "total_bytes": 0,
+            "in_msgs": 0, "in_bytes": 0, "out_msgs": 0, "out_bytes": 0,
+            "open_fds": fds, "max_fds": max_fds,
+        })
     }
 }
 
@@ -322,6 +342,9 @@ impl Extension for StreamingMonitor {
                 body: ROOT_PAGE.as_bytes().to_vec(),
                 cors: false,
             },
+            "/serverz" if *self.inspector.state.lock() == "FT_STANDBY" => {
+                Reply::json(&self.standby_serverz())
+            }
             "/serverz" => self.json(serverz),
             "/storez" => self.json(storez),
             "/clientsz" => {
@@ -353,7 +376,7 @@ impl Extension for StreamingMonitor {
                 }
             }
             "/isFTActive" => Reply {
-                status: if *self.state.lock() == "FT_ACTIVE" {
+                status: if *self.inspector.state.lock() == "FT_ACTIVE" {
                     200
                 } else {
                     204
@@ -487,12 +510,8 @@ impl Extension for StreamingMonitor {
 }
 
 /// Adds the streaming endpoints to `server`'s monitoring.
-pub fn install(
-    server: &Server,
-    inspector: Inspector,
-    state: Arc<parking_lot::Mutex<&'static str>>,
-) {
-    let m = StreamingMonitor { inspector, state };
+pub fn install(server: &Server, inspector: Inspector) {
+    let m = StreamingMonitor { inspector };
     let _ = server.monitor_extension.set(Arc::new(m));
 }
 

@@ -1,13 +1,25 @@
 //! Starting and stopping a streaming server: open and recover the store,
 //! connect to NATS, make sure no other server serves the cluster ID, then
 //! run the engine on its own thread.
+//!
+//! With an `ft_group` the server may start as a standby: it listens to the
+//! active server's heartbeats on `_STAN.ft.<cluster id>.<group>` and, when
+//! they stop, tries to take the store's lock. Only the lock holder serves,
+//! so there are never two active servers even when heartbeats are lost;
+//! the heartbeats only make a standby try sooner.
 
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::config::{StoreType, StreamingOptions};
 use super::engine::{Engine, EngineConfig, Event};
 use super::store::{memory::MemoryStore, Store, StoreError};
+
+/// How often the active server of an FT group says so.
+const FT_HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long a standby waits without a heartbeat before it tries the lock.
+const FT_SILENCE: Duration = Duration::from_millis(1250);
 
 /// Why a streaming server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -27,17 +39,68 @@ pub enum StartError {
     },
 }
 
-/// A running streaming server.
-pub struct StreamingHandle {
+/// The server's state as `/streaming/serverz` reports it.
+pub type StateCell = Arc<parking_lot::Mutex<&'static str>>;
+
+/// Runs functions on the engine's state from other threads (monitoring).
+#[derive(Clone)]
+pub struct Inspector {
+    events: Arc<std::sync::OnceLock<mpsc::Sender<Event>>>,
+    /// The server ID `/streaming/serverz` reports.
+    pub server_id: String,
+    pub cluster_id: String,
+    pub state: StateCell,
+}
+
+impl Inspector {
+    /// Runs `f` on the engine's state (between two batches) and returns
+    /// its result; `None` when the engine is busy beyond `timeout`, not
+    /// running (a standby) or gone.
+    pub fn inspect<T: Send + 'static>(
+        &self,
+        timeout: Duration,
+        f: impl FnOnce(&Engine) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let ev = Event::Inspect(Box::new(move |e| {
+            let _ = tx.send(f(e));
+        }));
+        self.events.get()?.try_send(ev).ok()?;
+        rx.recv_timeout(timeout).ok()
+    }
+}
+
+/// The engine and the tasks around it, once the server is active.
+struct Running {
     events: mpsc::Sender<Event>,
-    engine: Option<std::thread::JoinHandle<()>>,
-    /// The tasks that feed the engine: the subscriptions and the ticker.
+    engine: std::thread::JoinHandle<()>,
+    /// The tasks that feed the engine: the subscriptions, the ticker, the
+    /// FT heartbeat.
     inputs: Vec<tokio::task::JoinHandle<()>>,
-    publisher: Option<tokio::task::JoinHandle<()>>,
+    publisher: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(self) {
+        // No new events; the engine finishes what it took, its last output
+        // is published, then the publisher ends with the engine's sender.
+        for t in &self.inputs {
+            t.abort();
+        }
+        let _ = self.events.send(Event::Stop).await;
+        let engine = self.engine;
+        let _ = tokio::task::spawn_blocking(move || engine.join()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.publisher).await;
+    }
+}
+
+/// A running (or standing-by) streaming server.
+pub struct StreamingHandle {
+    inspector: Inspector,
+    stop: watch::Sender<bool>,
+    runner: tokio::task::JoinHandle<Option<Running>>,
     client: async_nats::Client,
     pub cluster_id: String,
-    pub server_id: String,
-    pub store_kind: super::store::StoreKind,
 }
 
 impl std::fmt::Debug for StreamingHandle {
@@ -48,77 +111,72 @@ impl std::fmt::Debug for StreamingHandle {
     }
 }
 
-/// Opens the configured store.
-///
-/// # Errors
-/// When the store cannot be opened (missing directory, locked, bad
-/// database settings).
-pub fn open_store(opts: &StreamingOptions) -> Result<Box<dyn Store>, StartError> {
-    match opts.store {
-        StoreType::Memory => Ok(Box::new(MemoryStore::new())),
-        StoreType::File | StoreType::Sql => Err(StartError::Config(format!(
-            "store type {:?} is not available in this build",
-            opts.store
-        ))),
-    }
-}
-
-/// Runs functions on the engine's state from other threads (monitoring).
-#[derive(Clone)]
-pub struct Inspector {
-    events: mpsc::Sender<Event>,
-    /// The server ID `/streaming/serverz` reports.
-    pub server_id: String,
-}
-
-impl Inspector {
-    /// Runs `f` on the engine's state (between two batches) and returns
-    /// its result; `None` when the engine is busy beyond `timeout` or gone.
-    pub fn inspect<T: Send + 'static>(
-        &self,
-        timeout: Duration,
-        f: impl FnOnce(&Engine) -> T + Send + 'static,
-    ) -> Option<T> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let ev = Event::Inspect(Box::new(move |e| {
-            let _ = tx.send(f(e));
-        }));
-        self.events.try_send(ev).ok()?;
-        rx.recv_timeout(timeout).ok()
-    }
-}
-
 impl StreamingHandle {
     pub fn inspector(&self) -> Inspector {
-        Inspector {
-            events: self.events.clone(),
-            server_id: self.server_id.clone(),
-        }
+        self.inspector.clone()
     }
 
     /// Stops the engine after the events already taken, flushes the store
-    /// and closes the NATS connection.
-    pub async fn shutdown(mut self) {
-        // No new events; the engine finishes what it took, its last output
-        // is published, then the publisher ends with the engine's sender.
-        for t in &self.inputs {
-            t.abort();
+    /// and closes the NATS connection. A standby just stops waiting.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Ok(Some(running)) = self.runner.await {
+            running.stop().await;
         }
-        let _ = self.events.send(Event::Stop).await;
-        if let Some(engine) = self.engine.take() {
-            let _ = tokio::task::spawn_blocking(move || engine.join()).await;
-        }
-        if let Some(p) = self.publisher.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), p).await;
-        }
+        *self.inspector.state.lock() = "SHUTDOWN";
         let _ = self.client.flush().await;
     }
 }
 
-/// Starts a streaming server whose NATS connection goes to `nats_url`.
+/// Opens the configured store (with encryption around it when asked).
 ///
 /// # Errors
-/// See [`StartError`].
+/// When the store cannot be opened (missing directory, locked by another
+/// server, bad database settings, missing encryption key).
+pub fn open_store(opts: &StreamingOptions) -> Result<Box<dyn Store>, StartError> {
+    let store: Box<dyn Store> = match opts.store {
+        StoreType::Memory => Box::new(MemoryStore::new()),
+        StoreType::File | StoreType::Sql => {
+            return Err(StartError::Config(format!(
+                "store type {:?} is not available in this build",
+                opts.store
+            )))
+        }
+    };
+    if !opts.encryption.enabled {
+        return Ok(store);
+    }
+    let cipher =
+        super::store::crypto::Cipher::parse(&opts.encryption.cipher).map_err(StartError::Config)?;
+    let key = std::env::var("NATS_STREAMING_ENCRYPTION_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| opts.encryption.key.clone());
+    Ok(Box::new(super::store::crypto::EncryptedStore::new(
+        store,
+        cipher,
+        key.as_bytes(),
+    )?))
+}
+
+/// Opens the store from a blocking thread; `None` while another server
+/// holds it.
+async fn try_open(opts: &StreamingOptions) -> Result<Option<Box<dyn Store>>, StartError> {
+    let o = opts.clone();
+    match tokio::task::spawn_blocking(move || open_store(&o)).await {
+        Ok(Ok(s)) => Ok(Some(s)),
+        Ok(Err(StartError::Store(StoreError::Locked))) => Ok(None),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(StartError::Config(format!("store open panicked: {e}"))),
+    }
+}
+
+/// Starts a streaming server whose NATS connection goes to `nats_url`.
+/// Without an FT group it is active when this returns; with one it may
+/// stand by, and becomes active in the background.
+///
+/// # Errors
+/// See [`StartError`]; for a standby, only what fails before it waits.
 pub async fn start(opts: &StreamingOptions, nats_url: &str) -> Result<StreamingHandle, StartError> {
     opts.validate()
         .map_err(|e| StartError::Config(e.to_string()))?;
@@ -132,8 +190,126 @@ pub async fn start(opts: &StreamingOptions, nats_url: &str) -> Result<StreamingH
         opts.cluster_id,
         crate::RNATS_VERSION
     );
-    let mut store = open_store(opts)?;
-    let recovered = store.recover()?;
+    let server_id = nuid::next().to_string();
+    log::info!("STREAM: ServerID: {server_id}");
+    let name = format!("_NSS-{}-general", opts.cluster_id);
+    let client = super::io::connect(nats_url, &opts.nats, &name).await?;
+    let state: StateCell = Arc::new(parking_lot::Mutex::new("STANDALONE"));
+    let inspector = Inspector {
+        events: Arc::new(std::sync::OnceLock::new()),
+        server_id,
+        cluster_id: opts.cluster_id.clone(),
+        state: state.clone(),
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let runner = match opts.ft_group.clone() {
+        None => {
+            let store = open_store(opts)?;
+            let running = activate(opts, &client, store, &inspector, None).await?;
+            tokio::spawn(async move { Some(running) })
+        }
+        Some(group) => {
+            let subject = format!("_STAN.ft.{}.{group}", opts.cluster_id);
+            let hb = client.subscribe(subject.clone()).await.map_err(|e| {
+                super::io::IoError::Subscribe {
+                    subject: subject.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            *state.lock() = "FT_STANDBY";
+            log::info!("STREAM: Starting in standby mode");
+            let opts = opts.clone();
+            let client = client.clone();
+            let inspector = inspector.clone();
+            tokio::spawn(
+                async move { stand_by(opts, client, hb, subject, inspector, stop_rx).await },
+            )
+        }
+    };
+    Ok(StreamingHandle {
+        inspector,
+        stop,
+        runner,
+        client,
+        cluster_id: opts.cluster_id.clone(),
+    })
+}
+
+/// A standby's wait: try the store's lock whenever the active server has
+/// been silent for [`FT_SILENCE`]; once it is ours, serve. A failure after
+/// that point ends the process, as a server that cannot serve must not keep
+/// its lock.
+async fn stand_by(
+    opts: StreamingOptions,
+    client: async_nats::Client,
+    mut hb: async_nats::Subscriber,
+    subject: String,
+    inspector: Inspector,
+    mut stop: watch::Receiver<bool>,
+) -> Option<Running> {
+    use futures::StreamExt;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return None,
+            m = hb.next() => {
+                if m.is_none() {
+                    return None;
+                }
+                continue;
+            }
+            () = tokio::time::sleep(FT_SILENCE) => {}
+        }
+        match try_open(&opts).await {
+            Ok(None) => continue,
+            Ok(Some(store)) => {
+                log::info!("STREAM: Server is active");
+                let hb_task = tokio::spawn(ft_heartbeat(client.clone(), subject.clone()));
+                drop(hb);
+                match activate(&opts, &client, store, &inspector, Some(hb_task)).await {
+                    Ok(r) => {
+                        *inspector.state.lock() = "FT_ACTIVE";
+                        return Some(r);
+                    }
+                    Err(e) => {
+                        log::error!("STREAM: cannot become active: {e}");
+                        std::process::exit(1);
+                    }
+                }
+            }
+            Err(e) => {
+                log::error!("STREAM: cannot open the store: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+/// The active server's heartbeat to its standbys.
+async fn ft_heartbeat(client: async_nats::Client, subject: String) {
+    let mut t = tokio::time::interval(FT_HEARTBEAT);
+    loop {
+        t.tick().await;
+        if client.publish(subject.clone(), "ok".into()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Recovers the store and runs the engine on it.
+async fn activate(
+    opts: &StreamingOptions,
+    client: &async_nats::Client,
+    mut store: Box<dyn Store>,
+    inspector: &Inspector,
+    ft_heartbeat: Option<tokio::task::JoinHandle<()>>,
+) -> Result<Running, StartError> {
+    let (store, recovered) = tokio::task::spawn_blocking(move || {
+        let r = store.recover();
+        (store, r)
+    })
+    .await
+    .map_err(|e| StartError::Config(format!("store recovery panicked: {e}")))?;
+    let recovered = recovered?;
     let info = match &recovered {
         Some(r) => {
             if r.info.cluster_id != opts.cluster_id {
@@ -146,9 +322,10 @@ pub async fn start(opts: &StreamingOptions, nats_url: &str) -> Result<StreamingH
         }
         None => Engine::new_server_info(&opts.cluster_id, &opts.discover_prefix),
     };
-    let name = format!("_NSS-{}-general", opts.cluster_id);
-    let client = super::io::connect(nats_url, &opts.nats, &name).await?;
-    if !opts.partitioning && super::io::another_server_answers(&client, &info).await {
+    if opts.ft_group.is_none()
+        && !opts.partitioning
+        && super::io::another_server_answers(client, &info).await
+    {
         return Err(StartError::AnotherServer(opts.cluster_id.clone()));
     }
     let cfg = EngineConfig {
@@ -161,15 +338,16 @@ pub async fn start(opts: &StreamingOptions, nats_url: &str) -> Result<StreamingH
         io_batch_size: opts.io_batch_size,
         partitioning: opts.partitioning,
         client_check_timeout: Duration::from_millis(500),
+        lock_renewal: opts.ft_group.is_some(),
     };
     let kind = store.kind();
-    let (recovered_clients, recovered_channels) = recovered
+    let (clients, channels) = recovered
         .as_ref()
         .map_or((0, 0), |r| (r.clients.len(), r.channels.len()));
     let engine = Engine::new(cfg, info.clone(), store, recovered)?;
     let (ev_tx, ev_rx) = mpsc::channel(64 * 1024);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let forward = super::io::start_forwarding(&client, &info, ev_tx.clone()).await?;
+    let forward = super::io::start_forwarding(client, &info, ev_tx.clone()).await?;
     let publisher = tokio::spawn(super::io::publish_loop(
         client.clone(),
         out_rx,
@@ -180,24 +358,19 @@ pub async fn start(opts: &StreamingOptions, nats_url: &str) -> Result<StreamingH
         .name("stan-engine".into())
         .spawn(move || engine.run(ev_rx, out_tx))
         .map_err(|e| StartError::Store(StoreError::Io(e)))?;
-    let server_id = nuid::next().to_string();
-    log::info!("STREAM: ServerID: {server_id}");
+    let _ = inspector.events.set(ev_tx.clone());
     log::info!("STREAM: Store type: {}", kind.name());
-    if recovered_clients + recovered_channels > 0 {
-        log::info!(
-            "STREAM: Recovered {recovered_channels} channel(s) and {recovered_clients} client(s)"
-        );
+    if clients + channels > 0 {
+        log::info!("STREAM: Recovered {channels} channel(s) and {clients} client(s)");
     }
-    log::info!("STREAM: Message store is {}", kind.name());
+    log::info!("STREAM: Discover subject: {}", info.discovery);
     log::info!("STREAM: Streaming Server is ready");
-    Ok(StreamingHandle {
+    let mut inputs = vec![forward, ticker];
+    inputs.extend(ft_heartbeat);
+    Ok(Running {
         events: ev_tx,
-        engine: Some(engine),
-        inputs: vec![forward, ticker],
-        publisher: Some(publisher),
-        client,
-        cluster_id: opts.cluster_id.clone(),
-        server_id,
-        store_kind: kind,
+        engine,
+        inputs,
+        publisher,
     })
 }

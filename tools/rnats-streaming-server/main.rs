@@ -236,8 +236,7 @@ fn streaming_companion(sopts: StreamingOptions) -> CompanionStart {
             let h = rnats::streaming::server::start(&sopts, &url)
                 .await
                 .map_err(|e| e.to_string())?;
-            let state = std::sync::Arc::new(parking_lot::Mutex::new("STANDALONE"));
-            rnats::streaming::monitor::install(&server, h.inspector(), state);
+            rnats::streaming::monitor::install(&server, h.inspector());
             Ok(Box::new(StreamingCompanion(h)) as Box<dyn Companion>)
         })
     })

@@ -237,6 +237,18 @@ impl Engine {
         }
         if now.duration_since(self.last_expiry) >= Duration::from_millis(500) {
             self.last_expiry = now;
+            if self.cfg.lock_renewal {
+                match self.store.renew_lock() {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Another server took the store: serving on would
+                        // make two active servers.
+                        log::error!("STREAM: lost the store lock to another server, exiting");
+                        std::process::exit(1);
+                    }
+                    Err(e) => log::error!("STREAM: cannot renew the store lock: {e}"),
+                }
+            }
             self.expire_and_prune(now);
         }
     }

@@ -102,6 +102,9 @@ pub struct EngineConfig {
     /// How long a client with the ID of a new connect has to answer before
     /// it is replaced.
     pub client_check_timeout: Duration,
+    /// Renew the store's lock every second (fault tolerance); a lost lock
+    /// ends the process.
+    pub lock_renewal: bool,
 }
 
 impl Default for EngineConfig {
@@ -116,6 +119,7 @@ impl Default for EngineConfig {
             io_batch_size: 1024,
             partitioning: false,
             client_check_timeout: Duration::from_millis(500),
+            lock_renewal: false,
         }
     }
 }

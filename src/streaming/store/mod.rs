@@ -12,6 +12,7 @@
 //! - [`file`]: one directory per channel with a segmented message log.
 //! - [`sql`]: PostgreSQL.
 
+pub mod crypto;
 pub mod limits;
 pub mod memory;
 pub mod records;
@@ -31,6 +32,10 @@ pub enum StoreError {
     /// checksum.
     #[error("corrupted {what}: {detail}")]
     Corrupt { what: String, detail: String },
+    /// Another process holds the store (its lock file or lock row): the
+    /// basis of fault-tolerant standby.
+    #[error("store is locked by another server")]
+    Locked,
     #[error("{0}")]
     Other(String),
 }
@@ -138,4 +143,11 @@ pub trait Store: Send {
 
     /// Makes every change so far durable.
     fn flush(&mut self) -> Result<()>;
+
+    /// Renews this server's hold on a shared store (fault tolerance); `false`
+    /// when another server took it. Stores whose lock lasts as long as the
+    /// process (the file store's lock file) keep the default.
+    fn renew_lock(&mut self) -> Result<bool> {
+        Ok(true)
+    }
 }

@@ -15,6 +15,9 @@ Examples:
   rnats-bench reply svc --clients 2 &   rnats-bench request svc --clients 4
   rnats-bench -s nats://a:4222,nats://b:4222 --creds user.creds pub foo
   rnats-bench --creds user.creds connect --clients 8 --conns 5000
+  rnats-bench stan-pub foo --cluster-id test-cluster --msgs 100000 --inflight 1024
+  rnats-bench stan-sub foo --msgs 100000
+  rnats-bench disk --dir /var/lib/stan --msgs 2000
 
 Message counts: pub/pubsub/queue publish --msgs in total, split over the
 publishers; each plain subscriber expects all --msgs; a queue group expects
@@ -73,8 +76,59 @@ pub struct ConnArgs {
     pub tlskey: Option<PathBuf>,
 }
 
+/// The STAN modes' arguments.
+#[derive(Args, Debug, Clone)]
+pub struct StanArgs {
+    /// Channel to publish to or read from
+    #[arg(default_value = "rnats.bench")]
+    pub channel: String,
+    /// Streaming cluster ID
+    #[arg(long, default_value = "test-cluster")]
+    pub cluster_id: String,
+    /// Number of messages
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub msgs: u64,
+    /// Message size in bytes (suffixes: B, K/KB/KiB, M/MB/MiB)
+    #[arg(long, default_value = "128", value_parser = parse_size)]
+    pub size: usize,
+    /// PubAcks outstanding per publisher (max in flight for stan-sub)
+    #[arg(long, default_value_t = 1024)]
+    pub inflight: usize,
+    /// Save the per-client results to a CSV file
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Stop the run after this long even if the count is not reached
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    pub max_time: Duration,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Mode {
+    /// NATS Streaming: publish with PubAcks from N publishers (rate, PubAck latency)
+    StanPub {
+        #[command(flatten)]
+        stan: StanArgs,
+        /// Number of concurrent publishers
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        clients: u32,
+    },
+    /// NATS Streaming: receive and ack a channel's messages from its first
+    StanSub {
+        #[command(flatten)]
+        stan: StanArgs,
+    },
+    /// Sequential write+fsync rate of the disk under --dir (the floor of a synced store)
+    Disk {
+        /// Directory on the disk to measure
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Number of synced writes
+        #[arg(long, default_value_t = 2000)]
+        msgs: u64,
+        /// Bytes per write
+        #[arg(long, default_value = "128", value_parser = parse_size)]
+        size: usize,
+    },
     /// Publish messages from N publishers
     Pub {
         #[command(flatten)]

@@ -9,6 +9,7 @@ mod progress;
 mod pubsub;
 mod reqrep;
 mod run;
+mod stan;
 mod stats;
 
 use std::process::ExitCode;
@@ -56,10 +57,50 @@ fn banner(kind: &str, conn: &Connector, run: &RunArgs, clients: &str) {
     );
 }
 
+fn stan_run(a: &cli::StanArgs) -> stan::StanRun<'_> {
+    stan::StanRun {
+        cluster_id: &a.cluster_id,
+        channel: &a.channel,
+        msgs: a.msgs,
+        size: a.size,
+        inflight: a.inflight,
+        max_time: a.max_time,
+    }
+}
+
 /// Runs the mode; `Ok(false)` when the run was incomplete.
 async fn bench(cli: Cli) -> Result<bool> {
     let conn = Connector::new(&cli.conn)?;
     let (report, csv): (Report, Option<&std::path::PathBuf>) = match &cli.mode {
+        Mode::StanPub { stan: a, clients } => {
+            println!(
+                "Starting NATS Streaming publish benchmark [server={}, cluster={}, channel={}, pubs={clients}, msgs={}, msgsize={} B, inflight={}]",
+                conn.servers(), a.cluster_id, a.channel, commas(a.msgs as f64), a.size, a.inflight
+            );
+            (
+                stan::publish(&conn, &stan_run(a), *clients).await?,
+                a.csv.as_ref(),
+            )
+        }
+        Mode::StanSub { stan: a } => {
+            println!(
+                "Starting NATS Streaming subscribe benchmark [server={}, cluster={}, channel={}, msgs={}]",
+                conn.servers(), a.cluster_id, a.channel, commas(a.msgs as f64)
+            );
+            (stan::subscribe(&conn, &stan_run(a)).await?, a.csv.as_ref())
+        }
+        Mode::Disk { dir, msgs, size } => {
+            println!(
+                "Starting disk write+fsync benchmark [dir={}, writes={}, size={size} B]",
+                dir.display(),
+                commas(*msgs as f64)
+            );
+            let (dir, msgs, size) = (dir.clone(), *msgs, *size);
+            (
+                tokio::task::spawn_blocking(move || stan::disk(&dir, msgs, size)).await??,
+                None,
+            )
+        }
         Mode::Connect(args) => {
             println!(
                 "Starting Core NATS connect benchmark [server={}, auth={}, clients={}, conns={}, max-time={:?}]",

@@ -16,6 +16,7 @@ use rnats::node::ServerHandle;
 pub mod cluster;
 pub mod operator;
 pub mod process;
+pub mod streaming;
 
 /// Options for a test server: loopback, any free port.
 /// A loopback port free at the time of the call (for a server started as a

@@ -10,8 +10,9 @@
 //!
 //! - [`memory`]: nothing survives a restart.
 //! - [`file`]: one directory per channel with a segmented message log.
-//! - [`sql`]: PostgreSQL.
+//! - `sql` (to come): PostgreSQL.
 
+pub mod file;
 pub mod limits;
 pub mod memory;
 pub mod records;

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::config::{StoreType, StreamingOptions};
 use super::engine::{Engine, EngineConfig, Event};
+use super::store::file::{FileOptions, FileStore};
 use super::store::{memory::MemoryStore, Store, StoreError};
 
 /// How often the active server of an FT group says so.
@@ -136,11 +137,32 @@ impl StreamingHandle {
 pub fn open_store(opts: &StreamingOptions) -> Result<Box<dyn Store>, StartError> {
     let store: Box<dyn Store> = match opts.store {
         StoreType::Memory => Box::new(MemoryStore::new()),
-        StoreType::File | StoreType::Sql => {
-            return Err(StartError::Config(format!(
-                "store type {:?} is not available in this build",
-                opts.store
-            )))
+        StoreType::File => {
+            let dir = opts.dir.as_ref().ok_or_else(|| {
+                StartError::Config("for file store, a directory must be specified".into())
+            })?;
+            let f = &opts.file;
+            if !f.slice_max_age.is_zero() {
+                log::warn!(
+                    "STREAM: file_slice_max_age is not supported by this file store: slices are cut by message count and size only"
+                );
+            }
+            let fo = FileOptions {
+                sync: f.sync,
+                crc: f.crc,
+                buffer_size: usize::try_from(f.buffer_size).unwrap_or(usize::MAX),
+                slice_max_msgs: f.slice_max_msgs,
+                slice_max_bytes: f.slice_max_bytes,
+                fds_limit: usize::try_from(f.fds_limit).unwrap_or(usize::MAX),
+                compact: f.compact,
+                ..FileOptions::default()
+            };
+            Box::new(FileStore::open(dir, fo)?)
+        }
+        StoreType::Sql => {
+            return Err(StartError::Config(
+                "store type SQL is not available in this build".into(),
+            ))
         }
     };
     if !opts.encryption.enabled {

@@ -10,9 +10,10 @@
 //!
 //! - [`memory`]: nothing survives a restart.
 //! - [`file`]: one directory per channel with a segmented message log.
-//! - [`sql`]: PostgreSQL.
+//! - `sql` (to come): PostgreSQL.
 
 pub mod crypto;
+pub mod file;
 pub mod limits;
 pub mod memory;
 pub mod records;

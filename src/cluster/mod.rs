@@ -359,6 +359,7 @@ impl Cluster {
         let cluster = self.clone();
         tokio::spawn(async move {
             let mut attempt = attempt;
+            let mut retried_now = false;
             loop {
                 if cluster.stopping() {
                     return;
@@ -388,6 +389,10 @@ impl Cluster {
                             return;
                         }
                         attempt = 0;
+                        if outcome.retry_now && !retried_now {
+                            retried_now = true;
+                            continue;
+                        }
                     }
                     _ => {
                         log::debug!("Error trying to connect to route {}", url.url);
@@ -438,7 +443,10 @@ impl Cluster {
             Ok(s) => route::run(self.clone(), s, addr, Some(solicit)).await,
             Err(e) => {
                 log::error!("{addr} - TLS route handshake error: {e}");
-                route::Outcome { reconnect: true }
+                route::Outcome {
+                    reconnect: true,
+                    retry_now: false,
+                }
             }
         }
     }

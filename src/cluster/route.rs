@@ -55,6 +55,11 @@ pub struct Outcome {
     /// Dial again (the remote went away, as opposed to a duplicate, a route
     /// to ourselves or a refusal that will not change).
     pub reconnect: bool,
+    /// Dial again at once: the peer, as dynamically named as we are, took
+    /// our cluster name when it read our CONNECT, so the next attempt
+    /// matches (without it a new pair of nodes waits a whole reconnect
+    /// delay before it forms).
+    pub retry_now: bool,
 }
 
 /// A peer's interest as stored: its account and its entry in that
@@ -156,7 +161,10 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let Some(server) = cluster.server() else {
-        return Outcome { reconnect: false };
+        return Outcome {
+            reconnect: false,
+            retry_now: false,
+        };
     };
     let opts = server.opts();
     let id = server.next_client_id();
@@ -244,12 +252,14 @@ where
         pings_out: 0,
         grow_pool_on_pong: false,
         reconnect: true,
+        retry_now: false,
     };
     route.run(reader, auth_timeout).await;
 
     let reason = shared.out.closing().unwrap_or(CloseReason::ClientClosed);
     let registered = route.registered;
     let reconnect = route.reconnect && route.solicit.is_some();
+    let retry_now = route.retry_now;
     let solicit_again = route.solicit.take();
     drop(route);
     conn.ready.store(false, Ordering::Release);
@@ -289,7 +299,10 @@ where
             });
         }
     }
-    Outcome { reconnect }
+    Outcome {
+        reconnect,
+        retry_now,
+    }
 }
 
 struct Route {
@@ -308,6 +321,7 @@ struct Route {
     /// credentials are known to work).
     grow_pool_on_pong: bool,
     reconnect: bool,
+    retry_now: bool,
 }
 
 impl Route {
@@ -597,10 +611,16 @@ impl Route {
             shared.close(CloseReason::DuplicateRoute);
             return false;
         }
-        if !self
+        let name_before = self.cluster.name();
+        let accepted = self
             .cluster
-            .accept_name(&info.cluster, info.cluster_dynamic)
-        {
+            .accept_name(&info.cluster, info.cluster_dynamic);
+        if accepted && self.cluster.name() != name_before {
+            // We took the peer's name after our CONNECT went out with the
+            // old one, which the peer may refuse: dial again at once.
+            self.retry_now = true;
+        }
+        if !accepted {
             log::error!(
                 "{} - rid:{} - Rejecting connection, cluster name \"{}\" does not match \"{}\"",
                 shared.addr,
@@ -608,6 +628,7 @@ impl Route {
                 info.cluster,
                 self.cluster.name()
             );
+            self.retry_now = info.cluster_dynamic;
             shared.close(CloseReason::ClusterNameConflict);
             return false;
         }

@@ -143,11 +143,15 @@ pub async fn run_with_companion(
 
     handle_signals(signals, &mut handle, &cli).await;
     log::info!("Initiating Shutdown...");
+    let last_pid_file = handle.server.opts().pid_file.clone();
+    // Every connection closes at once, as in nats-server's shutdown (what
+    // is queued for a client is still flushed): nothing more is routed
+    // through this server, to the companion or from it. The companion then
+    // stops with what it already took; its own state is saved as it stops.
+    handle.shutdown().await;
     if let Some(c) = companion {
         c.stop().await;
     }
-    let last_pid_file = handle.server.opts().pid_file.clone();
-    handle.shutdown().await;
     for p in pid_file.iter().chain(last_pid_file.iter()) {
         let _ = std::fs::remove_file(p);
     }

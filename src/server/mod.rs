@@ -392,6 +392,11 @@ impl Server {
     /// Sends the current INFO (new cluster URLs) to every client that asked
     /// for async INFO (`protocol` 1).
     pub fn send_async_info(&self) {
+        // A server shutting down closes its routes first: its clients keep
+        // the cluster URLs they know, to fail over to.
+        if self.stopping.load(Ordering::Acquire) {
+            return;
+        }
         for c in self.clients() {
             if c.wants_async_info() {
                 let mut info = self.client_info(c.id, c.addr, None, None);

@@ -42,7 +42,30 @@ pub async fn connect(
         .subscription_capacity(256 * 1024)
         .client_capacity(64 * 1024)
         .max_reconnects(None)
-        .connection_timeout(Duration::from_secs(5));
+        .connection_timeout(Duration::from_secs(5))
+        // On a lost connection, go first to a server not tried yet and never
+        // connected to (another member of the cluster rather than the one
+        // that just went away), at once: clients that fail over to the same
+        // cluster find the streaming server's subscriptions sooner.
+        .reconnect_to_server_callback(|servers, _info| async move {
+            servers
+                .iter()
+                .filter(|s| s.failed_attempts == 0)
+                .min_by_key(|s| s.did_connect)
+                .map(|s| async_nats::ReconnectToServer {
+                    addr: s.addr.clone(),
+                    delay: Some(Duration::ZERO),
+                })
+        })
+        .event_callback(|e| async move {
+            match e {
+                async_nats::Event::Disconnected => log::warn!("STREAM: NATS connection lost"),
+                async_nats::Event::Connected => {
+                    log::info!("STREAM: NATS connection (re)established")
+                }
+                other => log::debug!("STREAM: NATS connection event: {other}"),
+            }
+        });
     if let Some(path) = &conn.credentials {
         o = o
             .credentials_file(path)

@@ -125,7 +125,8 @@ impl StreamingHandle {
             running.stop().await;
         }
         *self.inspector.state.lock() = "SHUTDOWN";
-        let _ = self.client.flush().await;
+        // The server may be gone already (embedded, shut down first).
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
     }
 }
 

@@ -148,7 +148,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match sopts.nats.url.clone() {
-        Some(url) => runtime.block_on(run_external(sopts, url)),
+        Some(url) => runtime.block_on(run_external(sopts, url, opts)),
         None => runtime
             .block_on(rnats::node::run::run_with_companion(
                 opts,
@@ -243,17 +243,33 @@ fn streaming_companion(sopts: StreamingOptions) -> CompanionStart {
 }
 
 /// With `-ns`: only the engine, against an external NATS server, until
-/// SIGINT or SIGTERM.
-async fn run_external(sopts: StreamingOptions, url: String) -> Result<(), String> {
+/// SIGINT or SIGTERM. With `-m`, the monitoring port still serves the
+/// `/streaming` endpoints (as nats-streaming-server does, from an idle
+/// server that accepts no clients).
+async fn run_external(sopts: StreamingOptions, url: String, opts: Options) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let h = rnats::streaming::server::start(&sopts, &url)
         .await
         .map_err(|e| e.to_string())?;
+    let monitor = if opts.http_port != 0 {
+        let server = rnats::server::Server::new(opts, None).map_err(|e| e.to_string())?;
+        rnats::streaming::monitor::install(&server, h.inspector());
+        Some(
+            rnats::monitor::start(server)
+                .await
+                .map_err(|e| e.to_string())?,
+        )
+    } else {
+        None
+    };
     tokio::select! {
         _ = int.recv() => log::info!("Trapped \"interrupt\" signal"),
         _ = term.recv() => log::info!("Trapped \"terminated\" signal"),
+    }
+    if let Some(m) = monitor {
+        m.shutdown().await;
     }
     h.shutdown().await;
     Ok(())

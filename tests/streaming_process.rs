@@ -1,0 +1,263 @@
+//! `rnats-streaming-server` as a process: its flags, the file store across
+//! restarts and crashes (kill -9 during a publish storm), and fault-tolerant
+//! standby taking over from a killed active server.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::streaming::{sub_req, Stan, StanClient, WAIT};
+use rnats::streaming::proto::StartPosition;
+
+fn log_in(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("stan.log")
+}
+
+#[tokio::test]
+async fn flags_reach_the_engine_and_bad_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Stan::start(
+        &log_in(&dir),
+        &["-cid", "my-cluster", "-mm", "2", "-SD", "--hb_interval=5s"],
+    );
+    let mut c = StanClient::connect(&s.url(), "my-cluster", "c")
+        .await
+        .unwrap();
+    for i in 1..=3u8 {
+        assert_eq!(c.publish("foo", &[i]).await, "");
+    }
+    let mut sub = c
+        .subscribe(sub_req("foo", StartPosition::First))
+        .await
+        .unwrap();
+    assert_eq!(sub.take(2).await[0].sequence, 2);
+    let (_, storez) = s.http_get("/streaming/storez").await;
+    let v: serde_json::Value = serde_json::from_str(&storez).unwrap();
+    assert_eq!(v["cluster_id"], "my-cluster");
+    assert_eq!(v["limits"]["max_msgs"], 2);
+    // A second server for the same cluster ID on the same NATS is refused.
+    let other = std::process::Command::new(common::streaming::BIN)
+        .args(["-cid", "my-cluster", "-ns", &s.url()])
+        .output()
+        .unwrap();
+    assert!(!other.status.success());
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        err.contains("discovered another streaming server with cluster ID \"my-cluster\""),
+        "{err}"
+    );
+    for bad in [
+        vec!["-st", "nosuch"],
+        vec!["-st", "file"],
+        vec!["-cid", "bad.id"],
+        vec!["--clustered"],
+    ] {
+        let out = std::process::Command::new(common::streaming::BIN)
+            .args(["-p", &common::free_port().to_string()])
+            .args(&bad)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad:?} accepted");
+    }
+}
+
+#[tokio::test]
+async fn config_file_streaming_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("stan.conf");
+    let store = dir.path().join("store");
+    std::fs::write(
+        &conf,
+        format!(
+            "streaming {{\n  cluster_id: conf-cluster\n  store: file\n  dir: {:?}\n  store_limits {{\n    max_channels: 1\n  }}\n}}\n",
+            store.display().to_string()
+        ),
+    )
+    .unwrap();
+    let s = Stan::start(&log_in(&dir), &["-c", conf.to_str().unwrap()]);
+    let mut c = StanClient::connect(&s.url(), "conf-cluster", "c")
+        .await
+        .unwrap();
+    assert_eq!(c.publish("a", b"x").await, "");
+    assert_eq!(c.publish("b", b"x").await, "too many channels");
+    assert!(store.join("a").is_dir());
+    // Errors in the block name the file, line and key.
+    std::fs::write(&conf, "streaming {\n  store: file\n  bogus: 1\n}\n").unwrap();
+    let out = std::process::Command::new(common::streaming::BIN)
+        .args(["-c", conf.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("stan.conf:3:3: unknown field \"bogus\""),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn file_store_keeps_clients_messages_and_durables_across_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let s = Stan::start(
+        &log_in(&dir),
+        &["-st", "file", "--dir", store.to_str().unwrap()],
+    );
+    let mut c = StanClient::connect(&s.url(), "test-cluster", "keeper")
+        .await
+        .unwrap();
+    for i in 1..=5u8 {
+        assert_eq!(c.publish("orders", &[i]).await, "");
+    }
+    let mut r = sub_req("orders", StartPosition::First);
+    r.durable_name = "dur".into();
+    let mut sub = c.subscribe(r.clone()).await.unwrap();
+    for m in sub.take(5).await.iter().take(3) {
+        c.ack(&sub, m).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut s = s;
+    s.stop();
+    let s = s.restart();
+    assert!(
+        s.log_text()
+            .contains("Recovered 1 channel(s) and 1 client(s)"),
+        "{}",
+        s.log_text()
+    );
+    // The same ID connects again: the old registration (recovered, not
+    // answering) is replaced, and the durable resumes at its unacked messages.
+    drop(c);
+    let c = StanClient::connect(&s.url(), "test-cluster", "keeper")
+        .await
+        .unwrap();
+    let mut sub = c.subscribe(r).await.unwrap();
+    let got = sub.take(2).await;
+    assert_eq!(
+        got.iter().map(|m| m.sequence).collect::<Vec<_>>(),
+        vec![4, 5]
+    );
+    assert!(got.iter().all(|m| m.redelivered));
+    let mut all = c
+        .subscribe(sub_req("orders", StartPosition::First))
+        .await
+        .unwrap();
+    let data: Vec<u8> = all.take(5).await.iter().map(|m| m.data[0]).collect();
+    assert_eq!(data, vec![1, 2, 3, 4, 5]);
+}
+
+#[tokio::test]
+async fn kill_9_during_a_publish_storm_loses_no_acknowledged_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mut s = Stan::start(
+        &log_in(&dir),
+        &["-st", "file", "--dir", store.to_str().unwrap()],
+    );
+    let mut c = StanClient::connect(&s.url(), "test-cluster", "storm")
+        .await
+        .unwrap();
+    // Many publishes in flight; the server is killed while they come back.
+    let mut acked = std::collections::BTreeSet::new();
+    let total = 20_000u32;
+    for i in 0..total {
+        c.publish_async("storm", format!("m{i}").as_bytes(), &format!("m{i}"))
+            .await;
+        if i % 256 == 255 {
+            while let Some(a) = c.next_ack(Duration::from_millis(1)).await {
+                assert!(a.error.is_empty(), "{}", a.error);
+                acked.insert(a.guid);
+            }
+        }
+        if acked.len() >= 2_000 && i % 256 == 255 {
+            s.kill9();
+            break;
+        }
+    }
+    while let Some(a) = c.next_ack(Duration::from_millis(200)).await {
+        if a.error.is_empty() {
+            acked.insert(a.guid);
+        }
+    }
+    assert!(
+        acked.len() >= 2_000,
+        "only {} acked before the kill",
+        acked.len()
+    );
+    let s = s.restart();
+    let c = StanClient::connect(&s.url(), "test-cluster", "reader")
+        .await
+        .unwrap();
+    let mut sub = c
+        .subscribe(sub_req("storm", StartPosition::First))
+        .await
+        .unwrap();
+    let mut stored = std::collections::BTreeSet::new();
+    let mut last = 0;
+    while let Some(m) = sub.next(Duration::from_millis(500)).await {
+        assert_eq!(m.sequence, last + 1, "sequences are contiguous");
+        last = m.sequence;
+        c.ack(&sub, &m).await;
+        stored.insert(String::from_utf8(m.data).unwrap());
+    }
+    let lost: Vec<_> = acked.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged messages lost ({} stored, last seq {last}), e.g. {:?}",
+        lost.len(),
+        acked.len(),
+        stored.len(),
+        lost.first()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_tolerant_standby_takes_over_from_a_killed_active_server() {
+    let nats = common::start(common::test_options()).await;
+    let url = nats.client_url();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("shared");
+    let args = [
+        "-ns",
+        &url,
+        "--ft_group",
+        "grp",
+        "-st",
+        "file",
+        "--dir",
+        store.to_str().unwrap(),
+    ];
+    let mut active = Stan::start(&dir.path().join("a.log"), &args);
+    let standby =
+        Stan::try_start(&dir.path().join("b.log"), &args, "Starting in standby mode").unwrap();
+    assert_eq!(active.http_get("/streaming/isFTActive").await.0, 200);
+    // The standby stays one while the active one beats.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(standby.http_get("/streaming/isFTActive").await.0, 204);
+    let (_, z) = standby.http_get("/streaming/serverz").await;
+    assert!(z.contains("FT_STANDBY"), "{z}");
+    let mut c = StanClient::connect(&url, "test-cluster", "ft")
+        .await
+        .unwrap();
+    for i in 1..=3u8 {
+        assert_eq!(c.publish("ft", &[i]).await, "");
+    }
+    active.kill9();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while standby.http_get("/streaming/isFTActive").await.0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "no takeover:\n{}",
+            standby.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The client carries on: its registration was in the store.
+    assert_eq!(c.publish("ft", &[4]).await, "");
+    let mut sub = c
+        .subscribe(sub_req("ft", StartPosition::First))
+        .await
+        .unwrap();
+    let data: Vec<u8> = sub.take(4).await.iter().map(|m| m.data[0]).collect();
+    assert_eq!(data, vec![1, 2, 3, 4]);
+    assert!(sub.next(WAIT / 10).await.is_none());
+}

@@ -27,12 +27,19 @@ fn clients_dir() -> PathBuf {
 }
 
 fn node_ready(dir: &Path) -> Result<(), String> {
-    let ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
         return Err("node not found".into());
     }
     if !dir.join("node_modules/node-nats-streaming").is_dir() {
-        return Err(format!("{} not installed (npm ci --prefix {})", dir.display(), dir.display()));
+        return Err(format!(
+            "{} not installed (npm ci --prefix {})",
+            dir.display(),
+            dir.display()
+        ));
     }
     Ok(())
 }
@@ -80,7 +87,9 @@ fn stanjs_suite() {
         return skipped(&why);
     }
     if !dir.join("test/basics.js").is_file() {
-        return skipped("stan.js v0.3.2 test files not present (stanjs/get-tests.sh <stan.js clone>)");
+        return skipped(
+            "stan.js v0.3.2 test files not present (stanjs/get-tests.sh <stan.js clone>)",
+        );
     }
     let out = Command::new(dir.join("run.sh"))
         .arg(common::streaming::BIN)
@@ -88,9 +97,16 @@ fn stanjs_suite() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary = stdout.lines().rev().find(|l| l.starts_with("stanjs:")).unwrap_or("");
+    let summary = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("stanjs:"))
+        .unwrap_or("");
     println!("{summary}");
-    assert!(out.status.success(), "stan.js suite failed: {summary}\n{stdout}");
+    assert!(
+        out.status.success(),
+        "stan.js suite failed: {summary}\n{stdout}"
+    );
 }
 
 #[test]
@@ -129,51 +145,71 @@ fn rust_stan_crate() {
     let next = |sub: &stan::Subscription| sub.next_timeout(Duration::from_secs(5)).unwrap();
     // Every start position.
     let all = sc
-        .subscribe("rust", stan::SubscriptionConfig {
-            start: stan::SubscriptionStart::AllAvailable,
-            ..Default::default()
-        })
+        .subscribe(
+            "rust",
+            stan::SubscriptionConfig {
+                start: stan::SubscriptionStart::AllAvailable,
+                ..Default::default()
+            },
+        )
         .unwrap();
     let seqs: Vec<u64> = (0..5).map(|_| next(&all).sequence).collect();
     assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
-    let last = sc.subscribe("rust", stan::SubscriptionConfig::default()).unwrap();
+    let last = sc
+        .subscribe("rust", stan::SubscriptionConfig::default())
+        .unwrap();
     assert_eq!(next(&last).data, b"m5");
     let from = sc
-        .subscribe("rust", stan::SubscriptionConfig {
-            start: stan::SubscriptionStart::FromSequence(4),
-            ..Default::default()
-        })
+        .subscribe(
+            "rust",
+            stan::SubscriptionConfig {
+                start: stan::SubscriptionStart::FromSequence(4),
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(next(&from).sequence, 4);
     let past = sc
-        .subscribe("rust", stan::SubscriptionConfig {
-            start: stan::SubscriptionStart::FromPast(Duration::from_secs(60)),
-            ..Default::default()
-        })
+        .subscribe(
+            "rust",
+            stan::SubscriptionConfig {
+                start: stan::SubscriptionStart::FromPast(Duration::from_secs(60)),
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(next(&past).sequence, 1);
     let new_only = sc
-        .subscribe("rust", stan::SubscriptionConfig {
-            start: stan::SubscriptionStart::NewOnly,
-            ..Default::default()
-        })
+        .subscribe(
+            "rust",
+            stan::SubscriptionConfig {
+                start: stan::SubscriptionStart::NewOnly,
+                ..Default::default()
+            },
+        )
         .unwrap();
     sc.publish("rust", "m6").unwrap();
     assert_eq!(next(&new_only).data, b"m6");
     // Queue group: one member gets each message.
     let q1 = sc
-        .subscribe("work", stan::SubscriptionConfig {
-            queue_group: Some("q"),
-            start: stan::SubscriptionStart::NewOnly,
-            ..Default::default()
-        })
+        .subscribe(
+            "work",
+            stan::SubscriptionConfig {
+                queue_group: Some("q"),
+                start: stan::SubscriptionStart::NewOnly,
+                ..Default::default()
+            },
+        )
         .unwrap();
     let q2 = sc
-        .subscribe("work", stan::SubscriptionConfig {
-            queue_group: Some("q"),
-            start: stan::SubscriptionStart::NewOnly,
-            ..Default::default()
-        })
+        .subscribe(
+            "work",
+            stan::SubscriptionConfig {
+                queue_group: Some("q"),
+                start: stan::SubscriptionStart::NewOnly,
+                ..Default::default()
+            },
+        )
         .unwrap();
     for i in 0..10 {
         sc.publish("work", format!("w{i}")).unwrap();
@@ -188,11 +224,14 @@ fn rust_stan_crate() {
     assert_eq!(n, 10);
     // Redelivery: not acknowledged within the ack wait.
     let redo = sc
-        .subscribe("redo", stan::SubscriptionConfig {
-            start: stan::SubscriptionStart::AllAvailable,
-            ack_wait_in_secs: 1,
-            ..Default::default()
-        })
+        .subscribe(
+            "redo",
+            stan::SubscriptionConfig {
+                start: stan::SubscriptionStart::AllAvailable,
+                ack_wait_in_secs: 1,
+                ..Default::default()
+            },
+        )
         .unwrap();
     sc.publish("redo", "r").unwrap();
     let first = next(&redo);
@@ -202,11 +241,14 @@ fn rust_stan_crate() {
     again.ack().unwrap();
     // A durable resumes after the client closes and comes back.
     let dur = sc
-        .subscribe("dur", stan::SubscriptionConfig {
-            durable_name: Some("d"),
-            start: stan::SubscriptionStart::AllAvailable,
-            ..Default::default()
-        })
+        .subscribe(
+            "dur",
+            stan::SubscriptionConfig {
+                durable_name: Some("d"),
+                start: stan::SubscriptionStart::AllAvailable,
+                ..Default::default()
+            },
+        )
         .unwrap();
     sc.publish("dur", "1").unwrap();
     next(&dur).ack().unwrap();
@@ -218,11 +260,14 @@ fn rust_stan_crate() {
     let sc = stan::connect(nc, "test-cluster", "rust-client").unwrap();
     sc.publish("dur", "2").unwrap();
     let dur = sc
-        .subscribe("dur", stan::SubscriptionConfig {
-            durable_name: Some("d"),
-            start: stan::SubscriptionStart::AllAvailable,
-            ..Default::default()
-        })
+        .subscribe(
+            "dur",
+            stan::SubscriptionConfig {
+                durable_name: Some("d"),
+                start: stan::SubscriptionStart::AllAvailable,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(next(&dur).data, b"2");
 }

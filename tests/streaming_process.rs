@@ -261,3 +261,119 @@ async fn fault_tolerant_standby_takes_over_from_a_killed_active_server() {
     assert_eq!(data, vec![1, 2, 3, 4]);
     assert!(sub.next(WAIT / 10).await.is_none());
 }
+
+/// A DSN for a fresh schema of the test PostgreSQL (`RNATS_TEST_POSTGRES`,
+/// set by `.ci/run` from `.ci/postgres.sh`), or `None` after saying why the
+/// test is skipped.
+fn postgres_schema() -> Option<String> {
+    let Ok(dsn) = std::env::var("RNATS_TEST_POSTGRES") else {
+        println!("skipped: RNATS_TEST_POSTGRES not set");
+        eprintln!("skipped: RNATS_TEST_POSTGRES not set");
+        return None;
+    };
+    let schema = format!("t_{}", nuid::next().to_string().to_lowercase());
+    let mut c =
+        postgres::Client::connect(&dsn, postgres::NoTls).expect("test PostgreSQL reachable");
+    c.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+    let sep = if dsn.contains('?') { '&' } else { '?' };
+    Some(format!("{dsn}{sep}options=-c%20search_path%3D{schema}"))
+}
+
+#[tokio::test]
+async fn sql_store_keeps_state_across_a_kill() {
+    let Some(dsn) = tokio::task::spawn_blocking(postgres_schema).await.unwrap() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "-st",
+        "sql",
+        "--sql_driver",
+        "postgres",
+        "--sql_source",
+        &dsn,
+    ];
+    let mut s = Stan::start(&log_in(&dir), &args);
+    let mut c = StanClient::connect(&s.url(), "test-cluster", "sql")
+        .await
+        .unwrap();
+    for i in 1..=20u8 {
+        assert_eq!(c.publish("pg", &[i]).await, "");
+    }
+    let mut r = sub_req("pg", StartPosition::First);
+    r.durable_name = "dur".into();
+    let mut sub = c.subscribe(r.clone()).await.unwrap();
+    for m in sub.take(20).await.iter().take(15) {
+        c.ack(&sub, m).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.kill9();
+    let s = s.restart();
+    assert!(s.log_text().contains("Store type: SQL"), "{}", s.log_text());
+    drop(c);
+    let c = StanClient::connect(&s.url(), "test-cluster", "sql")
+        .await
+        .unwrap();
+    let mut sub = c.subscribe(r).await.unwrap();
+    let seqs: Vec<u64> = sub.take(5).await.iter().map(|m| m.sequence).collect();
+    assert_eq!(seqs, vec![16, 17, 18, 19, 20]);
+    let (_, z) = s.http_get("/streaming/storez").await;
+    assert!(z.contains("\"SQL\""), "{z}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_fault_tolerance_on_the_lock_row() {
+    let Some(dsn) = tokio::task::spawn_blocking(postgres_schema).await.unwrap() else {
+        return;
+    };
+    let nats = common::start(common::test_options()).await;
+    let url = nats.client_url();
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "-ns",
+        &url,
+        "--ft_group",
+        "g",
+        "-st",
+        "sql",
+        "--sql_source",
+        &dsn,
+        "--encrypt",
+        "--encryption_key",
+        "k",
+    ];
+    let mut active = Stan::start(&dir.path().join("a.log"), &args);
+    let standby =
+        Stan::try_start(&dir.path().join("b.log"), &args, "Starting in standby mode").unwrap();
+    let mut c = StanClient::connect(&url, "test-cluster", "ftsql")
+        .await
+        .unwrap();
+    assert_eq!(c.publish("e", b"secret").await, "");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(standby.http_get("/streaming/isFTActive").await.0, 204);
+    active.kill9();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while standby.http_get("/streaming/isFTActive").await.0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "no takeover:\n{}",
+            standby.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut sub = c
+        .subscribe(sub_req("e", StartPosition::First))
+        .await
+        .unwrap();
+    assert_eq!(sub.take(1).await[0].data, b"secret");
+    // At rest the payload is sealed.
+    let raw = tokio::task::spawn_blocking(move || {
+        let mut pg = postgres::Client::connect(&dsn, postgres::NoTls).unwrap();
+        pg.query_one("SELECT data FROM Messages", &[])
+            .unwrap()
+            .get::<_, Vec<u8>>(0)
+    })
+    .await
+    .unwrap();
+    assert!(!raw.windows(6).any(|w| w == b"secret"));
+}

@@ -15,12 +15,16 @@ use tokio::sync::{mpsc, watch};
 use super::config::{StoreType, StreamingOptions};
 use super::engine::{Engine, EngineConfig, Event};
 use super::store::file::{FileOptions, FileStore};
+use super::store::sql::{SqlOptions, SqlStore};
 use super::store::{memory::MemoryStore, Store, StoreError};
 
 /// How often the active server of an FT group says so.
 const FT_HEARTBEAT: Duration = Duration::from_secs(1);
 /// How long a standby waits without a heartbeat before it tries the lock.
 const FT_SILENCE: Duration = Duration::from_millis(1250);
+/// How long the SQL store's lock row stays ours without a renewal (the
+/// engine renews it twice a second).
+const SQL_LOCK_LEASE: Duration = Duration::from_secs(3);
 
 /// Why a streaming server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +139,7 @@ impl StreamingHandle {
 /// # Errors
 /// When the store cannot be opened (missing directory, locked by another
 /// server, bad database settings, missing encryption key).
-pub fn open_store(opts: &StreamingOptions) -> Result<Box<dyn Store>, StartError> {
+pub fn open_store(opts: &StreamingOptions, owner: &str) -> Result<Box<dyn Store>, StartError> {
     let store: Box<dyn Store> = match opts.store {
         StoreType::Memory => Box::new(MemoryStore::new()),
         StoreType::File => {
@@ -161,9 +165,31 @@ pub fn open_store(opts: &StreamingOptions) -> Result<Box<dyn Store>, StartError>
             Box::new(FileStore::open(dir, fo)?)
         }
         StoreType::Sql => {
-            return Err(StartError::Config(
-                "store type SQL is not available in this build".into(),
-            ))
+            match opts.sql.driver.to_ascii_lowercase().as_str() {
+                "" | "postgres" | "postgresql" | "pgx" => {}
+                other => {
+                    return Err(StartError::Config(format!(
+                        "sql driver {other:?} is not supported (only postgres)"
+                    )))
+                }
+            }
+            if opts.sql.source.is_empty() {
+                return Err(StartError::Config(
+                    "for sql store, a data source must be specified (--sql_source)".into(),
+                ));
+            }
+            let mut store = SqlStore::open(
+                &opts.sql.source,
+                SqlOptions {
+                    no_caching: opts.sql.no_caching,
+                    ..SqlOptions::default()
+                },
+            )?;
+            // A shared database: the lock row decides who serves.
+            if opts.ft_group.is_some() && !store.try_lock(owner, SQL_LOCK_LEASE)? {
+                return Err(StartError::Store(StoreError::Locked));
+            }
+            Box::new(store)
         }
     };
     if !opts.encryption.enabled {
@@ -184,9 +210,13 @@ pub fn open_store(opts: &StreamingOptions) -> Result<Box<dyn Store>, StartError>
 
 /// Opens the store from a blocking thread; `None` while another server
 /// holds it.
-async fn try_open(opts: &StreamingOptions) -> Result<Option<Box<dyn Store>>, StartError> {
+async fn try_open(
+    opts: &StreamingOptions,
+    owner: &str,
+) -> Result<Option<Box<dyn Store>>, StartError> {
     let o = opts.clone();
-    match tokio::task::spawn_blocking(move || open_store(&o)).await {
+    let owner = owner.to_owned();
+    match tokio::task::spawn_blocking(move || open_store(&o, &owner)).await {
         Ok(Ok(s)) => Ok(Some(s)),
         Ok(Err(StartError::Store(StoreError::Locked))) => Ok(None),
         Ok(Err(e)) => Err(e),
@@ -227,7 +257,9 @@ pub async fn start(opts: &StreamingOptions, nats_url: &str) -> Result<StreamingH
     let (stop, stop_rx) = watch::channel(false);
     let runner = match opts.ft_group.clone() {
         None => {
-            let store = open_store(opts)?;
+            let store = try_open(opts, &inspector.server_id)
+                .await?
+                .ok_or(StartError::Store(StoreError::Locked))?;
             let running = activate(opts, &client, store, &inspector, None).await?;
             tokio::spawn(async move { Some(running) })
         }
@@ -282,7 +314,7 @@ async fn stand_by(
             }
             () = tokio::time::sleep(FT_SILENCE) => {}
         }
-        match try_open(&opts).await {
+        match try_open(&opts, &inspector.server_id).await {
             Ok(None) => continue,
             Ok(Some(store)) => {
                 log::info!("STREAM: Server is active");
@@ -318,21 +350,27 @@ async fn ft_heartbeat(client: async_nats::Client, subject: String) {
     }
 }
 
-/// Recovers the store and runs the engine on it.
-async fn activate(
+/// Drops a store on a blocking thread.
+async fn drop_blocking(store: Box<dyn Store>) {
+    let _ = tokio::task::spawn_blocking(move || drop(store)).await;
+}
+
+type Recovery = (
+    Engine,
+    super::store::ServerInfo,
+    super::store::StoreKind,
+    usize,
+    usize,
+);
+
+/// Recovers the store's state (checking it belongs to this cluster ID) and
+/// builds the engine on it.
+fn recover_engine(
     opts: &StreamingOptions,
-    client: &async_nats::Client,
+    cfg: EngineConfig,
     mut store: Box<dyn Store>,
-    inspector: &Inspector,
-    ft_heartbeat: Option<tokio::task::JoinHandle<()>>,
-) -> Result<Running, StartError> {
-    let (store, recovered) = tokio::task::spawn_blocking(move || {
-        let r = store.recover();
-        (store, r)
-    })
-    .await
-    .map_err(|e| StartError::Config(format!("store recovery panicked: {e}")))?;
-    let recovered = recovered?;
+) -> Result<Recovery, StartError> {
+    let recovered = store.recover()?;
     let info = match &recovered {
         Some(r) => {
             if r.info.cluster_id != opts.cluster_id {
@@ -345,11 +383,28 @@ async fn activate(
         }
         None => Engine::new_server_info(&opts.cluster_id, &opts.discover_prefix),
     };
-    if opts.ft_group.is_none()
-        && !opts.partitioning
-        && super::io::another_server_answers(client, &info).await
-    {
-        return Err(StartError::AnotherServer(opts.cluster_id.clone()));
+    let kind = store.kind();
+    let (clients, channels) = recovered
+        .as_ref()
+        .map_or((0, 0), |r| (r.clients.len(), r.channels.len()));
+    let engine = Engine::new(cfg, info.clone(), store, recovered)?;
+    Ok((engine, info, kind, clients, channels))
+}
+
+/// Recovers the store and runs the engine on it.
+async fn activate(
+    opts: &StreamingOptions,
+    client: &async_nats::Client,
+    store: Box<dyn Store>,
+    inspector: &Inspector,
+    ft_heartbeat: Option<tokio::task::JoinHandle<()>>,
+) -> Result<Running, StartError> {
+    if opts.ft_group.is_none() && !opts.partitioning {
+        let probe = Engine::new_server_info(&opts.cluster_id, &opts.discover_prefix);
+        if super::io::another_server_answers(client, &probe).await {
+            drop_blocking(store).await;
+            return Err(StartError::AnotherServer(opts.cluster_id.clone()));
+        }
     }
     let cfg = EngineConfig {
         cluster_id: opts.cluster_id.clone(),
@@ -363,24 +418,34 @@ async fn activate(
         client_check_timeout: Duration::from_millis(500),
         lock_renewal: opts.ft_group.is_some(),
     };
-    let kind = store.kind();
-    let (clients, channels) = recovered
-        .as_ref()
-        .map_or((0, 0), |r| (r.clients.len(), r.channels.len()));
-    let engine = Engine::new(cfg, info.clone(), store, recovered)?;
+    // Every store call, its drop included, runs off the runtime's workers:
+    // the SQL store's client blocks (and refuses to run inside a runtime).
+    let o = opts.clone();
+    let built = tokio::task::spawn_blocking(move || recover_engine(&o, cfg, store))
+        .await
+        .map_err(|e| StartError::Config(format!("store recovery panicked: {e}")))?;
+    let (engine, info, kind, clients, channels) = built?;
     let (ev_tx, ev_rx) = mpsc::channel(64 * 1024);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let forward = super::io::start_forwarding(client, &info, ev_tx.clone()).await?;
+    // The engine's thread owns the store from here on, whatever happens.
+    let engine = std::thread::Builder::new()
+        .name("stan-engine".into())
+        .spawn(move || engine.run(ev_rx, out_tx))
+        .map_err(|e| StartError::Store(StoreError::Io(e)))?;
     let publisher = tokio::spawn(super::io::publish_loop(
         client.clone(),
         out_rx,
         ev_tx.clone(),
     ));
+    let forward = match super::io::start_forwarding(client, &info, ev_tx.clone()).await {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = ev_tx.send(Event::Stop).await;
+            let _ = tokio::task::spawn_blocking(move || engine.join()).await;
+            return Err(e.into());
+        }
+    };
     let ticker = tokio::spawn(super::io::ticker(ev_tx.clone(), Duration::from_millis(100)));
-    let engine = std::thread::Builder::new()
-        .name("stan-engine".into())
-        .spawn(move || engine.run(ev_rx, out_tx))
-        .map_err(|e| StartError::Store(StoreError::Io(e)))?;
     let _ = inspector.events.set(ev_tx.clone());
     log::info!("STREAM: Store type: {}", kind.name());
     if clients + channels > 0 {

@@ -243,6 +243,9 @@ impl Store for EncryptedStore {
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
     }
+    fn renew_lock(&mut self) -> Result<bool> {
+        self.inner.renew_lock()
+    }
 }
 
 #[cfg(test)]

@@ -10,13 +10,14 @@
 //!
 //! - [`memory`]: nothing survives a restart.
 //! - [`file`]: one directory per channel with a segmented message log.
-//! - `sql` (to come): PostgreSQL.
+//! - [`sql`]: PostgreSQL, in nats-streaming-server's tables.
 
 pub mod crypto;
 pub mod file;
 pub mod limits;
 pub mod memory;
 pub mod records;
+pub mod sql;
 
 pub use limits::{ChannelLimits, StoreLimits};
 pub use records::{ClientInfo, ServerInfo, SubState};

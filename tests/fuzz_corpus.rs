@@ -50,6 +50,14 @@ fn jwt_seeds() {
 }
 
 #[test]
+fn stan_protocol_seeds() {
+    for (name, data) in corpus("stan_protocol") {
+        let r = std::panic::catch_unwind(|| rnats::streaming::fuzz_check::check(&data));
+        assert!(r.is_ok(), "seed file {name} failed");
+    }
+}
+
+#[test]
 fn creds_seeds() {
     for (name, data) in corpus("creds") {
         let r = std::panic::catch_unwind(|| rnats::jwt::fuzz_check::check_creds(&data));

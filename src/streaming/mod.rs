@@ -6,6 +6,7 @@
 //! ([`store`]).
 pub mod config;
 pub mod engine;
+pub mod fuzz_check;
 pub mod io;
 pub mod monitor;
 pub mod proto;

@@ -61,6 +61,22 @@ async fn flags_reach_the_engine_and_bad_ones_are_refused() {
     }
 }
 
+#[test]
+fn the_example_config_is_valid() {
+    let conf =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/streaming/streaming.conf");
+    let out = std::process::Command::new(common::streaming::BIN)
+        .args(["-c", conf.to_str().unwrap(), "-t"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is valid"));
+}
+
 #[tokio::test]
 async fn config_file_streaming_block() {
     let dir = tempfile::tempdir().unwrap();

@@ -33,6 +33,8 @@ pub enum RunError {
 /// streaming engine of `rnats-streaming-server`): started once the server
 /// listens, stopped before it shuts down.
 pub trait Companion: Send {
+    /// Called before the server starts shutting down.
+    fn begin_stop(&self) {}
     fn stop(self: Box<Self>) -> futures::future::BoxFuture<'static, ()>;
 }
 
@@ -144,14 +146,24 @@ pub async fn run_with_companion(
     handle_signals(signals, &mut handle, &cli).await;
     log::info!("Initiating Shutdown...");
     let last_pid_file = handle.server.opts().pid_file.clone();
-    // Every connection closes at once, as in nats-server's shutdown (what
-    // is queued for a client is still flushed): nothing more is routed
-    // through this server, to the companion or from it. The companion then
-    // stops with what it already took; its own state is saved as it stops.
-    handle.shutdown().await;
     if let Some(c) = companion {
+        // Every connection closes at once, as in nats-server's shutdown
+        // (what is queued for a client is still flushed): nothing more is
+        // routed through this server, to the companion or from it. The
+        // listener stays (refusing newcomers) until the companion has
+        // stopped and released what it holds (a store's lock), so a
+        // successor that binds the port finds them free.
+        c.begin_stop();
+        handle.server.stop_registrations();
+        if let Some(cluster) = handle.server.cluster.get() {
+            cluster.close_all();
+        }
+        for client in handle.server.clients() {
+            client.close(CloseReason::ServerShutdown);
+        }
         c.stop().await;
     }
+    handle.shutdown().await;
     for p in pid_file.iter().chain(last_pid_file.iter()) {
         let _ = std::fs::remove_file(p);
     }

@@ -230,12 +230,15 @@ pub fn streaming_flag(name: &str) -> Option<bool> {
     })
 }
 
+/// Streaming flags as given: name (without dashes) and value, in order.
+pub type StreamingFlags = Vec<(String, String)>;
+
 /// The streaming flags of a command line, in order, and the remaining
 /// arguments for the NATS server's parser.
 ///
 /// # Errors
 /// A streaming flag without its value, or a malformed boolean.
-pub fn split_args(args: Vec<String>) -> R<(Vec<(String, String)>, Vec<String>)> {
+pub fn split_args(args: Vec<String>) -> R<(StreamingFlags, Vec<String>)> {
     let mut flags = Vec::new();
     let mut rest = Vec::new();
     let mut it = args.into_iter();

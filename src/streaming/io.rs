@@ -10,6 +10,8 @@
 
 use bytes::Bytes;
 use futures::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -36,6 +38,7 @@ pub async fn connect(
     url: &str,
     conn: &NatsConnection,
     name: &str,
+    stopping: Arc<AtomicBool>,
 ) -> Result<async_nats::Client, IoError> {
     let mut o = async_nats::ConnectOptions::new()
         .name(name)
@@ -47,15 +50,28 @@ pub async fn connect(
         // connected to (another member of the cluster rather than the one
         // that just went away), at once: clients that fail over to the same
         // cluster find the streaming server's subscriptions sooner.
-        .reconnect_to_server_callback(|servers, _info| async move {
-            servers
-                .iter()
-                .filter(|s| s.failed_attempts == 0)
-                .min_by_key(|s| s.did_connect)
-                .map(|s| async_nats::ReconnectToServer {
-                    addr: s.addr.clone(),
-                    delay: Some(Duration::ZERO),
-                })
+        //
+        // Once the server is stopping, the connection is never made again:
+        // a new process may already listen on the same port, and this
+        // engine must not serve through it.
+        .reconnect_to_server_callback(move |servers, _info| {
+            let stopping = stopping.load(Ordering::Acquire);
+            async move {
+                if stopping {
+                    return servers.first().map(|s| async_nats::ReconnectToServer {
+                        addr: s.addr.clone(),
+                        delay: Some(Duration::from_secs(24 * 3600)),
+                    });
+                }
+                servers
+                    .iter()
+                    .filter(|s| s.failed_attempts == 0)
+                    .min_by_key(|s| s.did_connect)
+                    .map(|s| async_nats::ReconnectToServer {
+                        addr: s.addr.clone(),
+                        delay: Some(Duration::ZERO),
+                    })
+            }
         })
         .event_callback(|e| async move {
             match e {
@@ -213,7 +229,6 @@ pub async fn publish_loop(
             }
         }
     }
-    let _ = client.flush().await;
 }
 
 /// Sends [`Event::Tick`] every `period` while the engine runs.

@@ -105,6 +105,8 @@ pub struct StreamingHandle {
     stop: watch::Sender<bool>,
     runner: tokio::task::JoinHandle<Option<Running>>,
     client: async_nats::Client,
+    /// Set when the server stops: the NATS connection is not made again.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
     pub cluster_id: String,
 }
 
@@ -121,16 +123,29 @@ impl StreamingHandle {
         self.inspector.clone()
     }
 
+    /// The server is about to stop (its embedded NATS server first): from
+    /// now on a lost NATS connection is not made again.
+    pub fn begin_stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
     /// Stops the engine after the events already taken, flushes the store
     /// and closes the NATS connection. A standby just stops waiting.
     pub async fn shutdown(self) {
+        // Set already: the embedded server closed the connection first.
+        let connection_gone = self
+            .stopping
+            .swap(true, std::sync::atomic::Ordering::AcqRel);
         let _ = self.stop.send(true);
         if let Ok(Some(running)) = self.runner.await {
             running.stop().await;
         }
         *self.inspector.state.lock() = "SHUTDOWN";
-        // The server may be gone already (embedded, shut down first).
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
+        // The last replies go out, unless the connection is gone already.
+        if !connection_gone {
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
+        }
     }
 }
 
@@ -246,7 +261,8 @@ pub async fn start(opts: &StreamingOptions, nats_url: &str) -> Result<StreamingH
     let server_id = nuid::next().to_string();
     log::info!("STREAM: ServerID: {server_id}");
     let name = format!("_NSS-{}-general", opts.cluster_id);
-    let client = super::io::connect(nats_url, &opts.nats, &name).await?;
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = super::io::connect(nats_url, &opts.nats, &name, stopping.clone()).await?;
     let state: StateCell = Arc::new(parking_lot::Mutex::new("STANDALONE"));
     let inspector = Inspector {
         events: Arc::new(std::sync::OnceLock::new()),
@@ -286,6 +302,7 @@ pub async fn start(opts: &StreamingOptions, nats_url: &str) -> Result<StreamingH
         stop,
         runner,
         client,
+        stopping,
         cluster_id: opts.cluster_id.clone(),
     })
 }
@@ -307,9 +324,8 @@ async fn stand_by(
         tokio::select! {
             _ = stop.changed() => return None,
             m = hb.next() => {
-                if m.is_none() {
-                    return None;
-                }
+                // A heartbeat: the active server lives; wait again.
+                m.as_ref()?;
                 continue;
             }
             () = tokio::time::sleep(FT_SILENCE) => {}

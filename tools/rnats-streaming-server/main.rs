@@ -130,6 +130,19 @@ fn main() -> ExitCode {
         eprintln!("rnats-streaming-server: {e}");
         return ExitCode::FAILURE;
     }
+    if cli.test_config {
+        for w in &warnings {
+            eprintln!("rnats-streaming-server: warning: {w}");
+        }
+        match &cli.config {
+            Some(path) => println!(
+                "rnats-streaming-server: configuration file {} is valid",
+                path.display()
+            ),
+            None => println!("rnats-streaming-server: configuration is valid"),
+        }
+        return ExitCode::SUCCESS;
+    }
     if let Err(e) = rnats::logging::init(&opts) {
         eprintln!("rnats-streaming-server: cannot open log file: {e}");
         return ExitCode::FAILURE;
@@ -213,6 +226,10 @@ fn read_streaming_config(path: &Path, sopts: &mut StreamingOptions) -> Result<()
 struct StreamingCompanion(StreamingHandle);
 
 impl Companion for StreamingCompanion {
+    fn begin_stop(&self) {
+        self.0.begin_stop();
+    }
+
     fn stop(self: Box<Self>) -> futures::future::BoxFuture<'static, ()> {
         Box::pin(self.0.shutdown())
     }

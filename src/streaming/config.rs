@@ -206,7 +206,10 @@ pub fn streaming_flag(name: &str) -> Option<bool> {
         | "max_inactivity"
         | "syslog_name"
         | "nats_url"
-        | "discover_prefix" => true,
+        | "discover_prefix"
+        | "tls_client_key"
+        | "tls_client_cert"
+        | "tls_client_cacert" => true,
         "SD"
         | "stan_debug"
         | "SV"
@@ -349,6 +352,9 @@ impl StreamingOptions {
                 "clustered" => self.clustered = parse_bool(n, v)?,
                 "partitioning" => self.partitioning = parse_bool(n, v)?,
                 "secure" => self.nats.secure = parse_bool(n, v)?,
+                "tls_client_cert" => self.nats.tls_client_cert = Some(PathBuf::from(v)),
+                "tls_client_key" => self.nats.tls_client_key = Some(PathBuf::from(v)),
+                "tls_client_cacert" => self.nats.tls_client_ca = Some(PathBuf::from(v)),
                 "sql_driver" => self.sql.driver.clone_from(v),
                 "sql_source" => self.sql.source.clone_from(v),
                 "sql_no_caching" => self.sql.no_caching = parse_bool(n, v)?,
@@ -717,6 +723,10 @@ mod tests {
         assert!(o.debug && o.trace);
         assert_eq!(o.limits.global.max_msgs, 10);
         assert_eq!(o.limits.global.max_age, 3_600_000_000_000);
+        assert_eq!(
+            o.nats.tls_client_ca.as_deref(),
+            Some(std::path::Path::new("ca.pem"))
+        );
         o.validate().unwrap();
     }
 

@@ -466,45 +466,34 @@ impl Extension for StreamingMonitor {
             "Bytes delivered to streaming subscribers.",
             c.out_bytes,
         );
-        x.family(
-            "rnats_streaming_channel_messages",
-            "gauge",
-            "Messages in one channel's log.",
-        );
-        for (n, m, _, _, _) in &chans {
-            x.sample("rnats_streaming_channel_messages", &[("channel", n)], *m);
-        }
-        x.family(
-            "rnats_streaming_channel_bytes",
-            "gauge",
-            "Bytes in one channel's log.",
-        );
-        for (n, _, b, _, _) in &chans {
-            x.sample("rnats_streaming_channel_bytes", &[("channel", n)], *b);
-        }
-        x.family(
-            "rnats_streaming_channel_last_sequence",
-            "gauge",
-            "The last sequence of one channel.",
-        );
-        for (n, _, _, l, _) in &chans {
-            x.sample(
+        type Per = fn(&(String, u64, u64, u64, usize)) -> u64;
+        let per_channel: [(&str, &str, Per); 4] = [
+            (
+                "rnats_streaming_channel_messages",
+                "Messages in one channel's log.",
+                |c| c.1,
+            ),
+            (
+                "rnats_streaming_channel_bytes",
+                "Bytes in one channel's log.",
+                |c| c.2,
+            ),
+            (
                 "rnats_streaming_channel_last_sequence",
-                &[("channel", n)],
-                *l,
-            );
-        }
-        x.family(
-            "rnats_streaming_channel_subscriptions",
-            "gauge",
-            "Subscriptions of one channel.",
-        );
-        for (n, _, _, _, s) in &chans {
-            x.sample(
+                "The last sequence of one channel.",
+                |c| c.3,
+            ),
+            (
                 "rnats_streaming_channel_subscriptions",
-                &[("channel", n)],
-                *s as u64,
-            );
+                "Subscriptions of one channel.",
+                |c| c.4 as u64,
+            ),
+        ];
+        for (name, help, value) in per_channel {
+            x.family(name, "gauge", help);
+            for c in &chans {
+                x.sample(name, &[("channel", &c.0)], value(c));
+            }
         }
     }
 }

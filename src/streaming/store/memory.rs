@@ -215,15 +215,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn msg(seq: u64, ts: i64, data: &[u8]) -> MsgProto {
-        MsgProto {
-            sequence: seq,
-            subject: "foo".into(),
-            data: data.to_vec(),
-            timestamp: ts,
-            ..Default::default()
-        }
-    }
+    use crate::streaming::store::test_records::msg;
 
     #[test]
     fn limits_drop_the_oldest_and_sequences_go_on() {

@@ -20,6 +20,33 @@ pub mod records;
 pub mod sql;
 
 pub use limits::{ChannelLimits, StoreLimits};
+
+/// Records the stores' unit tests build.
+#[cfg(test)]
+pub(crate) mod test_records {
+    use super::ServerInfo;
+    use crate::streaming::proto::MsgProto;
+
+    /// A message of channel `foo`.
+    pub fn msg(seq: u64, ts: i64, data: &[u8]) -> MsgProto {
+        MsgProto {
+            sequence: seq,
+            subject: "foo".into(),
+            data: data.to_vec(),
+            timestamp: ts,
+            ..Default::default()
+        }
+    }
+
+    pub fn info() -> ServerInfo {
+        ServerInfo {
+            cluster_id: "test-cluster".into(),
+            discovery: "_STAN.discover.test-cluster".into(),
+            node_id: "n1".into(),
+            ..Default::default()
+        }
+    }
+}
 pub use records::{ClientInfo, ServerInfo, SubState};
 
 use crate::streaming::proto::MsgProto;

@@ -22,24 +22,7 @@ fn crash(mut s: FileStore) {
     s.flush_on_drop = false;
 }
 
-fn msg(seq: u64, ts: i64, data: &[u8]) -> MsgProto {
-    MsgProto {
-        sequence: seq,
-        subject: "foo".into(),
-        data: data.to_vec(),
-        timestamp: ts,
-        ..Default::default()
-    }
-}
-
-fn info() -> ServerInfo {
-    ServerInfo {
-        cluster_id: "test-cluster".into(),
-        discovery: "_STAN.discover.test-cluster".into(),
-        node_id: "n1".into(),
-        ..Default::default()
-    }
-}
+use crate::streaming::store::test_records::{info, msg};
 
 fn client(id: &str) -> ClientInfo {
     ClientInfo {

@@ -712,6 +712,8 @@ mod tests {
             "1h",
             "--user",
             "u",
+            "--tls_client_cacert",
+            "ca.pem",
         ]))
         .unwrap();
         assert_eq!(rest, args(&["-p", "4333", "-m", "8222", "--user", "u"]));

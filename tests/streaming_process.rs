@@ -393,3 +393,57 @@ async fn sql_fault_tolerance_on_the_lock_row() {
     .unwrap();
     assert!(!raw.windows(6).any(|w| w == b"secret"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitioning_serves_listed_channels_and_refuses_overlaps() {
+    let nats = common::start(common::test_options()).await;
+    let url = nats.client_url();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = |name: &str, channels: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!("partitioning: true\nstore_limits {{\n  channels {{\n{channels}\n  }}\n}}\n"),
+        )
+        .unwrap();
+        path
+    };
+    let a = conf("a.conf", "    \"orders.>\": {}");
+    let b = conf("b.conf", "    \"audit\": {}");
+    let clash = conf("clash.conf", "    \"orders.eu\": {}");
+    let _sa = Stan::start(
+        &dir.path().join("a.log"),
+        &["-ns", &url, "-sc", a.to_str().unwrap()],
+    );
+    let _sb = Stan::start(
+        &dir.path().join("b.log"),
+        &["-ns", &url, "-sc", b.to_str().unwrap()],
+    );
+    let out = std::process::Command::new(common::streaming::BIN)
+        .args(["-ns", &url, "-sc", clash.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("channel \"orders.>\" causes conflict with channels on server"),
+        "{err}"
+    );
+    // Each channel is served by its server; an unlisted one by nobody.
+    let mut c = StanClient::connect(&url, "test-cluster", "p")
+        .await
+        .unwrap();
+    assert_eq!(c.publish("orders.us", b"1").await, "");
+    assert_eq!(c.publish("audit", b"2").await, "");
+    let mut sub = c
+        .subscribe(sub_req("orders.us", StartPosition::First))
+        .await
+        .unwrap();
+    assert_eq!(sub.take(1).await[0].data, b"1");
+    let e = c
+        .subscribe(sub_req("other", StartPosition::First))
+        .await
+        .err()
+        .unwrap();
+    assert!(e.contains("timeout"), "{e}");
+}

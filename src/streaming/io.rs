@@ -243,3 +243,98 @@ pub async fn ticker(events: mpsc::Sender<Event>, period: Duration) {
         }
     }
 }
+
+/// Partitioning: this server's channels as announced to the other servers
+/// of the cluster ID on `_STAN.part.<cluster id>`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PartitionList {
+    server_id: String,
+    channels: Vec<String>,
+}
+
+/// A server's answer when announced channels overlap its own.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PartitionConflict {
+    server_id: String,
+    channel: String,
+}
+
+fn partition_subject(cluster_id: &str) -> String {
+    format!("_STAN.part.{cluster_id}")
+}
+
+/// Answers other servers' announcements with the first of `ours` that
+/// overlaps theirs, for as long as the task runs.
+///
+/// # Errors
+/// When the subscription is refused.
+pub async fn serve_partitions(
+    client: &async_nats::Client,
+    cluster_id: &str,
+    server_id: String,
+    ours: Vec<String>,
+) -> Result<tokio::task::JoinHandle<()>, IoError> {
+    let subject = partition_subject(cluster_id);
+    let mut sub = client
+        .subscribe(subject.clone())
+        .await
+        .map_err(|e| IoError::Subscribe {
+            subject,
+            reason: e.to_string(),
+        })?;
+    let client = client.clone();
+    Ok(tokio::spawn(async move {
+        while let Some(m) = sub.next().await {
+            let Ok(list) = serde_json::from_slice::<PartitionList>(&m.payload) else {
+                continue;
+            };
+            if list.server_id == server_id {
+                continue;
+            }
+            let clash = ours.iter().find(|c| {
+                list.channels
+                    .iter()
+                    .any(|t| super::store::limits::patterns_overlap(c, t))
+            });
+            if let (Some(c), Some(reply)) = (clash, m.reply) {
+                let answer = PartitionConflict {
+                    server_id: server_id.clone(),
+                    channel: c.clone(),
+                };
+                let body = serde_json::to_vec(&answer).unwrap_or_default();
+                let _ = client.publish(reply, body.into()).await;
+            }
+        }
+    }))
+}
+
+/// Announces `ours` and waits a second for a server whose channels
+/// overlap: its answer is the error text nats-streaming-server gives.
+pub async fn partition_conflict(
+    client: &async_nats::Client,
+    cluster_id: &str,
+    server_id: &str,
+    ours: &[String],
+) -> Option<String> {
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.ok()?;
+    let list = PartitionList {
+        server_id: server_id.to_owned(),
+        channels: ours.to_vec(),
+    };
+    let body = serde_json::to_vec(&list).ok()?;
+    client
+        .publish_with_reply(partition_subject(cluster_id), inbox, body.into())
+        .await
+        .ok()?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, replies.next()).await {
+        if let Ok(c) = serde_json::from_slice::<PartitionConflict>(&m.payload) {
+            return Some(format!(
+                "channel {:?} causes conflict with channels on server {:?}",
+                c.channel, c.server_id
+            ));
+        }
+    }
+    None
+}

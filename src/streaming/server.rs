@@ -37,6 +37,9 @@ pub enum StartError {
     Io(#[from] super::io::IoError),
     #[error("discovered another streaming server with cluster ID {0:?}")]
     AnotherServer(String),
+    /// Partitioning: a channel is served by another server too.
+    #[error("{0}")]
+    Partition(String),
     #[error("cluster ID {configured:?} does not match recovered value of {recovered:?}")]
     ClusterIdMismatch {
         configured: String,
@@ -415,6 +418,27 @@ async fn activate(
     inspector: &Inspector,
     ft_heartbeat: Option<tokio::task::JoinHandle<()>>,
 ) -> Result<Running, StartError> {
+    let mut partition_task = None;
+    if opts.partitioning {
+        let ours: Vec<String> = opts
+            .limits
+            .channels
+            .iter()
+            .map(|(c, _)| c.clone())
+            .collect();
+        let id = inspector.server_id.clone();
+        if let Some(e) = super::io::partition_conflict(client, &opts.cluster_id, &id, &ours).await {
+            drop_blocking(store).await;
+            return Err(StartError::Partition(e));
+        }
+        match super::io::serve_partitions(client, &opts.cluster_id, id, ours).await {
+            Ok(t) => partition_task = Some(t),
+            Err(e) => {
+                drop_blocking(store).await;
+                return Err(e.into());
+            }
+        }
+    }
     if opts.ft_group.is_none() && !opts.partitioning {
         let probe = Engine::new_server_info(&opts.cluster_id, &opts.discover_prefix);
         if super::io::another_server_answers(client, &probe).await {
@@ -471,6 +495,7 @@ async fn activate(
     log::info!("STREAM: Streaming Server is ready");
     let mut inputs = vec![forward, ticker];
     inputs.extend(ft_heartbeat);
+    inputs.extend(partition_task);
     Ok(Running {
         events: ev_tx,
         engine,

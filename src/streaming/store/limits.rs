@@ -96,6 +96,22 @@ pub fn pattern_matches(pattern: &str, channel: &str) -> bool {
     }
 }
 
+/// Whether some channel matches both patterns (`*` one token, `>` the
+/// rest), as partitioning forbids on two servers.
+pub fn patterns_overlap(a: &str, b: &str) -> bool {
+    let mut x = a.split('.');
+    let mut y = b.split('.');
+    loop {
+        match (x.next(), y.next()) {
+            (Some(">"), Some(_)) | (Some(_), Some(">")) => return true,
+            (Some("*"), Some(_)) | (Some(_), Some("*")) => {}
+            (Some(p), Some(q)) if p == q => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 /// Whether pattern `narrow` is covered by pattern `wide` (every channel
 /// `narrow` matches, `wide` matches too).
 fn pattern_within(narrow: &str, wide: &str) -> bool {
@@ -206,6 +222,15 @@ mod tests {
         assert_eq!(l.for_channel("baz").max_msgs, 0);
         assert_eq!(l.for_channel("other").max_msgs, 1_000_000);
         assert!(l.lists("foo.q") && !l.lists("foo"));
+    }
+
+    #[test]
+    fn overlaps() {
+        assert!(patterns_overlap("a.*", "a.b"));
+        assert!(patterns_overlap("a.>", "*.b.c"));
+        assert!(patterns_overlap("foo", "foo"));
+        assert!(!patterns_overlap("a.*", "a.b.c"));
+        assert!(!patterns_overlap("a.b", "a.c"));
     }
 
     #[test]

@@ -13,6 +13,42 @@ fn log_in(dir: &tempfile::TempDir) -> std::path::PathBuf {
     dir.path().join("stan.log")
 }
 
+/// Publishes `1..=n` to `channel`, opens the durable `dur` on it from the
+/// first message and acknowledges the first `acked`: returns the request
+/// that resumes it.
+async fn durable_with_acks(
+    c: &mut StanClient,
+    channel: &str,
+    n: u8,
+    acked: usize,
+) -> rnats::streaming::proto::SubscriptionRequest {
+    for i in 1..=n {
+        assert_eq!(c.publish(channel, &[i]).await, "");
+    }
+    let mut r = sub_req(channel, StartPosition::First);
+    r.durable_name = "dur".into();
+    let mut sub = c.subscribe(r.clone()).await.unwrap();
+    for m in sub.take(usize::from(n)).await.iter().take(acked) {
+        c.ack(&sub, m).await;
+    }
+    // The acks reach the server before it goes away.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    r
+}
+
+/// Waits (at most `within`) until a standby says it is the active server.
+async fn wait_active(standby: &Stan, within: Duration) {
+    let deadline = Instant::now() + within;
+    while standby.http_get("/streaming/isFTActive").await.0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "no takeover:\n{}",
+            standby.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn flags_reach_the_engine_and_bad_ones_are_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,16 +157,7 @@ async fn file_store_keeps_clients_messages_and_durables_across_restart() {
     let mut c = StanClient::connect(&s.url(), "test-cluster", "keeper")
         .await
         .unwrap();
-    for i in 1..=5u8 {
-        assert_eq!(c.publish("orders", &[i]).await, "");
-    }
-    let mut r = sub_req("orders", StartPosition::First);
-    r.durable_name = "dur".into();
-    let mut sub = c.subscribe(r.clone()).await.unwrap();
-    for m in sub.take(5).await.iter().take(3) {
-        c.ack(&sub, m).await;
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = durable_with_acks(&mut c, "orders", 5, 3).await;
     let mut s = s;
     s.stop();
     let s = s.restart();
@@ -258,15 +285,7 @@ async fn fault_tolerant_standby_takes_over_from_a_killed_active_server() {
         assert_eq!(c.publish("ft", &[i]).await, "");
     }
     active.kill9();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while standby.http_get("/streaming/isFTActive").await.0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "no takeover:\n{}",
-            standby.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_active(&standby, Duration::from_secs(15)).await;
     // The client carries on: its registration was in the store.
     assert_eq!(c.publish("ft", &[4]).await, "");
     let mut sub = c
@@ -313,16 +332,7 @@ async fn sql_store_keeps_state_across_a_kill() {
     let mut c = StanClient::connect(&s.url(), "test-cluster", "sql")
         .await
         .unwrap();
-    for i in 1..=20u8 {
-        assert_eq!(c.publish("pg", &[i]).await, "");
-    }
-    let mut r = sub_req("pg", StartPosition::First);
-    r.durable_name = "dur".into();
-    let mut sub = c.subscribe(r.clone()).await.unwrap();
-    for m in sub.take(20).await.iter().take(15) {
-        c.ack(&sub, m).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = durable_with_acks(&mut c, "pg", 20, 15).await;
     s.kill9();
     let s = s.restart();
     assert!(s.log_text().contains("Store type: SQL"), "{}", s.log_text());
@@ -368,15 +378,7 @@ async fn sql_fault_tolerance_on_the_lock_row() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(standby.http_get("/streaming/isFTActive").await.0, 204);
     active.kill9();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while standby.http_get("/streaming/isFTActive").await.0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "no takeover:\n{}",
-            standby.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_active(&standby, Duration::from_secs(20)).await;
     let mut sub = c
         .subscribe(sub_req("e", StartPosition::First))
         .await

@@ -310,6 +310,22 @@ impl StreamingMonitor {
 }
 
 impl StreamingMonitor {
+    /// One client's or channel's document, or upstream's 404 text
+    /// (`Client X not found`).
+    fn one(
+        &self,
+        what: &'static str,
+        name: String,
+        f: impl FnOnce(&Engine, &str) -> Option<Value> + Send + 'static,
+    ) -> Reply {
+        let n = name.clone();
+        match self.ask(move |e| f(e, &n)) {
+            Some(Some(v)) => Reply::json(&v),
+            Some(None) => not_found(format!("{what} {name} not found")),
+            None => busy(),
+        }
+    }
+
     /// A standby has no engine yet: its identity, its state and zeros.
     fn standby_serverz(&self) -> Value {
         let now = SystemTime::now();
@@ -353,12 +369,7 @@ impl Extension for StreamingMonitor {
                     let (o, l) = page(q);
                     self.json(move |e, id| clientsz(e, id, o, l, subs))
                 } else {
-                    let c = client.clone();
-                    match self.ask(move |e| clientz(e, &c, subs)) {
-                        Some(Some(v)) => Reply::json(&v),
-                        Some(None) => not_found(format!("Client {client} not found")),
-                        None => busy(),
-                    }
+                    self.one("Client", client, move |e, c| clientz(e, c, subs))
                 }
             }
             "/channelsz" => {
@@ -367,12 +378,7 @@ impl Extension for StreamingMonitor {
                     let (o, l) = page(q);
                     self.json(move |e, id| channelsz(e, id, o, l, subs))
                 } else {
-                    let c = channel.clone();
-                    match self.ask(move |e| channelz(e, &c, subs)) {
-                        Some(Some(v)) => Reply::json(&v),
-                        Some(None) => not_found(format!("Channel {channel} not found")),
-                        None => busy(),
-                    }
+                    self.one("Channel", channel, move |e, c| channelz(e, c, subs))
                 }
             }
             "/isFTActive" => Reply {

@@ -333,6 +333,7 @@ impl Route {
         let auth_deadline = tokio::time::sleep(auth.unwrap_or(Duration::from_secs(3600)));
         tokio::pin!(auth_deadline);
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
+        let mut budget = crate::server::fairness::ReadBudget::default();
         loop {
             if let Some(n) = self.parser.bytes_needed() {
                 if n > rbuf.capacity() {
@@ -351,7 +352,7 @@ impl Route {
                         shared.close(reason);
                         break;
                     }
-                    Ok(_) => {
+                    Ok(n) => {
                         self.conn.touch();
                         if !self.process(&mut rbuf) {
                             break;
@@ -369,6 +370,7 @@ impl Route {
                                 c.out.wait_drained(deadline).await;
                             }
                         }
+                        budget.consumed(n).await;
                     }
                 },
                 _ = ping.tick() => {

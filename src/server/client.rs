@@ -736,6 +736,7 @@ impl Client {
         tokio::pin!(auth_deadline);
         let mut rbuf = BytesMut::with_capacity(MIN_READ);
         let mut read_size = MIN_READ;
+        let mut budget = super::fairness::ReadBudget::default();
 
         loop {
             let want = match self.parser.bytes_needed() {
@@ -766,6 +767,7 @@ impl Client {
                         if !self.process(&mut rbuf).await {
                             break;
                         }
+                        budget.consumed(n).await;
                         if rbuf.is_empty() && rbuf.capacity() > 2 * read_size.max(MIN_READ) {
                             rbuf = BytesMut::with_capacity(read_size);
                         }

@@ -17,6 +17,7 @@
 pub mod client;
 pub mod client_info;
 pub mod close;
+pub mod fairness;
 pub mod fanout;
 pub mod listener;
 pub mod login;

@@ -32,6 +32,8 @@ pub struct FileSettings {
     pub slice_max_msgs: u64,
     pub slice_max_bytes: u64,
     pub slice_max_age: Duration,
+    /// Run on each slice the store removes, instead of deleting it.
+    pub slice_archive_script: Option<String>,
     pub fds_limit: u64,
     pub compact: bool,
 }
@@ -45,6 +47,7 @@ impl Default for FileSettings {
             slice_max_msgs: 0,
             slice_max_bytes: 64 * 1024 * 1024,
             slice_max_age: Duration::ZERO,
+            slice_archive_script: None,
             fds_limit: 0,
             compact: true,
         }
@@ -107,6 +110,11 @@ pub struct StreamingOptions {
     pub io_batch_size: usize,
     pub debug: bool,
     pub trace: bool,
+    /// Upstream settings that were given and that this server accepts but
+    /// does not act on (tuning of upstream's own machinery), each with
+    /// where it was given: logged as warnings at start, so none is ignored
+    /// silently.
+    pub without_effect: Vec<String>,
 }
 
 impl Default for StreamingOptions {
@@ -129,6 +137,7 @@ impl Default for StreamingOptions {
             clustered: false,
             replace_durable: false,
             io_batch_size: 1024,
+            without_effect: Vec::new(),
             debug: false,
             trace: false,
         }
@@ -380,6 +389,9 @@ impl StreamingOptions {
                     self.file.slice_max_bytes = parse_int(n, v)?.max(0) as u64;
                 }
                 "file_slice_max_age" => self.file.slice_max_age = parse_dur(n, v)?,
+                "file_slice_archive_script" => {
+                    self.file.slice_archive_script = (!v.is_empty()).then(|| v.to_string());
+                }
                 "file_fds_limit" => self.file.fds_limit = parse_int(n, v)?.max(0) as u64,
                 "mc" | "max_channels" => self.limits.max_channels = parse_int(n, v)?.max(0) as u64,
                 "msu" | "max_subs" => self.limits.global.max_subs = parse_int(n, v)?,
@@ -392,7 +404,10 @@ impl StreamingOptions {
                 // Accepted for compatibility; their subjects have no effect
                 // in this server (Raft tuning, file compaction thresholds,
                 // syslog, the SQL driver's connection pool size).
-                _ => log::debug!("streaming flag -{n} accepted, no effect"),
+                _ => {
+                    let dashes = if n.len() > 3 { "--" } else { "-" };
+                    self.no_effect(&"command line", &format!("{dashes}{n}"));
+                }
             }
         }
         Ok(())
@@ -430,6 +445,13 @@ impl StreamingOptions {
     }
 
     /// One key of the streaming block; `false` when the key is not known.
+    /// Notes a setting accepted for compatibility that changes nothing here.
+    fn no_effect(&mut self, at: &dyn std::fmt::Display, key: &str) {
+        self.without_effect.push(format!(
+            "{at}: streaming setting {key:?} has no effect in this server"
+        ));
+    }
+
     fn apply_key(&mut self, key: &str, v: &Value) -> R<bool> {
         match key.to_ascii_lowercase().as_str() {
             "id" | "cid" | "cluster_id" => self.cluster_id = string(v)?,
@@ -451,7 +473,7 @@ impl StreamingOptions {
                         "client_cert" => self.nats.tls_client_cert = Some(string(v)?.into()),
                         "client_key" => self.nats.tls_client_key = Some(string(v)?.into()),
                         "client_ca" => self.nats.tls_client_ca = Some(string(v)?.into()),
-                        "server_name" | "insecure" => {}
+                        "server_name" | "insecure" => self.no_effect(&k.pos, &k.name),
                         _ => return err(format!("{}: unknown field {:?}", k.pos, k.name)),
                     }
                 }
@@ -465,7 +487,7 @@ impl StreamingOptions {
                         "source" => self.sql.source = string(v)?,
                         "no_caching" => self.sql.no_caching = boolean(v)?,
                         "max_open_conns" => self.sql.max_open_conns = int(v)?.max(0) as u64,
-                        "bulk_insert_limit" => {}
+                        "bulk_insert_limit" => self.no_effect(&k.pos, &k.name),
                         _ => return err(format!("{}: unknown field {:?}", k.pos, k.name)),
                     }
                 }
@@ -481,7 +503,7 @@ impl StreamingOptions {
             "encryption_key" => self.encryption.key = string(v)?,
             "replace_durable" => self.replace_durable = boolean(v)?,
             "io_batch_size" => self.io_batch_size = int(v)?.max(1) as usize,
-            "syslog_name" | "io_sleep_time" => {}
+            "syslog_name" | "io_sleep_time" => self.no_effect(&v.pos, key),
             _ => return Ok(false),
         }
         Ok(true)
@@ -524,6 +546,10 @@ impl StreamingOptions {
                     self.file.slice_max_bytes = int(v)?.max(0) as u64;
                 }
                 "slice_max_age" => self.file.slice_max_age = duration(v)?,
+                "slice_archive_script" => {
+                    let script = string(v)?;
+                    self.file.slice_archive_script = (!script.is_empty()).then_some(script);
+                }
                 "file_descriptors_limit" | "fds_limit" => {
                     self.file.fds_limit = int(v)?.max(0) as u64;
                 }
@@ -531,11 +557,10 @@ impl StreamingOptions {
                 | "compact_interval"
                 | "compact_min_size"
                 | "crc_poly"
-                | "slice_archive_script"
                 | "parallel_recovery"
                 | "read_buffer_size"
                 | "auto_sync"
-                | "truncate_bad_eof" => {}
+                | "truncate_bad_eof" => self.no_effect(&k.pos, &k.name),
                 _ => return err(format!("{}: unknown field {:?}", k.pos, k.name)),
             }
         }
@@ -751,5 +776,33 @@ mod tests {
             .take_from_config(&mut m)
             .unwrap_err();
         assert_eq!(e.0, "s.conf:2:3: unknown field \"nope\"");
+    }
+
+    #[test]
+    fn slice_settings_apply_and_settings_without_effect_are_reported() {
+        let src = "streaming {\n  file_options {\n    slice_max_age: \"1h\"\n    slice_archive_script: \"/opt/archive.sh\"\n    crc_poly: 1\n  }\n}\n";
+        let mut m = crate::config::parse_str(src, std::path::Path::new("s.conf")).unwrap();
+        let mut o = StreamingOptions::default();
+        o.take_from_config(&mut m).unwrap();
+        assert_eq!(o.file.slice_max_age, Duration::from_secs(3600));
+        assert_eq!(
+            o.file.slice_archive_script.as_deref(),
+            Some("/opt/archive.sh")
+        );
+        assert_eq!(
+            o.without_effect,
+            ["s.conf:5:5: streaming setting \"crc_poly\" has no effect in this server"]
+        );
+        let mut o = StreamingOptions::default();
+        o.apply_flags(&[
+            ("file_slice_archive_script".into(), "/a.sh".into()),
+            ("file_auto_sync".into(), "1s".into()),
+        ])
+        .unwrap();
+        assert_eq!(o.file.slice_archive_script.as_deref(), Some("/a.sh"));
+        assert_eq!(
+            o.without_effect,
+            ["command line: streaming setting \"--file_auto_sync\" has no effect in this server"]
+        );
     }
 }

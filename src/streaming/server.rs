@@ -8,6 +8,7 @@
 //! so there are never two active servers even when heartbeats are lost;
 //! the heartbeats only make a standby try sooner.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -165,17 +166,14 @@ pub fn open_store(opts: &StreamingOptions, owner: &str) -> Result<Box<dyn Store>
                 StartError::Config("for file store, a directory must be specified".into())
             })?;
             let f = &opts.file;
-            if !f.slice_max_age.is_zero() {
-                log::warn!(
-                    "STREAM: file_slice_max_age is not supported by this file store: slices are cut by message count and size only"
-                );
-            }
             let fo = FileOptions {
                 sync: f.sync,
                 crc: f.crc,
                 buffer_size: usize::try_from(f.buffer_size).unwrap_or(usize::MAX),
                 slice_max_msgs: f.slice_max_msgs,
                 slice_max_bytes: f.slice_max_bytes,
+                slice_max_age: f.slice_max_age,
+                slice_archive_script: f.slice_archive_script.clone().map(PathBuf::from),
                 fds_limit: usize::try_from(f.fds_limit).unwrap_or(usize::MAX),
                 compact: f.compact,
                 ..FileOptions::default()

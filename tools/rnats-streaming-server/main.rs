@@ -130,6 +130,10 @@ fn main() -> ExitCode {
         eprintln!("rnats-streaming-server: {e}");
         return ExitCode::FAILURE;
     }
+    let warnings: Vec<String> = warnings
+        .into_iter()
+        .chain(sopts.without_effect.iter().cloned())
+        .collect();
     if cli.test_config {
         for w in &warnings {
             eprintln!("rnats-streaming-server: warning: {w}");

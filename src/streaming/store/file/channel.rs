@@ -177,6 +177,7 @@ impl Channel {
             let mut s = Slice::new(&self.dir, n, r.first.or(end).unwrap_or(0));
             s.count = r.count;
             s.dat_len = r.dat.1;
+            s.first_timestamp = r.first_timestamp;
             let is_last = i + 1 == ns.len();
             if s.count == 0 && !is_last {
                 drop(r);
@@ -260,7 +261,7 @@ impl Channel {
         let payload = m.encode_to_vec();
         let mut rec = Vec::with_capacity(HEADER_LEN as usize + payload.len());
         frame(&mut rec, 0, &payload)?;
-        self.prepare_slice(seq, rec.len() as u64, opts)?;
+        self.prepare_slice(seq, rec.len() as u64, m.timestamp, opts)?;
         let (Some(w), Some(s)) = (self.writer.as_mut(), self.slices.back_mut()) else {
             return Err(StoreError::Other("no message slice to write".into()));
         };
@@ -278,20 +279,33 @@ impl Channel {
         }
         s.count += 1;
         s.dat_len = w.dat.len();
+        s.first_timestamp.get_or_insert(m.timestamp);
         self.last = seq;
         self.bytes += u64::from(e.size);
         self.enforce_limits(opts, readers)
     }
 
-    /// Starts a new slice when there is none, the last one is full, or it
-    /// does not end right before `seq`.
-    fn prepare_slice(&mut self, seq: u64, rec_len: u64, opts: &FileOptions) -> Result<()> {
+    /// Starts a new slice when there is none, the last one is full (count,
+    /// size, or the time since its first message at `timestamp`, the new
+    /// message's), or it does not end right before `seq`.
+    fn prepare_slice(
+        &mut self,
+        seq: u64,
+        rec_len: u64,
+        timestamp: i64,
+        opts: &FileOptions,
+    ) -> Result<()> {
+        let max_age = i64::try_from(opts.slice_max_age.as_nanos()).unwrap_or(i64::MAX);
         let full = match (self.slices.back(), &self.writer) {
             (Some(s), Some(w)) => {
                 let size = w.dat.len() + w.idx.len() + rec_len + IDX_ENTRY_LEN;
+                let aged = max_age > 0
+                    && s.first_timestamp
+                        .is_some_and(|t| timestamp.saturating_sub(t) >= max_age);
                 s.end_seq() != seq
                     || (opts.slice_max_msgs > 0 && s.count >= opts.slice_max_msgs)
                     || (opts.slice_max_bytes > 0 && s.count > 0 && size > opts.slice_max_bytes)
+                    || (s.count > 0 && aged)
             }
             _ => true,
         };
@@ -380,8 +394,13 @@ impl Channel {
             let Some(s) = self.slices.front() else { break };
             readers.forget(&s.dat);
             readers.forget(&s.idx);
-            remove_if_exists(&s.idx)?;
-            remove_if_exists(&s.dat)?;
+            match &opts.slice_archive_script {
+                Some(script) if s.count > 0 => archive_slice(script, &self.name, s),
+                _ => {
+                    remove_if_exists(&s.idx)?;
+                    remove_if_exists(&s.dat)?;
+                }
+            }
             self.slices.pop_front();
         }
         Ok(())
@@ -537,4 +556,54 @@ impl Channel {
     pub fn slice_count(&self) -> usize {
         self.slices.len()
     }
+}
+
+/// Hands a removed slice to the archive script: its files are renamed with
+/// a `.bak` suffix (which recovery does not read) and the script runs as
+/// `script CHANNEL DAT.bak IDX.bak` on its own thread, so the store never
+/// waits for it; what it prints is logged. When a rename fails the files
+/// are deleted as without a script, as upstream does.
+fn archive_slice(script: &Path, channel: &str, s: &Slice) {
+    let bak = |p: &Path| {
+        let mut name = p.as_os_str().to_owned();
+        name.push(".bak");
+        PathBuf::from(name)
+    };
+    let (dat, idx) = (bak(&s.dat), bak(&s.idx));
+    if let Err(e) = fs::rename(&s.dat, &dat).and_then(|()| fs::rename(&s.idx, &idx)) {
+        log::error!(
+            "STREAM: cannot rename slice {} for the archive script, removing it: {e}",
+            s.dat.display()
+        );
+        for p in [&s.dat, &s.idx, &dat, &idx] {
+            let _ = fs::remove_file(p);
+        }
+        return;
+    }
+    let (script, channel) = (script.to_path_buf(), channel.to_string());
+    std::thread::spawn(move || {
+        match std::process::Command::new(&script)
+            .arg(&channel)
+            .arg(&dat)
+            .arg(&idx)
+            .output()
+        {
+            Ok(out) if out.status.success() => log::info!(
+                "STREAM: output of archive script for {channel} ({} and {}): {}",
+                dat.display(),
+                idx.display(),
+                String::from_utf8_lossy(&out.stdout).trim_end()
+            ),
+            Ok(out) => log::error!(
+                "STREAM: error invoking archive script {}: {} (output={})",
+                script.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim_end()
+            ),
+            Err(e) => log::error!(
+                "STREAM: error invoking archive script {}: {e}",
+                script.display()
+            ),
+        }
+    });
 }

@@ -32,6 +32,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use self::channel::{Channel, CHANNEL_FILE, DELETED_PREFIX};
 use self::io::{
@@ -63,6 +64,13 @@ pub struct FileOptions {
     pub slice_max_msgs: u64,
     /// Bytes per slice, data and index together (0: no limit).
     pub slice_max_bytes: u64,
+    /// Time a slice covers from its first message (zero: no limit), so
+    /// that age limits remove whole files.
+    pub slice_max_age: Duration,
+    /// Run as `script CHANNEL DAT.bak IDX.bak` for each slice the limits
+    /// remove, after its files are renamed with a `.bak` suffix, instead of
+    /// deleting them (upstream's `file_slice_archive_script`).
+    pub slice_archive_script: Option<PathBuf>,
     /// The write buffer of each file.
     pub buffer_size: usize,
     /// Verify the checksum of each message read.
@@ -83,6 +91,8 @@ impl Default for FileOptions {
             sync: true,
             slice_max_msgs: 0,
             slice_max_bytes: 64 * 1024 * 1024,
+            slice_max_age: Duration::ZERO,
+            slice_archive_script: None,
             buffer_size: 2 * 1024 * 1024,
             crc: true,
             fds_limit: 0,

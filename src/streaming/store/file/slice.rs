@@ -105,6 +105,9 @@ pub(super) struct Slice {
     pub count: u64,
     /// The length of the .dat, which no index entry may point past.
     pub dat_len: u64,
+    /// The timestamp of its first message (nanoseconds since the epoch),
+    /// where `slice_max_age` counts from.
+    pub first_timestamp: Option<i64>,
     pub dat: PathBuf,
     pub idx: PathBuf,
 }
@@ -116,6 +119,7 @@ impl Slice {
             first_seq,
             count: 0,
             dat_len: VERSION_LEN,
+            first_timestamp: None,
             dat: dir.join(format!("msgs.{n}.dat")),
             idx: dir.join(format!("msgs.{n}.idx")),
         }
@@ -185,6 +189,8 @@ pub(super) struct RecoveredSlice {
     /// The sequence of its first entry, `None` when empty.
     pub first: Option<u64>,
     pub count: u64,
+    /// The timestamp of its first entry.
+    pub first_timestamp: Option<i64>,
     /// The payload bytes of its entries at or after the `live_from` given.
     pub live_bytes: u64,
     pub dat: (File, u64),
@@ -254,6 +260,7 @@ pub(super) fn recover_slice(
     Ok(RecoveredSlice {
         first: entries.first().map(|e| e.seq),
         count: entries.len() as u64,
+        first_timestamp: entries.first().map(|e| e.timestamp),
         live_bytes,
         dat: (dat, dat_len),
         idx: (idx, idx_len),

@@ -605,3 +605,83 @@ fn out_of_order_sequences_and_unknown_channels_are_refused() {
     assert!(s.store_msg("foo", &msg(1, 1, b"x")).is_err());
     assert!(s.create_channel("server.dat", &limits(0)).is_err());
 }
+
+#[test]
+fn slices_are_cut_by_age_from_their_first_message_also_after_restart() {
+    let d = tempfile::tempdir().unwrap();
+    let sec = 1_000_000_000i64;
+    let o = FileOptions {
+        slice_max_age: Duration::from_secs(1),
+        ..opts()
+    };
+    let mut s = FileStore::open(d.path(), o.clone()).unwrap();
+    s.create_channel("foo", &limits(0)).unwrap();
+    let at = |seq: u64, t: i64| msg(seq, t, format!("m{seq}").as_bytes());
+    s.store_msg("foo", &at(1, 10 * sec)).unwrap();
+    s.store_msg("foo", &at(2, 10 * sec + sec / 2)).unwrap();
+    assert_eq!(slice_files(d.path()), 1, "within the age of the first");
+    s.store_msg("foo", &at(3, 11 * sec)).unwrap();
+    assert_eq!(slice_files(d.path()), 2, "a second after the first message");
+    s.flush().unwrap();
+    drop(s);
+    // The age counts from the recovered slice's first message.
+    let mut s = FileStore::open(d.path(), o).unwrap();
+    s.create_channel("foo", &limits(0)).unwrap();
+    s.store_msg("foo", &at(4, 11 * sec + sec / 2)).unwrap();
+    assert_eq!(slice_files(d.path()), 2);
+    s.store_msg("foo", &at(5, 12 * sec)).unwrap();
+    assert_eq!(slice_files(d.path()), 3);
+    assert_eq!(stats(&s), (1, 5, 5));
+}
+
+#[cfg(unix)]
+#[test]
+fn removed_slices_go_to_the_archive_script() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("archived");
+    let script = d.path().join("archive.sh");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1 $(basename \"$2\") $(basename \"$3\")\" >> {out:?}\nrm -f \"$2\" \"$3\"\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let store_dir = d.path().join("store");
+    let o = FileOptions {
+        slice_max_msgs: 2,
+        slice_archive_script: Some(script),
+        ..opts()
+    };
+    let mut s = FileStore::open(&store_dir, o).unwrap();
+    s.create_channel("foo", &limits(1)).unwrap();
+    // Slices [1 2] [3 4] [5]: the first two leave.
+    for i in 1..=5u64 {
+        s.store_msg("foo", &msg(i, i as i64, b"x")).unwrap();
+    }
+    assert_eq!(stats(&s), (5, 5, 1));
+    // The script runs on its own thread: wait for it, boundedly.
+    let mut lines = String::new();
+    for _ in 0..200 {
+        lines = fs::read_to_string(&out).unwrap_or_default();
+        if lines.lines().count() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    // Each slice's script runs on its own thread, in any order.
+    let mut lines: Vec<&str> = lines.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            "foo msgs.1.dat.bak msgs.1.idx.bak",
+            "foo msgs.2.dat.bak msgs.2.idx.bak"
+        ]
+    );
+    drop(s);
+    let s = FileStore::open(&store_dir, opts()).unwrap();
+    assert_eq!(stats(&s), (5, 5, 1), "recovery ignores what was archived");
+}

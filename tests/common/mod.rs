@@ -18,10 +18,29 @@ pub mod operator;
 pub mod process;
 pub mod streaming;
 
-/// Options for a test server: loopback, any free port.
-/// A loopback port free at the time of the call (for a server started as a
-/// separate process).
+/// A loopback port free at the time of the call, for a server started as a
+/// separate process, which binds it a moment later.
+///
+/// The port comes from below the kernel's ephemeral range: a port the
+/// kernel hands out (as `bind(0)` does) can be taken in that moment by an
+/// outgoing connection of a test running in parallel, and the server then
+/// fails with "Address already in use". Within this process a counter, from
+/// a random start, never gives the same port twice; the bind check skips
+/// ports other processes hold.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
+    const LOW: u32 = 10_000;
+    static NEXT: OnceLock<AtomicU32> = OnceLock::new();
+    let high = ephemeral_low().clamp(LOW + 1000, 65_535);
+    let span = high - LOW;
+    let next = NEXT.get_or_init(|| AtomicU32::new(rand::random::<u32>() % span));
+    for _ in 0..span {
+        let port = (LOW + next.fetch_add(1, Ordering::Relaxed) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -29,6 +48,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The first port of the kernel's ephemeral range (32768 by default).
+fn ephemeral_low() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+}
+
+/// Options for a test server: loopback, any free port.
 pub fn test_options() -> Options {
     Options {
         host: "127.0.0.1".into(),

@@ -11,7 +11,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::Message;
 
@@ -295,7 +295,8 @@ impl Channel {
         timestamp: i64,
         opts: &FileOptions,
     ) -> Result<()> {
-        let max_age = i64::try_from(opts.slice_max_age.as_nanos()).unwrap_or(i64::MAX);
+        let lim = self.slice_limits(opts);
+        let max_age = i64::try_from(lim.max_age.as_nanos()).unwrap_or(i64::MAX);
         let full = match (self.slices.back(), &self.writer) {
             (Some(s), Some(w)) => {
                 let size = w.dat.len() + w.idx.len() + rec_len + IDX_ENTRY_LEN;
@@ -303,8 +304,8 @@ impl Channel {
                     && s.first_timestamp
                         .is_some_and(|t| timestamp.saturating_sub(t) >= max_age);
                 s.end_seq() != seq
-                    || (opts.slice_max_msgs > 0 && s.count >= opts.slice_max_msgs)
-                    || (opts.slice_max_bytes > 0 && s.count > 0 && size > opts.slice_max_bytes)
+                    || (lim.max_msgs > 0 && s.count >= lim.max_msgs)
+                    || (lim.max_bytes > 0 && s.count > 0 && size > lim.max_bytes)
                     || (s.count > 0 && aged)
             }
             _ => true,
@@ -323,6 +324,32 @@ impl Channel {
         self.slices.push_back(s);
         self.dir_dirty = true;
         Ok(())
+    }
+
+    /// The slice limits in force: the configured ones, or, when none is
+    /// configured, a quarter of the channel's own limits (upstream's rule,
+    /// at least one message, one byte and one second), so that the
+    /// channel's limits can remove whole files.
+    fn slice_limits(&self, opts: &FileOptions) -> SliceLimits {
+        let configured = SliceLimits {
+            max_msgs: opts.slice_max_msgs,
+            max_bytes: opts.slice_max_bytes,
+            max_age: opts.slice_max_age,
+        };
+        if configured.max_msgs > 0 || configured.max_bytes > 0 || !configured.max_age.is_zero() {
+            return configured;
+        }
+        let l = self.limits;
+        let quarter = |n: u64| if n > 0 { (n / 4).max(1) } else { 0 };
+        SliceLimits {
+            max_msgs: quarter(l.max_msgs),
+            max_bytes: quarter(l.max_bytes),
+            max_age: if l.max_age.is_zero() {
+                Duration::ZERO
+            } else {
+                (l.max_age / 4).max(Duration::from_secs(1))
+            },
+        }
     }
 
     fn over_limits(&self) -> bool {
@@ -606,4 +633,12 @@ fn archive_slice(script: &Path, channel: &str, s: &Slice) {
             ),
         }
     });
+}
+
+/// When a slice is full; zero is no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SliceLimits {
+    max_msgs: u64,
+    max_bytes: u64,
+    max_age: Duration,
 }

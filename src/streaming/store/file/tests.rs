@@ -685,3 +685,18 @@ fn removed_slices_go_to_the_archive_script() {
     let s = FileStore::open(&store_dir, opts()).unwrap();
     assert_eq!(stats(&s), (5, 5, 1), "recovery ignores what was archived");
 }
+
+#[test]
+fn without_slice_limits_a_quarter_of_the_channel_limits_applies() {
+    let d = tempfile::tempdir().unwrap();
+    let o = FileOptions {
+        slice_max_bytes: 0,
+        ..opts()
+    };
+    let mut s = FileStore::open(d.path(), o).unwrap();
+    s.create_channel("foo", &limits(8)).unwrap();
+    // Slices of 8 / 4 = 2: [1 2] [3 4] [5 6] [7 8] [9 10]; 1 and 2 left.
+    store_n(&mut s, "foo", 1..=10);
+    assert_eq!(stats(&s), (3, 10, 8));
+    assert_eq!(slice_files(d.path()), 4);
+}

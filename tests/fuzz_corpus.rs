@@ -76,7 +76,10 @@ fn transform_seeds() {
 #[test]
 fn config_seeds_through_accounts_and_mappings() {
     for (name, data) in corpus("config") {
-        let r = std::panic::catch_unwind(|| rnats::tenancy::account_config::fuzz_check(&data));
+        let r = std::panic::catch_unwind(|| {
+            rnats::tenancy::account_config::fuzz_check(&data);
+            rnats::streaming::config::fuzz_check(&data);
+        });
         assert!(r.is_ok(), "seed file {name} failed");
     }
 }

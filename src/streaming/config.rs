@@ -592,6 +592,33 @@ impl StreamingOptions {
     }
 }
 
+/// The config fuzz target's streaming half: arbitrary text through the
+/// parser, the streaming settings (a `streaming {}` block or top-level
+/// keys) and their checks, then the per-channel limit lookups. None may
+/// panic.
+pub fn fuzz_check(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    // `include` reads files; the fuzzer must not wander the file system.
+    if text.to_ascii_lowercase().contains("include") {
+        return;
+    }
+    let Ok(mut parsed) =
+        crate::config::parser::parse_str_tracked(text, std::path::Path::new("fuzz.conf"))
+    else {
+        return;
+    };
+    let mut o = StreamingOptions::default();
+    if o.take_from_config(&mut parsed.map).is_err() {
+        return;
+    }
+    let _ = o.validate();
+    for channel in ["foo", "foo.bar", "a.b.c", ">"] {
+        let _ = o.limits.for_channel(channel);
+    }
+}
+
 fn is_top_level_streaming_key(k: &str) -> bool {
     matches!(
         k.to_ascii_lowercase().as_str(),

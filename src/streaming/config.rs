@@ -444,7 +444,6 @@ impl StreamingOptions {
         Ok(())
     }
 
-    /// One key of the streaming block; `false` when the key is not known.
     /// Notes a setting accepted for compatibility that changes nothing here.
     fn no_effect(&mut self, at: &dyn std::fmt::Display, key: &str) {
         self.without_effect.push(format!(
@@ -452,6 +451,7 @@ impl StreamingOptions {
         ));
     }
 
+    /// One key of the streaming block; `false` when the key is not known.
     fn apply_key(&mut self, key: &str, v: &Value) -> R<bool> {
         match key.to_ascii_lowercase().as_str() {
             "id" | "cid" | "cluster_id" => self.cluster_id = string(v)?,

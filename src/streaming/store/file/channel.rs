@@ -300,13 +300,14 @@ impl Channel {
         let full = match (self.slices.back(), &self.writer) {
             (Some(s), Some(w)) => {
                 let size = w.dat.len() + w.idx.len() + rec_len + IDX_ENTRY_LEN;
+                // Set by the slice's first message, so never on an empty one.
                 let aged = max_age > 0
                     && s.first_timestamp
                         .is_some_and(|t| timestamp.saturating_sub(t) >= max_age);
                 s.end_seq() != seq
                     || (lim.max_msgs > 0 && s.count >= lim.max_msgs)
                     || (lim.max_bytes > 0 && s.count > 0 && size > lim.max_bytes)
-                    || (s.count > 0 && aged)
+                    || aged
             }
             _ => true,
         };

@@ -589,3 +589,85 @@ accounts {
     assert!(account(&st, "A")["stalls"].as_u64().unwrap() > 0);
     h.shutdown().await;
 }
+
+/// A connection that carries a flood moves to the runtime kept for heavy
+/// connections (`heavy_connection_rate`, here 10 KB per 100 ms window, so
+/// one full read of the flood counts while logging in and PINGs do not)
+/// in the middle of the flood: the publisher's input and the subscriber's
+/// output continue across the move with nothing lost or reordered, both
+/// still answer PINGs afterwards, and `/connz` shows them on the bulk lane.
+/// A connection that stays light stays where it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_moves_to_the_bulk_lane_and_loses_nothing() {
+    let h = start_conf("heavy_connection_rate: 100KB\nhttp_port: -1\n").await;
+    let mut sub = Wire::open(&h, None, ANON).await;
+    sub.send(b"SUB flood 1\r\nPING\r\n").await;
+    assert_eq!(sub.line().await.as_deref(), Some("PONG"));
+    let mut idle = Wire::open(&h, None, ANON).await;
+    let publisher = Wire::open(&h, None, ANON).await;
+    let pub_cid = publisher.cid;
+    let n = 50_000;
+    let flooding = spawn_flood(publisher, flood("flood", n));
+    let got = sub
+        .receive_in_order("flood", n, 64 * 1024, Duration::ZERO)
+        .await;
+    assert_eq!(
+        got,
+        n,
+        "every message, in order; {}",
+        closed_conns(&h).await
+    );
+    let mut publisher = timeout(FLOOD_WAIT, flooding).await.unwrap().unwrap();
+
+    // Both moved connections are served where they are now.
+    for w in [&mut publisher, &mut sub] {
+        w.send(b"PING\r\n").await;
+        w.pong_within(T).await;
+    }
+    publisher.send(&flood("flood", 1)).await;
+    assert_eq!(
+        sub.receive_in_order("flood", 1, 64 * 1024, Duration::ZERO)
+            .await,
+        1
+    );
+    publisher.pong_within(T).await;
+    idle.send(b"PING\r\n").await;
+    idle.pong_within(T).await;
+
+    let p = conn_info(&h, pub_cid).await;
+    assert_eq!(p["bulk_lane"], true, "publisher moved: {p}");
+    assert_eq!(p["in_msgs"], n as u64 + 1);
+    let s = conn_info(&h, sub.cid).await;
+    assert_eq!(s["bulk_lane"], true, "subscriber moved: {s}");
+    assert_eq!(s["out_msgs"], n as u64 + 1);
+    let i = conn_info(&h, idle.cid).await;
+    assert!(
+        i.get("bulk_lane").is_none(),
+        "a light connection stays: {i}"
+    );
+    assert_eq!(get(&h, "/varz").await["slow_consumers"], 0);
+    h.shutdown().await;
+}
+
+/// With `heavy_connection_rate: 0` nothing moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn heavy_connection_rate_zero_keeps_every_connection_in_place() {
+    let h = start_conf("heavy_connection_rate: 0\nhttp_port: -1\n").await;
+    let mut sub = Wire::open(&h, None, ANON).await;
+    sub.send(b"SUB flood 1\r\nPING\r\n").await;
+    assert_eq!(sub.line().await.as_deref(), Some("PONG"));
+    let publisher = Wire::open(&h, None, ANON).await;
+    let pub_cid = publisher.cid;
+    let n = 20_000;
+    let flooding = spawn_flood(publisher, flood("flood", n));
+    let got = sub
+        .receive_in_order("flood", n, 64 * 1024, Duration::ZERO)
+        .await;
+    assert_eq!(got, n);
+    let _publisher = timeout(FLOOD_WAIT, flooding).await.unwrap().unwrap();
+    for cid in [pub_cid, sub.cid] {
+        let c = conn_info(&h, cid).await;
+        assert!(c.get("bulk_lane").is_none(), "{c}");
+    }
+    h.shutdown().await;
+}

@@ -199,7 +199,9 @@ where
     let writer_task = {
         let shared = shared.clone();
         tokio::spawn(async move {
-            if let Some(reason) = shared.out.run_writer(writer).await {
+            if let crate::server::outbound::WriterEnd::Done(Some(reason)) =
+                shared.out.run_writer(writer).await
+            {
                 shared.close(reason);
             }
         })

@@ -20,6 +20,9 @@ pub const DEFAULT_MAX_CLOSED_CLIENTS: i32 = 10_000;
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
 /// Default `ping_max`.
 pub const DEFAULT_PING_MAX: i32 = 2;
+/// Default `heavy_connection_rate`: a sustained 10 MB/s.
+pub const DEFAULT_HEAVY_CONNECTION_RATE: i64 = 10 * 1024 * 1024;
+
 /// Default `write_deadline` (10 seconds).
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// Default `lame_duck_duration` (2 minutes).
@@ -64,6 +67,11 @@ pub struct Options {
     pub max_sub_tokens: u8,
     /// `max_pending`: per-connection outbound buffer limit.
     pub max_pending: i64,
+    /// `heavy_connection_rate` (rnats extension): bytes per second, read or
+    /// written, over which a client connection moves to the runtime kept for
+    /// heavy connections (see `server::lanes`); 0 keeps every connection on
+    /// the main runtime.
+    pub heavy_connection_rate: i64,
     /// `write_deadline`.
     pub write_deadline: Duration,
     /// `ping_interval`.
@@ -176,6 +184,7 @@ impl Default for Options {
             max_subs: 0,
             max_sub_tokens: 0,
             max_pending: DEFAULT_MAX_PENDING,
+            heavy_connection_rate: DEFAULT_HEAVY_CONNECTION_RATE,
             write_deadline: DEFAULT_WRITE_DEADLINE,
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_max: DEFAULT_PING_MAX,
@@ -690,6 +699,17 @@ impl Options {
                 }
                 self.max_pending = if n == 0 { DEFAULT_MAX_PENDING } else { n };
             }
+            "heavy_connection_rate" => {
+                let n = want_int(key, k, v)?;
+                if n < 0 {
+                    return Err(super::ConfigError::at(
+                        &key.pos,
+                        k,
+                        format!("{k} value can not be negative"),
+                    ));
+                }
+                self.heavy_connection_rate = n;
+            }
             "max_connections" | "max_conn" => {
                 let n = want_int(key, k, v)?;
                 let n = i32::try_from(n).map_err(|_| {
@@ -1141,6 +1161,11 @@ mod tests {
         );
         assert_eq!(o.max_payload, 2 << 20);
         assert_eq!(o.max_pending, 128 << 20);
+        assert_eq!(o.heavy_connection_rate, DEFAULT_HEAVY_CONNECTION_RATE);
+        let (o, _) = opts("heavy_connection_rate: 50MB");
+        assert_eq!(o.heavy_connection_rate, 50 << 20);
+        assert_eq!(opts("heavy_connection_rate: 0").0.heavy_connection_rate, 0);
+        assert!(opts_err("heavy_connection_rate: -1").contains("can not be negative"));
         assert_eq!(o.max_control_line, 8 << 10);
         assert_eq!(o.max_connections, 100);
         assert_eq!(o.max_subs, 50);

@@ -82,6 +82,10 @@ pub struct ConnInfo {
     /// extension; omitted when zero).
     #[serde(skip_serializing_if = "is_zero")]
     pub throttled_ms: u64,
+    /// The connection carried a flood and was moved to the runtime kept for
+    /// heavy connections (rnats extension; omitted when false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub bulk_lane: bool,
     pub subscriptions: u64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
@@ -390,6 +394,7 @@ impl Monitor {
             stalls: c.stats.stalls.load(Ordering::Relaxed),
             stalled_ms: c.stats.stalled_ns.load(Ordering::Relaxed) / 1_000_000,
             throttled_ms: c.stats.throttled_ns.load(Ordering::Relaxed) / 1_000_000,
+            bulk_lane: c.stats.bulk_lane.load(Ordering::Relaxed),
             subscriptions: c.num_subs() as u64,
             name: meta.name,
             lang: meta.lang,
@@ -456,6 +461,7 @@ impl Monitor {
             stalls: 0,
             stalled_ms: 0,
             throttled_ms: 0,
+            bulk_lane: false,
             subscriptions: cc.subs.len() as u64,
             name: cc.meta.name.clone(),
             lang: cc.meta.lang.clone(),
@@ -628,6 +634,7 @@ mod tests {
             stalls: 0,
             stalled_ms: 0,
             throttled_ms: 0,
+            bulk_lane: false,
             subscriptions: 0,
             name: String::new(),
             lang: String::new(),
@@ -760,6 +767,7 @@ mod tests {
             "stalls",
             "stalled_ms",
             "throttled_ms",
+            "bulk_lane",
         ] {
             assert!(!keys.contains(&absent), "{absent} should be omitted");
         }

@@ -17,13 +17,13 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadHalf, WriteHalf};
 use tokio::sync::Notify;
 
 use super::close::CloseReason;
 use super::fanout::{Fanout, Origin};
 use super::login::{Credentials, Login, LoginError, Peer, Phase};
-use super::outbound::Outbound;
+use super::outbound::{Outbound, WriterEnd};
 use super::subscription::{SubRef, Subscription};
 use super::Server;
 use crate::auth::permissions::{ResponsePermission, SubCheck};
@@ -63,6 +63,8 @@ pub struct ClientStats {
     pub stalled_ns: AtomicU64,
     /// Time its reader waited on a rate quota, in nanoseconds.
     pub throttled_ns: AtomicU64,
+    /// The connection turned heavy and moved to the bulk lane (`lanes`).
+    pub bulk_lane: AtomicBool,
 }
 
 impl ClientStats {
@@ -549,7 +551,7 @@ pub struct Accepted {
 /// Serves one accepted plain connection until it ends.
 pub async fn serve<S>(server: Arc<Server>, stream: S, addr: SocketAddr)
 where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    S: super::lanes::Transport,
 {
     let id = server.next_client_id();
     let accepted = Accepted {
@@ -568,7 +570,7 @@ where
 /// Serves a connection whose transport is set up (TLS done when used).
 pub async fn serve_accepted<S>(server: Arc<Server>, stream: S, accepted: Accepted)
 where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    S: super::lanes::Transport,
 {
     let opts = server.opts();
     let Accepted {
@@ -593,27 +595,11 @@ where
         websocket,
         false,
     ));
+    if S::MOVABLE {
+        shared.out.allow_move(opts.heavy_connection_rate);
+    }
     let (reader, writer) = tokio::io::split(stream);
-    let writer_task = {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            // A failed or timed-out write ends the connection: wake the
-            // reader, which may otherwise wait for input that never comes.
-            if let Some(reason) = shared.out.run_writer(writer).await {
-                if shared.out.cut_by_writer() {
-                    // Found by the writer settling a deferred limit check
-                    // (a producer that cuts logs it itself).
-                    log::info!(
-                        "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                        shared.addr,
-                        shared.id,
-                        shared.out.max_pending
-                    );
-                }
-                shared.close(reason);
-            }
-        })
-    };
+    let writer_task = spawn_writer(&shared, writer);
 
     if !info_sent {
         let info = server.first_info_line(id, addr, nonce.as_deref(), websocket);
@@ -643,7 +629,7 @@ where
     account.num_conns.fetch_add(1, Ordering::Relaxed);
     log::debug!("{addr} - cid:{id} - Client connection created");
 
-    let mut client = Client {
+    let client = Client {
         shared: shared.clone(),
         server: server.clone(),
         account,
@@ -683,11 +669,11 @@ where
         .then(|| server.websocket.get().and_then(|w| w.config.auth.timeout))
         .flatten()
         .unwrap_or_else(|| server.auth_timeout());
-    client.run(reader, auth_timeout).await;
+    let ping_interval = opts.ping_interval.max(Duration::from_millis(1));
+    let st = ReadLoop::new(ping_interval, auth_timeout, opts.heavy_connection_rate);
+    let (was_connected, writer_task) = drive(client, reader, writer_task, st).await;
 
     let reason = shared.out.closing().unwrap_or(CloseReason::ClientClosed);
-    let was_connected = client.connected;
-    drop(client);
     let subs = shared.remove_all_subs();
     shared
         .account
@@ -710,6 +696,140 @@ where
     }
 }
 
+type WriterTask<S> = tokio::task::JoinHandle<Option<WriteHalf<S>>>;
+
+/// Starts a connection's writer on the current runtime. It returns its half
+/// of the stream when handing off for a move, nothing when it ended.
+fn spawn_writer<S: super::lanes::Transport>(
+    shared: &Arc<ClientShared>,
+    writer: WriteHalf<S>,
+) -> WriterTask<S> {
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        match shared.out.run_writer(writer).await {
+            WriterEnd::Handoff(w) => Some(w),
+            WriterEnd::Done(None) => None,
+            WriterEnd::Done(Some(reason)) => {
+                // A failed or timed-out write ends the connection: wake the
+                // reader, which may otherwise wait for input that never comes.
+                if shared.out.cut_by_writer() {
+                    // Found by the writer settling a deferred limit check
+                    // (a producer that cuts logs it itself).
+                    log::info!(
+                        "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                        shared.addr,
+                        shared.id,
+                        shared.out.max_pending
+                    );
+                }
+                shared.close(reason);
+                None
+            }
+        }
+    })
+}
+
+/// Runs the read loop until the connection closes, moving the connection to
+/// the bulk lane when it turns heavy (see `lanes`). Returns whether the
+/// client had logged in, and its writer, which may still be flushing.
+async fn drive<S: super::lanes::Transport>(
+    mut client: Client,
+    mut reader: ReadHalf<S>,
+    writer_task: WriterTask<S>,
+    mut st: ReadLoop,
+) -> (bool, WriterTask<S>) {
+    if let Exit::Closed = client.run(&mut reader, &mut st).await {
+        return (client.connected, writer_task);
+    }
+    let shared = client.shared.clone();
+    let ended = || tokio::spawn(async { None });
+    // The writer returns its half between batches (or ends, closing).
+    shared.out.request_handoff();
+    let Ok(Some(writer)) = writer_task.await else {
+        shared.close(CloseReason::WriteError);
+        return (client.connected, ended());
+    };
+    let detached = match reader.unsplit(writer).detach() {
+        super::lanes::Detach::Moved(d) => d,
+        super::lanes::Detach::Stays(stream) => {
+            return resume(client, stream, st).await;
+        }
+        super::lanes::Detach::Broken(e) => {
+            log::debug!(
+                "{} - cid:{} - cannot move the connection: {e}",
+                shared.addr,
+                shared.id
+            );
+            shared.close(CloseReason::ReadError);
+            return (client.connected, ended());
+        }
+    };
+    // Registering the stream again fails only if the runtime cannot take
+    // more I/O; the connection then ends.
+    let Some(bulk) = super::lanes::bulk() else {
+        return match detached() {
+            Ok(stream) => resume(client, stream, st).await,
+            Err(_) => {
+                shared.close(CloseReason::ReadError);
+                (client.connected, ended())
+            }
+        };
+    };
+    log::debug!(
+        "{} - cid:{} - Heavy connection moved to the bulk lane",
+        shared.addr,
+        shared.id
+    );
+    shared.stats.bulk_lane.store(true, Ordering::Relaxed);
+    let moved = bulk.spawn(async move {
+        match detached() {
+            Ok(stream) => {
+                st.renew_timers();
+                let (connected, writer_task) = resume(client, stream, st).await;
+                (connected, Some(writer_task))
+            }
+            Err(e) => {
+                log::debug!(
+                    "{} - cid:{} - cannot move the connection: {e}",
+                    client.shared.addr,
+                    client.shared.id
+                );
+                client.shared.close(CloseReason::ReadError);
+                (client.connected, None)
+            }
+        }
+    });
+    match moved.await {
+        Ok((connected, Some(w))) => (connected, w),
+        Ok((connected, None)) => (connected, ended()),
+        Err(e) => {
+            log::error!(
+                "{} - cid:{} - connection task failed: {e}",
+                shared.addr,
+                shared.id
+            );
+            shared.close(CloseReason::ReadError);
+            // Its state went with it; it is reported as having logged in,
+            // so a disconnect is announced rather than missed.
+            (true, ended())
+        }
+    }
+}
+
+/// Carries on serving a connection whose stream was reunited (after a move,
+/// or a move that could not happen) on the current runtime. A connection
+/// moves once, so the loop runs until it closes.
+async fn resume<S: super::lanes::Transport>(
+    mut client: Client,
+    stream: S,
+    mut st: ReadLoop,
+) -> (bool, WriterTask<S>) {
+    let (mut reader, writer) = tokio::io::split(stream);
+    let writer_task = spawn_writer(&client.shared, writer);
+    while let Exit::Move = client.run(&mut reader, &mut st).await {}
+    (client.connected, writer_task)
+}
+
 /// nats-server's first PING to a client comes after at most 2 s (plus up
 /// to 20% jitter), not the full `ping_interval`, so a dead client and the
 /// round-trip time are found early.
@@ -723,66 +843,133 @@ fn first_ping_delay(ping_interval: Duration) -> Duration {
     d + Duration::from_nanos(rand::thread_rng().gen_range(0..jitter_ns))
 }
 
-impl Client {
-    async fn run<R: AsyncRead + Unpin>(&mut self, mut reader: R, auth_timeout: Duration) {
-        let opts = self.server.opts();
-        let ping_interval = opts.ping_interval.max(Duration::from_millis(1));
+/// What one turn of a client's read loop did.
+enum ReadStep {
+    /// The connection is closing: the loop ends.
+    Stop,
+    /// The connection is to move to the bulk lane (see `lanes`).
+    Move,
+    /// Something other than input (a PING timer).
+    Other,
+    /// Input was processed; `busy` when the reader has used up its fairness
+    /// budget, `heavy` when its input makes the connection heavy.
+    Read { busy: bool, heavy: bool },
+}
+
+/// How a client's read loop ended.
+enum Exit {
+    Closed,
+    /// The connection moves to the bulk lane; the loop resumes there.
+    Move,
+}
+
+/// A client reader's state between turns of its loop.
+struct ReadLoop {
+    ping: tokio::time::Interval,
+    auth_deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    rbuf: BytesMut,
+    read_size: usize,
+    budget: super::fairness::ReadBudget,
+    meter: super::lanes::Meter,
+}
+
+impl ReadLoop {
+    fn new(ping_interval: Duration, auth_timeout: Duration, heavy_rate: i64) -> Self {
         let mut ping = tokio::time::interval_at(
             tokio::time::Instant::now() + first_ping_delay(ping_interval),
             ping_interval,
         );
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let auth_deadline = tokio::time::sleep(auth_timeout);
-        tokio::pin!(auth_deadline);
-        let mut rbuf = BytesMut::with_capacity(MIN_READ);
-        let mut read_size = MIN_READ;
-        let mut budget = super::fairness::ReadBudget::default();
+        ReadLoop {
+            ping,
+            auth_deadline: Box::pin(tokio::time::sleep(auth_timeout)),
+            rbuf: BytesMut::with_capacity(MIN_READ),
+            read_size: MIN_READ,
+            budget: super::fairness::ReadBudget::default(),
+            meter: super::lanes::Meter::new(heavy_rate),
+        }
+    }
 
+    /// Timers belong to the runtime they were made on: a loop that moved
+    /// gets new ones, with the same deadline and period.
+    fn renew_timers(&mut self) {
+        let period = self.ping.period();
+        self.ping = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        self.ping
+            .set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.auth_deadline = Box::pin(tokio::time::sleep_until(self.auth_deadline.deadline()));
+    }
+}
+
+impl Client {
+    /// The read loop, until the connection closes or moves.
+    async fn run<R: AsyncRead + Unpin>(&mut self, reader: &mut R, st: &mut ReadLoop) -> Exit {
         loop {
-            let want = match self.parser.bytes_needed() {
-                Some(n) if n > rbuf.len() => (n - rbuf.len()).max(read_size),
-                _ => read_size,
-            };
-            if rbuf.capacity() - rbuf.len() < want {
-                rbuf.reserve(want);
+            match self.read_step(reader, st).await {
+                ReadStep::Stop => return Exit::Closed,
+                ReadStep::Move => return Exit::Move,
+                ReadStep::Read { busy, heavy } => {
+                    if heavy && self.shared.out.claim_move() {
+                        return Exit::Move;
+                    }
+                    if busy {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                ReadStep::Other => {}
             }
-            // At most `want` bytes: the buffer may have more room (a reserve
-            // can double it), and a batch must stay bounded.
-            let mut room = (&mut rbuf).limit(want);
-            tokio::select! {
-                biased;
-                _ = self.shared.close_wake.notified() => break,
-                r = reader.read_buf(&mut room) => match r {
-                    Ok(0) | Err(_) => {
-                        let reason = if r.is_ok() { CloseReason::ClientClosed } else { CloseReason::ReadError };
-                        self.shared.close(reason);
-                        break;
-                    }
-                    Ok(n) => {
-                        if n >= read_size && read_size < MAX_READ {
-                            read_size *= 2;
-                        } else if n < read_size / 4 && read_size > MIN_READ {
-                            read_size /= 2;
-                        }
-                        if !self.process(&mut rbuf).await {
-                            break;
-                        }
-                        budget.consumed(n).await;
-                        if rbuf.is_empty() && rbuf.capacity() > 2 * read_size.max(MIN_READ) {
-                            rbuf = BytesMut::with_capacity(read_size);
-                        }
-                    }
-                },
-                _ = ping.tick() => {
-                    if !self.on_ping_timer() {
-                        break;
-                    }
+        }
+    }
+
+    /// One turn of the read loop: a read and the ops it completes, a PING
+    /// timer, the authentication deadline or a close.
+    async fn read_step<R: AsyncRead + Unpin>(
+        &mut self,
+        reader: &mut R,
+        st: &mut ReadLoop,
+    ) -> ReadStep {
+        let want = match self.parser.bytes_needed() {
+            Some(n) if n > st.rbuf.len() => (n - st.rbuf.len()).max(st.read_size),
+            _ => st.read_size,
+        };
+        if st.rbuf.capacity() - st.rbuf.len() < want {
+            st.rbuf.reserve(want);
+        }
+        // At most `want` bytes: the buffer may have more room (a reserve
+        // can double it), and a batch must stay bounded.
+        let mut room = (&mut st.rbuf).limit(want);
+        tokio::select! {
+            biased;
+            _ = self.shared.close_wake.notified() => ReadStep::Stop,
+            _ = self.shared.out.move_wanted() => ReadStep::Move,
+            r = reader.read_buf(&mut room) => match r {
+                Ok(0) | Err(_) => {
+                    let reason = if r.is_ok() { CloseReason::ClientClosed } else { CloseReason::ReadError };
+                    self.shared.close(reason);
+                    ReadStep::Stop
                 }
-                _ = &mut auth_deadline, if self.auth_required && !self.connected => {
-                    log::error!("{} - cid:{} - Authentication Timeout", self.shared.addr, self.shared.id);
-                    self.shared.close_with_error("Authentication Timeout", CloseReason::AuthenticationTimeout);
-                    break;
+                Ok(n) => {
+                    if n >= st.read_size && st.read_size < MAX_READ {
+                        st.read_size *= 2;
+                    } else if n < st.read_size / 4 && st.read_size > MIN_READ {
+                        st.read_size /= 2;
+                    }
+                    if !self.process(&mut st.rbuf).await {
+                        return ReadStep::Stop;
+                    }
+                    if st.rbuf.is_empty() && st.rbuf.capacity() > 2 * st.read_size.max(MIN_READ) {
+                        st.rbuf = BytesMut::with_capacity(st.read_size);
+                    }
+                    ReadStep::Read { busy: st.budget.charge(n), heavy: st.meter.add(n) }
                 }
+            },
+            _ = st.ping.tick() => {
+                if self.on_ping_timer() { ReadStep::Other } else { ReadStep::Stop }
+            }
+            _ = &mut st.auth_deadline, if self.auth_required && !self.connected => {
+                log::error!("{} - cid:{} - Authentication Timeout", self.shared.addr, self.shared.id);
+                self.shared.close_with_error("Authentication Timeout", CloseReason::AuthenticationTimeout);
+                ReadStep::Stop
             }
         }
     }

@@ -27,7 +27,7 @@ impl ReadBudget {
     }
 
     /// Adds `n` bytes; true when it is time to yield (the count restarts).
-    fn charge(&mut self, n: usize) -> bool {
+    pub fn charge(&mut self, n: usize) -> bool {
         self.since_yield += n;
         if self.since_yield >= YIELD_AFTER {
             self.since_yield = 0;

@@ -19,6 +19,7 @@ pub mod client_info;
 pub mod close;
 pub mod fairness;
 pub mod fanout;
+pub mod lanes;
 pub mod listener;
 pub mod login;
 pub mod outbound;

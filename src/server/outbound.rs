@@ -84,6 +84,27 @@ pub struct Outbound {
     drained: Notify,
     /// How long one flush may block (`write_deadline`).
     pub write_deadline: Duration,
+    /// The connection may still move to the bulk lane (see `lanes`): set
+    /// for streams that can move, cleared by whichever side claims the move.
+    movable: AtomicBool,
+    /// `heavy_connection_rate` for the writer's meter (0: never moves).
+    heavy_rate: std::sync::atomic::AtomicI64,
+    /// The writer found the connection heavy and claimed the move: wakes
+    /// the reader, which carries it out.
+    move_wanted: Notify,
+    /// The reader asks the writer to hand back its half of the stream.
+    handoff: AtomicBool,
+}
+
+/// How a writer task ended.
+#[derive(Debug)]
+pub enum WriterEnd<W> {
+    /// The connection is closing; `Some` when a write failed or was
+    /// abandoned, with the reason to close with.
+    Done(Option<CloseReason>),
+    /// Asked for by [`Outbound::request_handoff`]: the stream's write half,
+    /// with nothing of a batch left unwritten.
+    Handoff(W),
 }
 
 /// What happened when appending to a connection's outbound buffer.
@@ -113,7 +134,39 @@ impl Outbound {
             stalled: AtomicBool::new(false),
             drained: Notify::new(),
             write_deadline,
+            movable: AtomicBool::new(false),
+            heavy_rate: std::sync::atomic::AtomicI64::new(0),
+            move_wanted: Notify::new(),
+            handoff: AtomicBool::new(false),
         }
+    }
+
+    /// Lets the connection move to the bulk lane once it moves more than
+    /// `rate` bytes per second (its stream can move; 0: it never does).
+    /// Called before the writer starts.
+    pub fn allow_move(&self, rate: i64) {
+        if rate > 0 {
+            self.heavy_rate.store(rate, Ordering::Relaxed);
+            self.movable.store(true, Ordering::Release);
+        }
+    }
+
+    /// Claims the one move of this connection; true for the first caller
+    /// on a connection that may move.
+    pub fn claim_move(&self) -> bool {
+        self.movable.load(Ordering::Relaxed) && self.movable.swap(false, Ordering::AcqRel)
+    }
+
+    /// Waits until the writer has claimed a move for the reader to make.
+    pub async fn move_wanted(&self) {
+        self.move_wanted.notified().await;
+    }
+
+    /// Asks the writer to return its half of the stream between batches
+    /// ([`WriterEnd::Handoff`]).
+    pub fn request_handoff(&self) {
+        self.handoff.store(true, Ordering::Release);
+        self.wake.notify_one();
     }
 
     /// Whether producers should pause for this connection.
@@ -302,10 +355,15 @@ impl Outbound {
     /// The writer loop. Returns when the connection is closing and its
     /// pending output has been flushed (or could not be), or when a write
     /// fails; in the latter cases it returns the reason to close with.
-    pub async fn run_writer<W: AsyncWrite + Unpin>(&self, mut w: W) -> Option<CloseReason> {
+    pub async fn run_writer<W: AsyncWrite + Unpin>(&self, mut w: W) -> WriterEnd<W> {
         let mut spare = BytesMut::new();
+        let mut meter = super::lanes::Meter::new(self.heavy_rate.load(Ordering::Relaxed));
         // None: closing normally, Some: a write failed or was abandoned.
         let failed = loop {
+            // Between batches: nothing taken from the buffer is unwritten.
+            if self.handoff.swap(false, Ordering::AcqRel) {
+                return WriterEnd::Handoff(w);
+            }
             let closing = {
                 let mut st = self.state.lock();
                 if st.buf.is_empty() {
@@ -327,6 +385,9 @@ impl Outbound {
                 r = self.write_counted(&mut w, &spare) => r,
                 _ = self.abort.notified() => break self.closing(),
             };
+            if meter.add(spare.len()) && self.claim_move() {
+                self.move_wanted.notify_one();
+            }
             spare.clear();
             if spare.capacity() > KEEP_CAPACITY {
                 spare = BytesMut::new();
@@ -346,7 +407,7 @@ impl Outbound {
                 let _ = tokio::time::timeout(Duration::from_secs(1), w.shutdown()).await;
             }
         }
-        failed
+        WriterEnd::Done(failed)
     }
 }
 
@@ -431,7 +492,7 @@ mod tests {
         assert!(waiter.await.unwrap(), "released once drained");
         assert!(!o.is_stalled());
         o.close(CloseReason::ServerShutdown);
-        assert_eq!(w.await.unwrap(), None);
+        assert!(matches!(w.await.unwrap(), WriterEnd::Done(None)));
     }
 
     #[test]
@@ -459,6 +520,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(got, b"hello world");
-        assert_eq!(w.await.unwrap(), None);
+        assert!(matches!(w.await.unwrap(), WriterEnd::Done(None)));
     }
 }

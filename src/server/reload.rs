@@ -256,6 +256,7 @@ fn unsupported_change(cur: &Options, new: &Options) -> Result<(), ReloadError> {
     fixed!(max_subs, "MaxSubs");
     fixed!(max_sub_tokens, "MaxSubTokens");
     fixed!(max_pending, "MaxPending");
+    fixed!(heavy_connection_rate, "HeavyConnectionRate");
     fixed!(max_closed_clients, "MaxClosedClients");
     fixed!(no_header_support, "NoHeaderSupport");
     fixed!(no_sublist_cache, "NoSublistCache");

@@ -15,7 +15,7 @@
 
 pub mod config;
 mod deflate;
-mod io;
+pub(crate) mod io;
 
 use bytes::BytesMut;
 use std::net::SocketAddr;

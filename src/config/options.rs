@@ -1155,17 +1155,22 @@ mod tests {
     }
 
     #[test]
+    fn heavy_connection_rate() {
+        let (o, _) = opts("max_pending: 1MB");
+        assert_eq!(o.heavy_connection_rate, DEFAULT_HEAVY_CONNECTION_RATE);
+        let (o, _) = opts("heavy_connection_rate: 50MB");
+        assert_eq!(o.heavy_connection_rate, 50 << 20);
+        assert_eq!(opts("heavy_connection_rate: 0").0.heavy_connection_rate, 0);
+        assert!(opts_err("heavy_connection_rate: -1").contains("can not be negative"));
+    }
+
+    #[test]
     fn limits_with_size_suffixes() {
         let (o, _) = opts(
             "max_payload: 2MB\nmax_pending: 128MB\nmax_control_line: 8KB\nmax_connections: 100\nmax_subs: 50\nmax_sub_tokens: 16\nping_max: 5\nmax_closed_clients: 7",
         );
         assert_eq!(o.max_payload, 2 << 20);
         assert_eq!(o.max_pending, 128 << 20);
-        assert_eq!(o.heavy_connection_rate, DEFAULT_HEAVY_CONNECTION_RATE);
-        let (o, _) = opts("heavy_connection_rate: 50MB");
-        assert_eq!(o.heavy_connection_rate, 50 << 20);
-        assert_eq!(opts("heavy_connection_rate: 0").0.heavy_connection_rate, 0);
-        assert!(opts_err("heavy_connection_rate: -1").contains("can not be negative"));
         assert_eq!(o.max_control_line, 8 << 10);
         assert_eq!(o.max_connections, 100);
         assert_eq!(o.max_subs, 50);

@@ -629,7 +629,10 @@ where
     account.num_conns.fetch_add(1, Ordering::Relaxed);
     log::debug!("{addr} - cid:{id} - Client connection created");
 
-    let client = Client {
+    // Boxed: the client moves into `drive` (and, for a heavy connection, on
+    // to the bulk lane), and a moved-from value would otherwise keep its
+    // place in this future as well as in the next.
+    let client = Box::new(Client {
         shared: shared.clone(),
         server: server.clone(),
         account,
@@ -663,7 +666,7 @@ where
         quota_hit: false,
         trace: log::log_enabled!(log::Level::Trace),
         cookies,
-    };
+    });
     // A WebSocket auth override may set its own timeout.
     let auth_timeout = websocket
         .then(|| server.websocket.get().and_then(|w| w.config.auth.timeout))
@@ -733,14 +736,27 @@ fn spawn_writer<S: super::lanes::Transport>(
 /// the bulk lane when it turns heavy (see `lanes`). Returns whether the
 /// client had logged in, and its writer, which may still be flushing.
 async fn drive<S: super::lanes::Transport>(
-    mut client: Client,
+    mut client: Box<Client>,
     mut reader: ReadHalf<S>,
     writer_task: WriterTask<S>,
     mut st: ReadLoop,
 ) -> (bool, WriterTask<S>) {
-    if let Exit::Closed = client.run(&mut reader, &mut st).await {
-        return (client.connected, writer_task);
+    match client.run(&mut reader, &mut st).await {
+        Exit::Closed => (client.connected, writer_task),
+        // Boxed: every connection's future would otherwise carry room for
+        // the few that move.
+        Exit::Move => Box::pin(relocate(client, reader, writer_task, st)).await,
     }
+}
+
+/// Moves a connection that turned heavy to the bulk lane and serves it
+/// there (or, if it cannot move, where it is) until it closes.
+async fn relocate<S: super::lanes::Transport>(
+    client: Box<Client>,
+    reader: ReadHalf<S>,
+    writer_task: WriterTask<S>,
+    mut st: ReadLoop,
+) -> (bool, WriterTask<S>) {
     let shared = client.shared.clone();
     let ended = || tokio::spawn(async { None });
     // The writer returns its half between batches (or ends, closing).
@@ -820,7 +836,7 @@ async fn drive<S: super::lanes::Transport>(
 /// or a move that could not happen) on the current runtime. A connection
 /// moves once, so the loop runs until it closes.
 async fn resume<S: super::lanes::Transport>(
-    mut client: Client,
+    mut client: Box<Client>,
     stream: S,
     mut st: ReadLoop,
 ) -> (bool, WriterTask<S>) {

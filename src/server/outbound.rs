@@ -503,6 +503,56 @@ mod tests {
         assert!(!o.is_stalled());
     }
 
+    /// A writer asked to hand off returns its stream between batches; what
+    /// producers append meanwhile waits in the buffer for the next writer,
+    /// in order, on whatever stream that one has.
+    #[tokio::test]
+    async fn handoff_keeps_order_across_writers() {
+        let o = std::sync::Arc::new(Outbound::new(1 << 20, Duration::from_secs(1)));
+        let (first, mut first_peer) = tokio::io::duplex(1024);
+        let w = {
+            let o = o.clone();
+            tokio::spawn(async move { o.run_writer(first).await })
+        };
+        o.append(|b| b.put_slice(b"one "));
+        o.flush();
+        let mut got = vec![0u8; 4];
+        tokio::io::AsyncReadExt::read_exact(&mut first_peer, &mut got)
+            .await
+            .unwrap();
+        assert_eq!(got, b"one ");
+        o.request_handoff();
+        let WriterEnd::Handoff(_first) = w.await.unwrap() else {
+            panic!("the writer hands its stream back");
+        };
+        o.append(|b| b.put_slice(b"two "));
+        o.flush();
+        let (second, mut second_peer) = tokio::io::duplex(1024);
+        let w = {
+            let o = o.clone();
+            tokio::spawn(async move { o.run_writer(second).await })
+        };
+        o.append(|b| b.put_slice(b"three"));
+        o.close(CloseReason::ServerShutdown);
+        let mut got = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut second_peer, &mut got)
+            .await
+            .unwrap();
+        assert_eq!(got, b"two three");
+        assert!(matches!(w.await.unwrap(), WriterEnd::Done(None)));
+    }
+
+    #[test]
+    fn a_move_is_claimed_once_and_only_when_allowed() {
+        let o = Outbound::new(100, Duration::from_secs(1));
+        assert!(!o.claim_move(), "not allowed yet");
+        o.allow_move(0);
+        assert!(!o.claim_move(), "rate 0: never");
+        o.allow_move(10 << 20);
+        assert!(o.claim_move());
+        assert!(!o.claim_move(), "once");
+    }
+
     #[tokio::test]
     async fn writer_flushes_then_closes() {
         let o = std::sync::Arc::new(Outbound::new(1 << 20, Duration::from_secs(1)));

@@ -590,6 +590,22 @@ accounts {
     h.shutdown().await;
 }
 
+/// A subscriber on `flood`, then a publisher sending it `n` numbered messages as fast as the
+/// server reads; checks every message arrived in order and returns the
+/// subscriber and the publisher.
+async fn full_speed_flood(h: &ServerHandle, n: usize) -> (Wire, Wire) {
+    let mut sub = Wire::open(h, None, ANON).await;
+    sub.send(b"SUB flood 1\r\nPING\r\n").await;
+    assert_eq!(sub.line().await.as_deref(), Some("PONG"));
+    let flooding = spawn_flood(Wire::open(h, None, ANON).await, flood("flood", n));
+    let got = sub
+        .receive_in_order("flood", n, 64 * 1024, Duration::ZERO)
+        .await;
+    assert_eq!(got, n, "every message, in order; {}", closed_conns(h).await);
+    let publisher = timeout(FLOOD_WAIT, flooding).await.unwrap().unwrap();
+    (sub, publisher)
+}
+
 /// A connection that carries a flood moves to the runtime kept for heavy
 /// connections (`heavy_connection_rate`, here 10 KB per 100 ms window, so
 /// one full read of the flood counts while logging in and PINGs do not)
@@ -600,24 +616,9 @@ accounts {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_moves_to_the_bulk_lane_and_loses_nothing() {
     let h = start_conf("heavy_connection_rate: 100KB\nhttp_port: -1\n").await;
-    let mut sub = Wire::open(&h, None, ANON).await;
-    sub.send(b"SUB flood 1\r\nPING\r\n").await;
-    assert_eq!(sub.line().await.as_deref(), Some("PONG"));
     let mut idle = Wire::open(&h, None, ANON).await;
-    let publisher = Wire::open(&h, None, ANON).await;
-    let pub_cid = publisher.cid;
     let n = 50_000;
-    let flooding = spawn_flood(publisher, flood("flood", n));
-    let got = sub
-        .receive_in_order("flood", n, 64 * 1024, Duration::ZERO)
-        .await;
-    assert_eq!(
-        got,
-        n,
-        "every message, in order; {}",
-        closed_conns(&h).await
-    );
-    let mut publisher = timeout(FLOOD_WAIT, flooding).await.unwrap().unwrap();
+    let (mut sub, mut publisher) = full_speed_flood(&h, n).await;
 
     // Both moved connections are served where they are now.
     for w in [&mut publisher, &mut sub] {
@@ -634,7 +635,7 @@ async fn a_flood_moves_to_the_bulk_lane_and_loses_nothing() {
     idle.send(b"PING\r\n").await;
     idle.pong_within(T).await;
 
-    let p = conn_info(&h, pub_cid).await;
+    let p = conn_info(&h, publisher.cid).await;
     assert_eq!(p["bulk_lane"], true, "publisher moved: {p}");
     assert_eq!(p["in_msgs"], n as u64 + 1);
     let s = conn_info(&h, sub.cid).await;
@@ -653,19 +654,8 @@ async fn a_flood_moves_to_the_bulk_lane_and_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn heavy_connection_rate_zero_keeps_every_connection_in_place() {
     let h = start_conf("heavy_connection_rate: 0\nhttp_port: -1\n").await;
-    let mut sub = Wire::open(&h, None, ANON).await;
-    sub.send(b"SUB flood 1\r\nPING\r\n").await;
-    assert_eq!(sub.line().await.as_deref(), Some("PONG"));
-    let publisher = Wire::open(&h, None, ANON).await;
-    let pub_cid = publisher.cid;
-    let n = 20_000;
-    let flooding = spawn_flood(publisher, flood("flood", n));
-    let got = sub
-        .receive_in_order("flood", n, 64 * 1024, Duration::ZERO)
-        .await;
-    assert_eq!(got, n);
-    let _publisher = timeout(FLOOD_WAIT, flooding).await.unwrap().unwrap();
-    for cid in [pub_cid, sub.cid] {
+    let (sub, publisher) = full_speed_flood(&h, 20_000).await;
+    for cid in [publisher.cid, sub.cid] {
         let c = conn_info(&h, cid).await;
         assert!(c.get("bulk_lane").is_none(), "{c}");
     }

@@ -324,6 +324,23 @@ fn want_int(key: &super::Key, path: &str, v: &super::Value) -> Result<i64, super
     }
 }
 
+/// An integer that may not be negative (a size or a rate).
+fn want_non_negative(
+    key: &super::Key,
+    path: &str,
+    v: &super::Value,
+) -> Result<i64, super::ConfigError> {
+    let n = want_int(key, path, v)?;
+    if n < 0 {
+        return Err(super::ConfigError::at(
+            &key.pos,
+            path,
+            format!("{path} value can not be negative"),
+        ));
+    }
+    Ok(n)
+}
+
 fn want_bool(key: &super::Key, path: &str, v: &super::Value) -> Result<bool, super::ConfigError> {
     match v.kind {
         super::Kind::Bool(b) => Ok(b),
@@ -355,14 +372,7 @@ fn want_map<'v>(
 
 /// An integer that must fit an `i32` and not be negative.
 fn want_i32(key: &super::Key, path: &str, v: &super::Value) -> Result<i32, super::ConfigError> {
-    let n = want_int(key, path, v)?;
-    if n < 0 {
-        return Err(super::ConfigError::at(
-            &key.pos,
-            path,
-            format!("{path} value can not be negative"),
-        ));
-    }
+    let n = want_non_negative(key, path, v)?;
     i32::try_from(n)
         .map_err(|_| super::ConfigError::at(&key.pos, path, format!("{path} value is too big")))
 }
@@ -689,26 +699,11 @@ impl Options {
                 self.max_control_line = if n == 0 { DEFAULT_MAX_CONTROL_LINE } else { n };
             }
             "max_pending" => {
-                let n = want_int(key, k, v)?;
-                if n < 0 {
-                    return Err(super::ConfigError::at(
-                        &key.pos,
-                        k,
-                        format!("{k} value can not be negative"),
-                    ));
-                }
+                let n = want_non_negative(key, k, v)?;
                 self.max_pending = if n == 0 { DEFAULT_MAX_PENDING } else { n };
             }
             "heavy_connection_rate" => {
-                let n = want_int(key, k, v)?;
-                if n < 0 {
-                    return Err(super::ConfigError::at(
-                        &key.pos,
-                        k,
-                        format!("{k} value can not be negative"),
-                    ));
-                }
-                self.heavy_connection_rate = n;
+                self.heavy_connection_rate = want_non_negative(key, k, v)?;
             }
             "max_connections" | "max_conn" => {
                 let n = want_int(key, k, v)?;

@@ -595,9 +595,13 @@ where
         websocket,
         false,
     ));
-    if S::MOVABLE {
-        shared.out.allow_move(opts.heavy_connection_rate);
-    }
+    // A stream that cannot move is never measured for it.
+    let heavy_rate = if S::MOVABLE {
+        opts.heavy_connection_rate
+    } else {
+        0
+    };
+    shared.out.allow_move(heavy_rate);
     let (reader, writer) = tokio::io::split(stream);
     let writer_task = spawn_writer(&shared, writer);
 
@@ -673,7 +677,7 @@ where
         .flatten()
         .unwrap_or_else(|| server.auth_timeout());
     let ping_interval = opts.ping_interval.max(Duration::from_millis(1));
-    let st = ReadLoop::new(ping_interval, auth_timeout, opts.heavy_connection_rate);
+    let st = ReadLoop::new(ping_interval, auth_timeout, heavy_rate);
     let (was_connected, writer_task) = drive(client, reader, writer_task, st).await;
 
     let reason = shared.out.closing().unwrap_or(CloseReason::ClientClosed);

@@ -341,6 +341,9 @@ async fn slow_consumer_is_cut_and_others_continue() {
             .send(format!("PUB data {}\r\n{payload}\r\n", payload.len()))
             .await;
         if i % 4 == 3 {
+            // The publisher's PONG comes after all its PUBs were delivered;
+            // only then does the subscriber's PONG follow every message.
+            assert_eq!(publisher.sync().await, Vec::<String>::new());
             received += good.sync().await.len();
         }
     }

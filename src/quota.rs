@@ -115,6 +115,60 @@ pub fn parse_rate_key(
     Ok(())
 }
 
+/// How long an account stays a noisy tenant after a connection of its last
+/// waited on a rate quota: its new connections go to the bulk lane for that
+/// long, then start on the main lane again.
+pub const NOISY_FOR: Duration = Duration::from_secs(60);
+
+/// Whether an account is a noisy tenant: one of its connections recently
+/// waited on a rate quota (its account's or its user's). A throttled
+/// publisher still wakes its subscribers at the quota's pace; moving the
+/// whole account to the bulk lane keeps that trickle, and the wake-ups
+/// between the publisher and its subscribers, away from other tenants.
+#[derive(Debug, Default)]
+pub struct NoisyMark {
+    /// When the account last waited, in milliseconds since [`epoch`] (+1,
+    /// so 0 means never).
+    last_ms: AtomicU64,
+}
+
+impl NoisyMark {
+    /// Records a quota wait now; true when the account was not noisy just
+    /// before, so its connections are to move.
+    pub fn mark(&self) -> bool {
+        self.mark_at(now_ms())
+    }
+
+    /// Whether the account waited on a quota within [`NOISY_FOR`].
+    pub fn is_noisy(&self) -> bool {
+        self.is_noisy_at(now_ms())
+    }
+
+    fn mark_at(&self, now: u64) -> bool {
+        let before = self.last_ms.swap(now, Ordering::Relaxed);
+        !Self::fresh(before, now)
+    }
+
+    fn is_noisy_at(&self, now: u64) -> bool {
+        Self::fresh(self.last_ms.load(Ordering::Relaxed), now)
+    }
+
+    fn fresh(at: u64, now: u64) -> bool {
+        at != 0 && now.saturating_sub(at) <= NOISY_FOR.as_millis() as u64
+    }
+}
+
+/// The process's clock for [`NoisyMark`]: a fixed start, read lazily.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Milliseconds since [`epoch`], plus one (never 0).
+fn now_ms() -> u64 {
+    epoch().elapsed().as_millis() as u64 + 1
+}
+
 /// A token bucket for one quota, shared by every connection it covers. It
 /// may go into debt by one batch: the batch is already read when it is
 /// charged, and the debt is paid by waiting before the next read, so the
@@ -258,6 +312,18 @@ impl RateBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_is_noisy_for_a_while_after_its_last_quota_wait() {
+        let m = NoisyMark::default();
+        let span = NOISY_FOR.as_millis() as u64;
+        assert!(!m.is_noisy_at(1), "never waited");
+        assert!(m.mark_at(1), "the first wait moves the account");
+        assert!(!m.mark_at(2), "a second wait does not move it again");
+        assert!(m.is_noisy_at(2 + span));
+        assert!(!m.is_noisy_at(3 + span), "quiet for NOISY_FOR");
+        assert!(m.mark_at(3 + span), "noisy again: its new connections move");
+    }
 
     fn limit(msgs: u64, bytes: u64, burst_ms: u64) -> RateLimit {
         RateLimit {

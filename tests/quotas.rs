@@ -246,3 +246,122 @@ fn a_reload_changes_an_account_quota_live() {
     let log = s.reload();
     assert!(log.contains("msgs_per_sec"), "{log}");
 }
+
+/// The `/connz` entries (with accounts) of `account`'s open
+/// connections, polled (bounded) until every one of them is on the bulk lane
+/// or not, as `moved` says.
+async fn conns_of(
+    h: &rnats::node::ServerHandle,
+    account: &str,
+    moved: bool,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let all = common::monitor_json(h, "/connz?auth=1").await;
+        let conns: Vec<_> = all["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["account"] == account)
+            .cloned()
+            .collect();
+        let on_lane = |c: &serde_json::Value| c["bulk_lane"] == true;
+        if conns.iter().all(|c| on_lane(c) == moved) || Instant::now() > deadline {
+            return conns;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A quota that holds a publisher back makes its account a noisy tenant:
+/// the publisher, the account's subscriber it feeds (far below
+/// `heavy_connection_rate` on its own) and a connection of the account
+/// that logs in afterwards all move to the bulk lane, with nothing lost;
+/// the other account's connection stays where it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_account_moves_to_the_bulk_lane_together() {
+    let h = common::start_conf(
+        "http_port: -1\naccounts {\n  A: { users: [{user: a, password: apw}], limits: { msgs_per_sec: 2000, burst: \"100ms\" } }\n  B: { users: [{user: b, password: bpw}] }\n}\n",
+    )
+    .await;
+    let url = h.client_url();
+    let reader = client(&url, "a").await;
+    let mut sub = reader.subscribe("q").await.unwrap();
+    reader.flush().await.unwrap();
+    let other = client(&url, "b").await;
+    other.flush().await.unwrap();
+
+    // Held to 2000/s after a burst of 200: throttled for about a second.
+    let publisher = client(&url, "a").await;
+    for _ in 0..N {
+        publisher.publish("q", "x".into()).await.unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(30), publisher.flush())
+        .await
+        .expect("the server read everything")
+        .unwrap();
+    receive_all(&mut sub, N).await;
+    let later = client(&url, "a").await;
+    later.flush().await.unwrap();
+
+    let a = conns_of(&h, "A", true).await;
+    assert_eq!(a.len(), 3, "{a:?}");
+    for c in &a {
+        assert_eq!(
+            c["bulk_lane"], true,
+            "an account's connections move together: {c}"
+        );
+    }
+    // The moved ones are served where they are now.
+    reader.publish("q", "after".into()).await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("delivered after the move")
+        .unwrap();
+    assert_eq!(&m.payload[..], b"after");
+    later.flush().await.unwrap();
+    let b = conns_of(&h, "B", false).await;
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert!(
+        b[0].get("bulk_lane").is_none(),
+        "another tenant stays: {}",
+        b[0]
+    );
+    other.flush().await.unwrap();
+    h.shutdown().await;
+}
+
+/// With `heavy_connection_rate: 0` the bulk lane is off: a throttled
+/// account's connections stay too.
+#[tokio::test]
+async fn without_the_bulk_lane_a_throttled_account_stays() {
+    let h = common::start_conf(
+        "http_port: -1\nheavy_connection_rate: 0\naccounts {\n  A: { users: [{user: a, password: apw}], limits: { msgs_per_sec: 5000, burst: \"100ms\" } }\n}\n",
+    )
+    .await;
+    let url = h.client_url();
+    let reader = client(&url, "a").await;
+    let mut sub = reader.subscribe("q").await.unwrap();
+    reader.flush().await.unwrap();
+    let publisher = client(&url, "a").await;
+    let n = 1000;
+    for _ in 0..n {
+        publisher.publish("q", "x".into()).await.unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(30), publisher.flush())
+        .await
+        .expect("the server read everything")
+        .unwrap();
+    receive_all(&mut sub, n).await;
+    let throttled = common::monitor_json(&h, "/accountz?acc=A").await["account_detail"]
+        ["throttled_ms"]
+        .as_u64()
+        .unwrap();
+    assert!(throttled > 0, "the quota held the publisher back");
+    let a = conns_of(&h, "A", false).await;
+    assert_eq!(a.len(), 2, "{a:?}");
+    for c in &a {
+        assert!(c.get("bulk_lane").is_none(), "{c}");
+    }
+    h.shutdown().await;
+}

@@ -1141,6 +1141,28 @@ impl Client {
         wait.is_zero() || self.throttle_for(wait).await
     }
 
+    /// A quota held this connection back: its account is a noisy tenant,
+    /// whose connections all move to the bulk lane (see `lanes`), this one
+    /// included. The system account's connections stay: they carry the
+    /// server's own events.
+    fn mark_noisy(&self) {
+        if self.server.is_system_account(&self.account) {
+            return;
+        }
+        if self.account.noisy.mark() {
+            self.server.move_to_bulk_lane(&self.account);
+        }
+        self.shared.out.request_move();
+    }
+
+    /// A connection that logs in to a noisy tenant joins the account's other
+    /// connections on the bulk lane.
+    fn join_noisy_account(&self) {
+        if self.account.noisy.is_noisy() && !self.server.is_system_account(&self.account) {
+            self.shared.out.request_move();
+        }
+    }
+
     /// The rate quota buckets this connection publishes under: its
     /// account's and its user's (none: an empty list, no allocation).
     fn quota_buckets(&self) -> Vec<Arc<crate::quota::RateBucket>> {
@@ -1157,6 +1179,7 @@ impl Client {
             .stats
             .throttled_ns
             .fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
+        self.mark_noisy();
         tokio::select! {
             biased;
             _ = self.shared.close_wake.notified() => false,
@@ -1428,6 +1451,7 @@ impl Client {
         if let Some(e) = self.server.events() {
             e.connected(&self.server, &self.shared);
         }
+        self.join_noisy_account();
         true
     }
 
@@ -1613,6 +1637,7 @@ impl Client {
         if let Some(e) = self.server.events() {
             e.connected(&self.server, &self.shared);
         }
+        self.join_noisy_account();
         true
     }
 

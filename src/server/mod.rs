@@ -735,6 +735,17 @@ impl Server {
         self.clients.lock().get(&id).cloned()
     }
 
+    /// Asks every client connection of `account` to move to the bulk lane
+    /// (a noisy tenant's; see `lanes`). Those that cannot move stay.
+    pub fn move_to_bulk_lane(&self, account: &Arc<Account>) {
+        let clients: Vec<_> = self.clients.lock().values().cloned().collect();
+        for c in clients {
+            if Arc::ptr_eq(&c.account.read(), account) {
+                c.out.request_move();
+            }
+        }
+    }
+
     /// A snapshot of the live connections.
     pub fn clients(&self) -> Vec<Arc<ClientShared>> {
         let mut v: Vec<_> = self.clients.lock().values().cloned().collect();

@@ -157,7 +157,15 @@ impl Outbound {
         self.movable.load(Ordering::Relaxed) && self.movable.swap(false, Ordering::AcqRel)
     }
 
-    /// Waits until the writer has claimed a move for the reader to make.
+    /// Asks the reader to move the connection to the bulk lane (once, if it
+    /// may move at all).
+    pub fn request_move(&self) {
+        if self.claim_move() {
+            self.move_wanted.notify_one();
+        }
+    }
+
+    /// Waits until a move was claimed for the reader to make.
     pub async fn move_wanted(&self) {
         self.move_wanted.notified().await;
     }
@@ -385,8 +393,8 @@ impl Outbound {
                 r = self.write_counted(&mut w, &spare) => r,
                 _ = self.abort.notified() => break self.closing(),
             };
-            if meter.add(spare.len()) && self.claim_move() {
-                self.move_wanted.notify_one();
+            if meter.add(spare.len()) {
+                self.request_move();
             }
             spare.clear();
             if spare.capacity() > KEEP_CAPACITY {

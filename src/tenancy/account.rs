@@ -81,6 +81,9 @@ pub struct Account {
     /// Per-user rate quotas of this account, by user name, shared by every
     /// connection of the user.
     user_quotas: Mutex<ahash::AHashMap<String, Arc<RateBucket>>>,
+    /// Whether a quota recently held back one of its connections: the
+    /// account's connections then run on the bulk lane.
+    pub noisy: crate::quota::NoisyMark,
     /// Times this account's subscribers were full and made a publisher
     /// wait (flow control).
     pub stalls: AtomicU64,
@@ -222,6 +225,7 @@ impl Account {
             num_conns: AtomicU64::new(0),
             quota: arc_swap::ArcSwapOption::empty(),
             user_quotas: Mutex::new(ahash::AHashMap::new()),
+            noisy: crate::quota::NoisyMark::default(),
             stalls: AtomicU64::new(0),
             stalled_ns: AtomicU64::new(0),
             closed: ClosedTotals::default(),

@@ -7,7 +7,9 @@
 #   tools/rnats-bench/noisy-quota.sh SERVER NATSLOAD [MSGS_PER_SEC] [ROUNDS]
 #
 # NATSLOAD is the shared benchmark's load generator (its `compare` builds it
-# under shared/bench/loadgen/target/release/). Prints, per round, B's p50
+# under shared/bench/loadgen/target/release/, or under
+# ~/.cache/nats-bench-loadgen/target/release/ when that folder is
+# read-only). Prints, per round, B's p50
 # and p99 alone and under the flood, their ratio, A's delivered msgs/s and
 # B's req/s.
 set -euo pipefail

@@ -341,6 +341,31 @@ async fn a_throttled_account_moves_to_the_bulk_lane_together() {
         b[0]
     );
     other.flush().await.unwrap();
+
+    // A closed connection keeps its lane and throttled time in `/connz`.
+    let cid = a
+        .iter()
+        .filter_map(|c| c["throttled_ms"].as_u64().map(|_| c["cid"].clone()))
+        .next()
+        .expect("the publisher waited on the quota");
+    publisher.drain().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let closed = loop {
+        let v = common::monitor_json(&h, "/connz?state=closed&auth=1").await;
+        let hit = v["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["cid"] == cid)
+            .cloned();
+        match hit {
+            Some(c) => break c,
+            None if Instant::now() > deadline => panic!("not listed as closed: {v}"),
+            None => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    assert_eq!(closed["bulk_lane"], true, "{closed}");
+    assert!(closed["throttled_ms"].as_u64().unwrap_or(0) > 0, "{closed}");
     h.shutdown().await;
 }
 

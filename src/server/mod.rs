@@ -74,6 +74,12 @@ pub struct ClosedClient {
     pub in_bytes: u64,
     pub out_msgs: u64,
     pub out_bytes: u64,
+    /// Flow control and quota counters at close (see `ClientStats`), so
+    /// `/connz?state=closed` still tells why a connection was slow.
+    pub stalls: u64,
+    pub stalled_ns: u64,
+    pub throttled_ns: u64,
+    pub bulk_lane: bool,
     /// Subjects of the subscriptions it had when it closed.
     pub subs: Vec<String>,
 }
@@ -712,6 +718,10 @@ impl Server {
             in_bytes: c.stats.in_bytes.load(Ordering::Relaxed),
             out_msgs,
             out_bytes,
+            stalls: c.stats.stalls.load(Ordering::Relaxed),
+            stalled_ns: c.stats.stalled_ns.load(Ordering::Relaxed),
+            throttled_ns: c.stats.throttled_ns.load(Ordering::Relaxed),
+            bulk_lane: c.stats.bulk_lane.load(Ordering::Relaxed),
             subs,
         };
         let mut closed = self.closed.lock();

@@ -11,7 +11,9 @@
 # ~/.cache/nats-bench-loadgen/target/release/ when that folder is
 # read-only). Prints, per round, B's p50
 # and p99 alone and under the flood, their ratio, A's delivered msgs/s and
-# B's req/s.
+# B's req/s; then B alone unpinned, on the flood run's server just before the
+# flood, and the flood's ratio to that (same placement freedom: what the
+# flood itself costs, without the machine's cross-CPU wake-up cost).
 set -euo pipefail
 BIN=${1:?server binary}
 NL=${2:?natsload binary}
@@ -34,13 +36,16 @@ for _ in $(seq "$ROUNDS"); do
   "$BIN" -c "$dir/q.conf" -p "$p2" >/dev/null 2>&1 & s2=$!
   sleep 0.5
   alone=$(taskset -c 0 "$NL" -p "$p1" "${B[@]}")
+  free=$("$NL" -p "$p2" "${B[@]}")
   flood=$("$NL" -p "$p2" "${B[@]}" --flood-pubs 2 --flood-subs 4 --flood-user a --flood-pass apw)
   kill "$s1" "$s2"; wait "$s1" "$s2" 2>/dev/null || true
-  python3 - "$alone" "$flood" <<'PY'
+  python3 - "$alone" "$flood" "$free" <<'PY'
 import json, sys
-a, f = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+a, f, u = (json.loads(x) for x in sys.argv[1:4])
 print(f"B p50 alone {a['p50_us']:.1f} us, flood {f['p50_us']:.1f} us ({f['p50_us']/a['p50_us']:.2f}x); "
       f"p99 alone {a['p99_us']:.1f} us, flood {f['p99_us']:.1f} us ({f['p99_us']/a['p99_us']:.2f}x); "
-      f"A {f.get('flood_msgs_per_sec', 0)/1e6:.2f}M msgs/s; B {f['msgs_per_sec']:.0f} req/s")
+      f"A {f.get('flood_msgs_per_sec', 0)/1e6:.2f}M msgs/s; B {f['msgs_per_sec']:.0f} req/s; "
+      f"B alone unpinned p50 {u['p50_us']:.1f} us, p99 {u['p99_us']:.1f} us "
+      f"(flood/unpinned p50 {f['p50_us']/u['p50_us']:.2f}x, p99 {f['p99_us']/u['p99_us']:.2f}x)")
 PY
 done

@@ -164,8 +164,9 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// Milliseconds since [`epoch`], plus one (never 0).
-fn now_ms() -> u64 {
+/// Milliseconds since [`epoch`], plus one (never 0). The bulk lane's
+/// quiet check (`lanes::HeavyMark`) reads the same clock.
+pub(crate) fn now_ms() -> u64 {
     epoch().elapsed().as_millis() as u64 + 1
 }
 

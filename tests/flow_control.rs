@@ -650,6 +650,65 @@ async fn a_flood_moves_to_the_bulk_lane_and_loses_nothing() {
     h.shutdown().await;
 }
 
+/// A connection on the bulk lane that has been quiet for
+/// `lanes::QUIET_FOR` (10 s) goes back to the main lane, still serving
+/// both directions, and moves again when it floods again, with nothing lost
+/// or reordered either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_quiet_connection_returns_from_the_bulk_lane_and_can_move_again() {
+    let h = start_conf("heavy_connection_rate: 100KB\nhttp_port: -1\n").await;
+    let n = 50_000;
+    let (mut sub, publisher) = full_speed_flood(&h, n).await;
+    for cid in [publisher.cid, sub.cid] {
+        assert_eq!(conn_info(&h, cid).await["bulk_lane"], true);
+    }
+
+    // Quiet now: both come back (the check runs every second).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let p = conn_info(&h, publisher.cid).await;
+        let s = conn_info(&h, sub.cid).await;
+        if p.get("bulk_lane").is_none() && s.get("bulk_lane").is_none() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still on the bulk lane after 30 s: {p} {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut publisher = publisher;
+    publisher.send(&flood("flood", 1)).await;
+    assert_eq!(
+        sub.receive_in_order("flood", 1, 64 * 1024, Duration::ZERO)
+            .await,
+        1
+    );
+    publisher.pong_within(T).await;
+
+    // A second flood moves them again.
+    let flooding = spawn_flood(publisher, flood("flood", n));
+    let got = sub
+        .receive_in_order("flood", n, 64 * 1024, Duration::ZERO)
+        .await;
+    assert_eq!(
+        got,
+        n,
+        "every message, in order; {}",
+        closed_conns(&h).await
+    );
+    let publisher = timeout(FLOOD_WAIT, flooding).await.unwrap().unwrap();
+    let p = conn_info(&h, publisher.cid).await;
+    assert_eq!(p["bulk_lane"], true, "moved again: {p}");
+    assert_eq!(p["in_msgs"], 2 * n as u64 + 1);
+    let s = conn_info(&h, sub.cid).await;
+    assert_eq!(s["out_msgs"], 2 * n as u64 + 1);
+    sub.send(b"PING\r\n").await;
+    sub.pong_within(T).await;
+    assert_eq!(get(&h, "/varz").await["slow_consumers"], 0);
+    h.shutdown().await;
+}
+
 /// With `heavy_connection_rate: 0` nothing moves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn heavy_connection_rate_zero_keeps_every_connection_in_place() {

@@ -745,16 +745,21 @@ async fn drive<S: super::lanes::Transport>(
     writer_task: WriterTask<S>,
     mut st: ReadLoop,
 ) -> (bool, WriterTask<S>) {
-    match client.run(&mut reader, &mut st).await {
-        Exit::Closed => (client.connected, writer_task),
-        // Boxed: every connection's future would otherwise carry room for
-        // the few that move.
-        Exit::Move => Box::pin(relocate(client, reader, writer_task, st)).await,
+    loop {
+        match client.run(&mut reader, &mut st).await {
+            Exit::Closed => return (client.connected, writer_task),
+            // Boxed: every connection's future would otherwise carry room
+            // for the few that move.
+            Exit::Move => return Box::pin(relocate(client, reader, writer_task, st)).await,
+            // Only a loop on the bulk lane watches for quiet.
+            Exit::Return => {}
+        }
     }
 }
 
 /// Moves a connection that turned heavy to the bulk lane and serves it
-/// there (or, if it cannot move, where it is) until it closes.
+/// there (or, if it cannot move, where it is) until it closes or, quiet
+/// again, comes back.
 async fn relocate<S: super::lanes::Transport>(
     client: Box<Client>,
     reader: ReadHalf<S>,
@@ -805,8 +810,8 @@ async fn relocate<S: super::lanes::Transport>(
         match detached() {
             Ok(stream) => {
                 st.renew_timers();
-                let (connected, writer_task) = resume(client, stream, st).await;
-                (connected, Some(writer_task))
+                st.watch_for_quiet();
+                serve_on_bulk(client, stream, st).await
             }
             Err(e) => {
                 log::debug!(
@@ -815,13 +820,14 @@ async fn relocate<S: super::lanes::Transport>(
                     client.shared.id
                 );
                 client.shared.close(CloseReason::ReadError);
-                (client.connected, None)
+                OnBulk::Closed(client.connected, None)
             }
         }
     });
     match moved.await {
-        Ok((connected, Some(w))) => (connected, w),
-        Ok((connected, None)) => (connected, ended()),
+        Ok(OnBulk::Closed(connected, Some(w))) => (connected, w),
+        Ok(OnBulk::Closed(connected, None)) => (connected, ended()),
+        Ok(OnBulk::Back(client, detached, st)) => come_back(client, detached, st).await,
         Err(e) => {
             log::error!(
                 "{} - cid:{} - connection task failed: {e}",
@@ -836,9 +842,99 @@ async fn relocate<S: super::lanes::Transport>(
     }
 }
 
-/// Carries on serving a connection whose stream was reunited (after a move,
-/// or a move that could not happen) on the current runtime. A connection
-/// moves once, so the loop runs until it closes.
+/// How serving a connection on the bulk lane ended.
+enum OnBulk<S> {
+    /// It closed: whether it had logged in, and its writer if one runs.
+    Closed(bool, Option<WriterTask<S>>),
+    /// It was quiet for [`super::lanes::QUIET_FOR`]: its stream, off the
+    /// bulk lane's driver, and its loop, to carry on on the main lane.
+    Back(Box<Client>, super::lanes::Detached<S>, ReadLoop),
+}
+
+/// Serves a connection on the bulk lane until it closes or, quiet again,
+/// hands its stream back.
+async fn serve_on_bulk<S: super::lanes::Transport>(
+    mut client: Box<Client>,
+    stream: S,
+    mut st: ReadLoop,
+) -> OnBulk<S> {
+    let shared = client.shared.clone();
+    let (mut reader, writer) = tokio::io::split(stream);
+    let mut writer_task = spawn_writer(&shared, writer);
+    loop {
+        match client.run(&mut reader, &mut st).await {
+            Exit::Closed => return OnBulk::Closed(client.connected, Some(writer_task)),
+            // Already here (a claim is not possible on the bulk lane).
+            Exit::Move => {}
+            Exit::Return => {
+                shared.out.request_handoff();
+                let Ok(Some(writer)) = writer_task.await else {
+                    shared.close(CloseReason::WriteError);
+                    return OnBulk::Closed(client.connected, None);
+                };
+                match reader.unsplit(writer).detach() {
+                    super::lanes::Detach::Moved(d) => return OnBulk::Back(client, d, st),
+                    super::lanes::Detach::Stays(stream) => {
+                        // Not for a stream that moved here; serve it on.
+                        st.stop_watching_for_quiet();
+                        let (r, w) = tokio::io::split(stream);
+                        reader = r;
+                        writer_task = spawn_writer(&shared, w);
+                    }
+                    super::lanes::Detach::Broken(e) => {
+                        log::debug!(
+                            "{} - cid:{} - cannot move the connection back: {e}",
+                            shared.addr,
+                            shared.id
+                        );
+                        shared.close(CloseReason::ReadError);
+                        return OnBulk::Closed(client.connected, None);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Serves a connection that came back from the bulk lane on the main lane,
+/// where it may turn heavy and move again. A boxed trait object: `drive`
+/// leads back here, and a future cannot contain itself.
+fn come_back<S: super::lanes::Transport>(
+    client: Box<Client>,
+    detached: super::lanes::Detached<S>,
+    mut st: ReadLoop,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = (bool, WriterTask<S>)> + Send>> {
+    Box::pin(async move {
+        let shared = client.shared.clone();
+        let stream = match detached() {
+            Ok(stream) => stream,
+            Err(e) => {
+                log::debug!(
+                    "{} - cid:{} - cannot move the connection back: {e}",
+                    shared.addr,
+                    shared.id
+                );
+                shared.close(CloseReason::ReadError);
+                return (client.connected, tokio::spawn(async { None }));
+            }
+        };
+        log::debug!(
+            "{} - cid:{} - Quiet connection returned to the main lane",
+            shared.addr,
+            shared.id
+        );
+        shared.stats.bulk_lane.store(false, Ordering::Relaxed);
+        st.renew_timers();
+        st.stop_watching_for_quiet();
+        shared.out.allow_move_again();
+        let (reader, writer) = tokio::io::split(stream);
+        let writer_task = spawn_writer(&shared, writer);
+        drive(client, reader, writer_task, st).await
+    })
+}
+
+/// Carries on serving a connection whose stream could not move, on the
+/// current runtime, until it closes.
 async fn resume<S: super::lanes::Transport>(
     mut client: Box<Client>,
     stream: S,
@@ -846,8 +942,18 @@ async fn resume<S: super::lanes::Transport>(
 ) -> (bool, WriterTask<S>) {
     let (mut reader, writer) = tokio::io::split(stream);
     let writer_task = spawn_writer(&client.shared, writer);
-    while let Exit::Move = client.run(&mut reader, &mut st).await {}
+    while !matches!(client.run(&mut reader, &mut st).await, Exit::Closed) {}
     (client.connected, writer_task)
+}
+
+/// The next quiet check, or never when the loop is not on the bulk lane.
+async fn quiet_tick(check: &mut Option<tokio::time::Interval>) {
+    match check {
+        Some(c) => {
+            c.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// nats-server's first PING to a client comes after at most 2 s (plus up
@@ -869,6 +975,8 @@ enum ReadStep {
     Stop,
     /// The connection is to move to the bulk lane (see `lanes`).
     Move,
+    /// The connection, on the bulk lane, has been quiet: it goes back.
+    Return,
     /// Something other than input (a PING timer).
     Other,
     /// Input was processed; `busy` when the reader has used up its fairness
@@ -881,6 +989,8 @@ enum Exit {
     Closed,
     /// The connection moves to the bulk lane; the loop resumes there.
     Move,
+    /// The connection leaves the bulk lane; the loop resumes on the main one.
+    Return,
 }
 
 /// A client reader's state between turns of its loop.
@@ -891,6 +1001,8 @@ struct ReadLoop {
     read_size: usize,
     budget: super::fairness::ReadBudget,
     meter: super::lanes::Meter,
+    /// On the bulk lane: when to check whether the connection may return.
+    quiet_check: Option<tokio::time::Interval>,
 }
 
 impl ReadLoop {
@@ -907,7 +1019,21 @@ impl ReadLoop {
             read_size: MIN_READ,
             budget: super::fairness::ReadBudget::default(),
             meter: super::lanes::Meter::new(heavy_rate),
+            quiet_check: None,
         }
+    }
+
+    /// On the bulk lane: checks now and then whether the connection may go
+    /// back (made on the runtime it runs on, as timers must be).
+    fn watch_for_quiet(&mut self) {
+        let every = super::lanes::QUIET_CHECK;
+        let mut check = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.quiet_check = Some(check);
+    }
+
+    fn stop_watching_for_quiet(&mut self) {
+        self.quiet_check = None;
     }
 
     /// Timers belong to the runtime they were made on: a loop that moved
@@ -928,9 +1054,13 @@ impl Client {
             match self.read_step(reader, st).await {
                 ReadStep::Stop => return Exit::Closed,
                 ReadStep::Move => return Exit::Move,
+                ReadStep::Return => return Exit::Return,
                 ReadStep::Read { busy, heavy } => {
-                    if heavy && self.shared.out.claim_move() {
-                        return Exit::Move;
+                    if heavy {
+                        self.shared.out.heavy.mark();
+                        if self.shared.out.claim_move() {
+                            return Exit::Move;
+                        }
                     }
                     if busy {
                         tokio::task::yield_now().await;
@@ -985,6 +1115,9 @@ impl Client {
             },
             _ = st.ping.tick() => {
                 if self.on_ping_timer() { ReadStep::Other } else { ReadStep::Stop }
+            }
+            _ = quiet_tick(&mut st.quiet_check) => {
+                if self.may_leave_bulk_lane() { ReadStep::Return } else { ReadStep::Other }
             }
             _ = &mut st.auth_deadline, if self.auth_required && !self.connected => {
                 log::error!("{} - cid:{} - Authentication Timeout", self.shared.addr, self.shared.id);
@@ -1153,6 +1286,12 @@ impl Client {
             self.server.move_to_bulk_lane(&self.account);
         }
         self.shared.out.request_move();
+    }
+
+    /// Whether a connection on the bulk lane may go back to the main one:
+    /// neither it nor its account has been heavy for a while.
+    fn may_leave_bulk_lane(&self) -> bool {
+        self.shared.out.heavy.is_quiet() && !self.account.noisy.is_noisy()
     }
 
     /// A connection that logs in to a noisy tenant joins the account's other

@@ -20,9 +20,12 @@
 //! lane off) within a [`HEAVY_WINDOW`]. A rate quota that holds a publisher
 //! back moves its whole account (a noisy tenant, `quota::NoisyMark`): the
 //! publisher and the subscribers it wakes then stay on one lane, and the
-//! account's new connections join them while it stays noisy. A connection
-//! moves once and stays: the bulk lane is an ordinary runtime, so a
-//! connection there is served as before, only beside other heavy ones. Plain
+//! account's new connections join them while it stays noisy. The bulk lane
+//! is an ordinary runtime, so a connection there is served as before, only
+//! beside other heavy ones and at a lower priority. A connection that has
+//! had no heavy window for [`QUIET_FOR`], its account no longer noisy,
+//! moves back to the main lane the same way (one burst does not mark a
+//! client for good), and may move again if it floods again. Plain
 //! TCP connections move; TLS and WebSocket streams cannot be taken apart and
 //! registered again, so they stay (their readers still yield after every
 //! read budget).
@@ -86,6 +89,41 @@ impl Meter {
             }
         }
         self.bytes >= self.limit
+    }
+}
+
+/// How long a connection on the bulk lane must stay under
+/// `heavy_connection_rate` (reader and writer, every window) before it
+/// returns to the main lane, its account not being a noisy tenant either.
+/// Long enough that a flood with pauses does not move back and forth.
+pub const QUIET_FOR: Duration = Duration::from_secs(10);
+
+/// How often a connection on the bulk lane checks whether it may return.
+pub const QUIET_CHECK: Duration = Duration::from_secs(1);
+
+/// When a connection last had a heavy window, on either side: what decides
+/// whether it may leave the bulk lane.
+#[derive(Debug, Default)]
+pub struct HeavyMark {
+    /// [`crate::quota::now_ms`] of the last heavy window (0: never).
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl HeavyMark {
+    /// Records a heavy window now.
+    pub fn mark(&self) {
+        self.last_ms
+            .store(crate::quota::now_ms(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether no heavy window was recorded within [`QUIET_FOR`].
+    pub fn is_quiet(&self) -> bool {
+        self.is_quiet_at(crate::quota::now_ms())
+    }
+
+    fn is_quiet_at(&self, now: u64) -> bool {
+        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
+        last == 0 || now.saturating_sub(last) > QUIET_FOR.as_millis() as u64
     }
 }
 
@@ -190,6 +228,17 @@ mod tests {
         // A new window starts the count again.
         assert!(!m.add_at(limit / 2, t0 + HEAVY_WINDOW * 2));
         assert!(!m.add_at(1, t0 + HEAVY_WINDOW * 4));
+    }
+
+    #[test]
+    fn a_connection_is_quiet_once_no_window_was_heavy_for_a_while() {
+        let m = HeavyMark::default();
+        assert!(m.is_quiet_at(1), "never heavy");
+        m.last_ms.store(100, std::sync::atomic::Ordering::Relaxed);
+        let span = QUIET_FOR.as_millis() as u64;
+        assert!(!m.is_quiet_at(100));
+        assert!(!m.is_quiet_at(100 + span));
+        assert!(m.is_quiet_at(101 + span));
     }
 
     #[test]

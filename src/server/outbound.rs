@@ -94,6 +94,9 @@ pub struct Outbound {
     move_wanted: Notify,
     /// The reader asks the writer to hand back its half of the stream.
     handoff: AtomicBool,
+    /// The last heavy window of the reader or the writer: a connection on
+    /// the bulk lane returns once it has been quiet for a while.
+    pub heavy: super::lanes::HeavyMark,
 }
 
 /// How a writer task ended.
@@ -138,6 +141,7 @@ impl Outbound {
             heavy_rate: std::sync::atomic::AtomicI64::new(0),
             move_wanted: Notify::new(),
             handoff: AtomicBool::new(false),
+            heavy: super::lanes::HeavyMark::default(),
         }
     }
 
@@ -151,8 +155,17 @@ impl Outbound {
         }
     }
 
-    /// Claims the one move of this connection; true for the first caller
-    /// on a connection that may move.
+    /// Lets a connection that came back from the bulk lane move again,
+    /// at the rate it was allowed before. Called before its new writer
+    /// starts.
+    pub fn allow_move_again(&self) {
+        if self.heavy_rate.load(Ordering::Relaxed) > 0 {
+            self.movable.store(true, Ordering::Release);
+        }
+    }
+
+    /// Claims the move of this connection to the bulk lane; true for the
+    /// first caller on a connection that may move.
     pub fn claim_move(&self) -> bool {
         self.movable.load(Ordering::Relaxed) && self.movable.swap(false, Ordering::AcqRel)
     }
@@ -394,6 +407,7 @@ impl Outbound {
                 _ = self.abort.notified() => break self.closing(),
             };
             if meter.add(spare.len()) {
+                self.heavy.mark();
                 self.request_move();
             }
             spare.clear();

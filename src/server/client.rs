@@ -748,11 +748,12 @@ async fn drive<S: super::lanes::Transport>(
     loop {
         match client.run(&mut reader, &mut st).await {
             Exit::Closed => return (client.connected, writer_task),
+            // A wake-up left from the bulk lane (a sweep that asked a
+            // connection to return as it did): no move was claimed.
+            Exit::Move if client.shared.out.may_move() => {}
             // Boxed: every connection's future would otherwise carry room
             // for the few that move.
             Exit::Move => return Box::pin(relocate(client, reader, writer_task, st)).await,
-            // Only a loop on the bulk lane watches for quiet.
-            Exit::Return => {}
         }
     }
 }
@@ -806,11 +807,11 @@ async fn relocate<S: super::lanes::Transport>(
         shared.id
     );
     shared.stats.bulk_lane.store(true, Ordering::Relaxed);
+    client.server.sweep_bulk_lane(bulk);
     let moved = bulk.spawn(async move {
         match detached() {
             Ok(stream) => {
                 st.renew_timers();
-                st.watch_for_quiet();
                 serve_on_bulk(client, stream, st).await
             }
             Err(e) => {
@@ -864,9 +865,9 @@ async fn serve_on_bulk<S: super::lanes::Transport>(
     loop {
         match client.run(&mut reader, &mut st).await {
             Exit::Closed => return OnBulk::Closed(client.connected, Some(writer_task)),
-            // Already here (a claim is not possible on the bulk lane).
-            Exit::Move => {}
-            Exit::Return => {
+            // Asked to return (`Server::sweep_bulk_lane`), and still quiet:
+            // a request can be late.
+            Exit::Move if shared.out.take_return() && may_leave_bulk_lane(&shared) => {
                 shared.out.request_handoff();
                 let Ok(Some(writer)) = writer_task.await else {
                     shared.close(CloseReason::WriteError);
@@ -876,7 +877,6 @@ async fn serve_on_bulk<S: super::lanes::Transport>(
                     super::lanes::Detach::Moved(d) => return OnBulk::Back(client, d, st),
                     super::lanes::Detach::Stays(stream) => {
                         // Not for a stream that moved here; serve it on.
-                        st.stop_watching_for_quiet();
                         let (r, w) = tokio::io::split(stream);
                         reader = r;
                         writer_task = spawn_writer(&shared, w);
@@ -892,6 +892,8 @@ async fn serve_on_bulk<S: super::lanes::Transport>(
                     }
                 }
             }
+            // Already here: a claim is not possible on the bulk lane.
+            Exit::Move => {}
         }
     }
 }
@@ -925,12 +927,17 @@ fn come_back<S: super::lanes::Transport>(
         );
         shared.stats.bulk_lane.store(false, Ordering::Relaxed);
         st.renew_timers();
-        st.stop_watching_for_quiet();
         shared.out.allow_move_again();
         let (reader, writer) = tokio::io::split(stream);
         let writer_task = spawn_writer(&shared, writer);
         drive(client, reader, writer_task, st).await
     })
+}
+
+/// Whether a connection may leave the bulk lane: no heavy window on either
+/// side for `lanes::QUIET_FOR`, and its account not a noisy tenant.
+pub fn may_leave_bulk_lane(shared: &ClientShared) -> bool {
+    shared.out.heavy.is_quiet() && !shared.account.read().noisy.is_noisy()
 }
 
 /// Carries on serving a connection whose stream could not move, on the
@@ -944,16 +951,6 @@ async fn resume<S: super::lanes::Transport>(
     let writer_task = spawn_writer(&client.shared, writer);
     while !matches!(client.run(&mut reader, &mut st).await, Exit::Closed) {}
     (client.connected, writer_task)
-}
-
-/// The next quiet check, or never when the loop is not on the bulk lane.
-async fn quiet_tick(check: &mut Option<tokio::time::Interval>) {
-    match check {
-        Some(c) => {
-            c.tick().await;
-        }
-        None => std::future::pending().await,
-    }
 }
 
 /// nats-server's first PING to a client comes after at most 2 s (plus up
@@ -975,8 +972,6 @@ enum ReadStep {
     Stop,
     /// The connection is to move to the bulk lane (see `lanes`).
     Move,
-    /// The connection, on the bulk lane, has been quiet: it goes back.
-    Return,
     /// Something other than input (a PING timer).
     Other,
     /// Input was processed; `busy` when the reader has used up its fairness
@@ -987,10 +982,9 @@ enum ReadStep {
 /// How a client's read loop ended.
 enum Exit {
     Closed,
-    /// The connection moves to the bulk lane; the loop resumes there.
+    /// The connection moves between lanes (to the bulk lane when claimed,
+    /// back when the bulk lane's sweep asked); the loop resumes there.
     Move,
-    /// The connection leaves the bulk lane; the loop resumes on the main one.
-    Return,
 }
 
 /// A client reader's state between turns of its loop.
@@ -1001,8 +995,6 @@ struct ReadLoop {
     read_size: usize,
     budget: super::fairness::ReadBudget,
     meter: super::lanes::Meter,
-    /// On the bulk lane: when to check whether the connection may return.
-    quiet_check: Option<tokio::time::Interval>,
 }
 
 impl ReadLoop {
@@ -1019,21 +1011,7 @@ impl ReadLoop {
             read_size: MIN_READ,
             budget: super::fairness::ReadBudget::default(),
             meter: super::lanes::Meter::new(heavy_rate),
-            quiet_check: None,
         }
-    }
-
-    /// On the bulk lane: checks now and then whether the connection may go
-    /// back (made on the runtime it runs on, as timers must be).
-    fn watch_for_quiet(&mut self) {
-        let every = super::lanes::QUIET_CHECK;
-        let mut check = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        self.quiet_check = Some(check);
-    }
-
-    fn stop_watching_for_quiet(&mut self) {
-        self.quiet_check = None;
     }
 
     /// Timers belong to the runtime they were made on: a loop that moved
@@ -1054,7 +1032,6 @@ impl Client {
             match self.read_step(reader, st).await {
                 ReadStep::Stop => return Exit::Closed,
                 ReadStep::Move => return Exit::Move,
-                ReadStep::Return => return Exit::Return,
                 ReadStep::Read { busy, heavy } => {
                     if heavy {
                         self.shared.out.heavy.mark();
@@ -1115,9 +1092,6 @@ impl Client {
             },
             _ = st.ping.tick() => {
                 if self.on_ping_timer() { ReadStep::Other } else { ReadStep::Stop }
-            }
-            _ = quiet_tick(&mut st.quiet_check) => {
-                if self.may_leave_bulk_lane() { ReadStep::Return } else { ReadStep::Other }
             }
             _ = &mut st.auth_deadline, if self.auth_required && !self.connected => {
                 log::error!("{} - cid:{} - Authentication Timeout", self.shared.addr, self.shared.id);
@@ -1286,12 +1260,6 @@ impl Client {
             self.server.move_to_bulk_lane(&self.account);
         }
         self.shared.out.request_move();
-    }
-
-    /// Whether a connection on the bulk lane may go back to the main one:
-    /// neither it nor its account has been heavy for a while.
-    fn may_leave_bulk_lane(&self) -> bool {
-        self.shared.out.heavy.is_quiet() && !self.account.noisy.is_noisy()
     }
 
     /// A connection that logs in to a noisy tenant joins the account's other

@@ -98,7 +98,8 @@ impl Meter {
 /// Long enough that a flood with pauses does not move back and forth.
 pub const QUIET_FOR: Duration = Duration::from_secs(10);
 
-/// How often a connection on the bulk lane checks whether it may return.
+/// How often the bulk lane's sweep looks for connections that may return
+/// (`Server::sweep_bulk_lane`).
 pub const QUIET_CHECK: Duration = Duration::from_secs(1);
 
 /// When a connection last had a heavy window, on either side: what decides

@@ -30,7 +30,7 @@ pub mod support;
 use ahash::AHashMap;
 use parking_lot::{Mutex, RwLock};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -109,6 +109,8 @@ pub struct Server {
     /// Operator (JWT) mode: the trusted operators and the account store.
     pub operator: Option<Arc<operator::OperatorMode>>,
     clients: Mutex<AHashMap<u64, Arc<ClientShared>>>,
+    /// The bulk lane's sweep for this server has started (`sweep_bulk_lane`).
+    bulk_sweep: AtomicBool,
     /// Connections that have not sent CONNECT yet, oldest first (entries of
     /// connections that logged in or closed are dropped lazily).
     pending_logins: Mutex<std::collections::VecDeque<std::sync::Weak<ClientShared>>>,
@@ -297,6 +299,7 @@ impl Server {
             name_hash: client_info::server_hash(&name).into(),
             name,
             clients: Mutex::new(AHashMap::new()),
+            bulk_sweep: AtomicBool::new(false),
             pending_logins: Mutex::new(std::collections::VecDeque::new()),
             closed: Mutex::new(std::collections::VecDeque::new()),
             next_cid: AtomicU64::new(1),
@@ -752,6 +755,41 @@ impl Server {
         for c in clients {
             if Arc::ptr_eq(&c.account.read(), account) {
                 c.out.request_move();
+            }
+        }
+    }
+
+    /// Starts, once per server, the bulk lane's sweep: every
+    /// [`lanes::QUIET_CHECK`](lanes::QUIET_CHECK) it asks the connections
+    /// there that have been quiet to move back to the main lane. One task
+    /// for all of them, so a connection's own read loop carries nothing for
+    /// it. It ends with the server.
+    pub fn sweep_bulk_lane(self: &Arc<Self>, bulk: &'static tokio::runtime::Runtime) {
+        if self.bulk_sweep.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let server = Arc::downgrade(self);
+        bulk.spawn(async move {
+            loop {
+                tokio::time::sleep(lanes::QUIET_CHECK).await;
+                let Some(s) = server.upgrade() else { return };
+                s.return_quiet_connections();
+            }
+        });
+    }
+
+    /// Asks every quiet connection on the bulk lane to move back.
+    fn return_quiet_connections(&self) {
+        let moved: Vec<_> = self
+            .clients
+            .lock()
+            .values()
+            .filter(|c| c.stats.bulk_lane.load(Ordering::Relaxed))
+            .cloned()
+            .collect();
+        for c in moved {
+            if client::may_leave_bulk_lane(&c) {
+                c.out.request_return();
             }
         }
     }

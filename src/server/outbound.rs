@@ -97,6 +97,9 @@ pub struct Outbound {
     /// The last heavy window of the reader or the writer: a connection on
     /// the bulk lane returns once it has been quiet for a while.
     pub heavy: super::lanes::HeavyMark,
+    /// The bulk lane's sweep asks the reader to move the connection back
+    /// (it wakes it through `move_wanted`).
+    return_wanted: AtomicBool,
 }
 
 /// How a writer task ended.
@@ -142,6 +145,7 @@ impl Outbound {
             move_wanted: Notify::new(),
             handoff: AtomicBool::new(false),
             heavy: super::lanes::HeavyMark::default(),
+            return_wanted: AtomicBool::new(false),
         }
     }
 
@@ -162,6 +166,24 @@ impl Outbound {
         if self.heavy_rate.load(Ordering::Relaxed) > 0 {
             self.movable.store(true, Ordering::Release);
         }
+    }
+
+    /// Whether the connection may still move to the bulk lane (nobody has
+    /// claimed the move).
+    pub fn may_move(&self) -> bool {
+        self.movable.load(Ordering::Acquire)
+    }
+
+    /// Asks the reader of a connection on the bulk lane to move it back to
+    /// the main lane.
+    pub fn request_return(&self) {
+        self.return_wanted.store(true, Ordering::Release);
+        self.move_wanted.notify_one();
+    }
+
+    /// Takes a request to return (see [`Outbound::request_return`]).
+    pub fn take_return(&self) -> bool {
+        self.return_wanted.swap(false, Ordering::AcqRel)
     }
 
     /// Claims the move of this connection to the bulk lane; true for the

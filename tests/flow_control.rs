@@ -597,13 +597,20 @@ async fn full_speed_flood(h: &ServerHandle, n: usize) -> (Wire, Wire) {
     let mut sub = Wire::open(h, None, ANON).await;
     sub.send(b"SUB flood 1\r\nPING\r\n").await;
     assert_eq!(sub.line().await.as_deref(), Some("PONG"));
-    let flooding = spawn_flood(Wire::open(h, None, ANON).await, flood("flood", n));
+    let publisher = Wire::open(h, None, ANON).await;
+    let publisher = flood_through(h, publisher, &mut sub, n).await;
+    (sub, publisher)
+}
+
+/// `publisher` sends `sub` (subscribed to `flood`) `n` numbered messages
+/// as fast as the server reads; checks every one arrived in order.
+async fn flood_through(h: &ServerHandle, publisher: Wire, sub: &mut Wire, n: usize) -> Wire {
+    let flooding = spawn_flood(publisher, flood("flood", n));
     let got = sub
         .receive_in_order("flood", n, 64 * 1024, Duration::ZERO)
         .await;
     assert_eq!(got, n, "every message, in order; {}", closed_conns(h).await);
-    let publisher = timeout(FLOOD_WAIT, flooding).await.unwrap().unwrap();
-    (sub, publisher)
+    timeout(FLOOD_WAIT, flooding).await.unwrap().unwrap()
 }
 
 /// A connection that carries a flood moves to the runtime kept for heavy
@@ -687,17 +694,7 @@ async fn a_quiet_connection_returns_from_the_bulk_lane_and_can_move_again() {
     publisher.pong_within(T).await;
 
     // A second flood moves them again.
-    let flooding = spawn_flood(publisher, flood("flood", n));
-    let got = sub
-        .receive_in_order("flood", n, 64 * 1024, Duration::ZERO)
-        .await;
-    assert_eq!(
-        got,
-        n,
-        "every message, in order; {}",
-        closed_conns(&h).await
-    );
-    let publisher = timeout(FLOOD_WAIT, flooding).await.unwrap().unwrap();
+    let publisher = flood_through(&h, publisher, &mut sub, n).await;
     let p = conn_info(&h, publisher.cid).await;
     assert_eq!(p["bulk_lane"], true, "moved again: {p}");
     assert_eq!(p["in_msgs"], 2 * n as u64 + 1);

@@ -73,6 +73,15 @@ async fn client(url: &str, name: &str) -> async_nats::Client {
         .unwrap()
 }
 
+/// A connection of `name` subscribed to `q`, the subscription in place on
+/// the server.
+async fn reader(url: &str, name: &str) -> (async_nats::Client, async_nats::Subscriber) {
+    let reader = client(url, name).await;
+    let sub = reader.subscribe("q").await.unwrap();
+    reader.flush().await.unwrap();
+    (reader, sub)
+}
+
 /// The time `n` messages take at `rate`/s after a burst of `burst`.
 fn quota_time(n: usize, rate: f64, burst: f64) -> f64 {
     (n as f64 - burst).max(0.0) / rate
@@ -98,9 +107,7 @@ async fn an_account_quota_slows_its_publishers_and_loses_nothing() {
     )
     .await;
     let url = h.client_url();
-    let reader = client(&url, "a").await;
-    let mut sub = reader.subscribe("q").await.unwrap();
-    reader.flush().await.unwrap();
+    let (_reader, mut sub) = reader(&url, "a").await;
     let took = publish_timed(h.addr, &user("a"), "q", N).await;
     check_slowed(took, N, 2000.0, 200.0);
     receive_all(&mut sub, N).await;
@@ -127,9 +134,7 @@ async fn a_user_quota_is_shared_by_the_users_connections() {
     )
     .await;
     let url = h.client_url();
-    let reader = client(&url, "v").await;
-    let mut sub = reader.subscribe("q").await.unwrap();
-    reader.flush().await.unwrap();
+    let (_reader, mut sub) = reader(&url, "v").await;
     // Two connections of u, 1000 messages of 16 bytes each: 32000 bytes at
     // 40000 B/s after a 4000-byte burst, whichever connection sends them.
     let addr = h.addr;
@@ -298,9 +303,7 @@ async fn a_throttled_account_moves_to_the_bulk_lane_together() {
     )
     .await;
     let url = h.client_url();
-    let reader = client(&url, "a").await;
-    let mut sub = reader.subscribe("q").await.unwrap();
-    reader.flush().await.unwrap();
+    let (reader, mut sub) = reader(&url, "a").await;
     let other = client(&url, "b").await;
     other.flush().await.unwrap();
 
@@ -378,9 +381,7 @@ async fn without_the_bulk_lane_a_throttled_account_stays() {
     )
     .await;
     let url = h.client_url();
-    let reader = client(&url, "a").await;
-    let mut sub = reader.subscribe("q").await.unwrap();
-    reader.flush().await.unwrap();
+    let (_reader, mut sub) = reader(&url, "a").await;
     let publisher = client(&url, "a").await;
     let n = 1000;
     for _ in 0..n {
